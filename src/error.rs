@@ -1,0 +1,163 @@
+//! The crate's one error type, covering every way a platform call or a sign-in can fail.
+
+use std::fmt;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Maximum number of body bytes an error keeps (cut back to a UTF-8 boundary).
+pub const ERROR_BODY_LIMIT: usize = 500;
+
+/// Every error the crate surfaces.
+///
+/// No variant, message or `Debug` output ever contains the bearer token: bodies are the
+/// platform's, URLs never carry credentials, and tokens live only in [`crate::Token`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The platform answered with a status this call does not treat as success.
+    #[error("HTTP {status} {url}: {body}")]
+    Http {
+        /// The HTTP status code.
+        status: u16,
+        /// The request URL.
+        url: String,
+        /// The response body, cut to [`ERROR_BODY_LIMIT`] bytes.
+        body: String,
+    },
+    /// 401: the token is finished (revoked, expired or unknown). Sign in again for a new one.
+    #[error("unauthorized: {url} refused the token; sign in again to get a new one")]
+    Unauthorized {
+        /// The request URL.
+        url: String,
+        /// The response body, cut to [`ERROR_BODY_LIMIT`] bytes.
+        body: String,
+    },
+    /// 401 with `reauth_required`: the token is valid but not fresh enough for this action. Sign
+    /// in again and retry; do not drop the session.
+    #[error("re-authentication required by {url}: sign in again, then retry")]
+    ReauthRequired {
+        /// The request URL.
+        url: String,
+    },
+    /// The request never got an HTTP answer (DNS, connect, TLS, reset).
+    #[error("network error talking to {url}: {source}")]
+    Network {
+        /// The request URL.
+        url: String,
+        /// The underlying transport error.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The connect or request timeout elapsed.
+    #[error("timed out waiting for {url}")]
+    Timeout {
+        /// The request URL.
+        url: String,
+    },
+    /// A success response whose body did not decode as the expected type.
+    #[error("could not decode the response from {url}: {message}")]
+    Decode {
+        /// The request URL.
+        url: String,
+        /// What the decoder said.
+        message: String,
+    },
+    /// The caller's input was refused before anything was sent.
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// A local I/O error (reading an upload body, binding the sign-in listener, …).
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The sign-in did not complete within its timeout.
+    #[error("sign-in timed out before the browser came back")]
+    HandshakeTimeout,
+    /// The user (or the platform) cancelled the sign-in; `reason` is the platform's `error` value.
+    #[error("sign-in cancelled: {reason}")]
+    HandshakeCancelled {
+        /// The `error` value the platform sent back.
+        reason: String,
+    },
+    /// The callback's `state` did not match the one this sign-in generated; its token was refused.
+    #[error("sign-in state mismatch: the callback did not come from this sign-in; run it again")]
+    HandshakeStateMismatch,
+    /// The sign-in was cancelled by the caller before it completed.
+    #[error("sign-in aborted by the caller")]
+    HandshakeAborted,
+}
+
+impl Error {
+    /// The HTTP status, when the error came from an HTTP answer.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Http { status, .. } => Some(*status),
+            Error::Unauthorized { .. } | Error::ReauthRequired { .. } => Some(401),
+            _ => None,
+        }
+    }
+
+    /// The request URL, when the error came from a request.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            Error::Http { url, .. }
+            | Error::Unauthorized { url, .. }
+            | Error::ReauthRequired { url }
+            | Error::Network { url, .. }
+            | Error::Timeout { url }
+            | Error::Decode { url, .. } => Some(url),
+            _ => None,
+        }
+    }
+
+    /// Whether retrying the same idempotent request later may succeed: network failures,
+    /// timeouts, 429, 502, 503 and 504.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Network { .. } | Error::Timeout { .. } => true,
+            Error::Http { status, .. } => matches!(status, 429 | 502 | 503 | 504),
+            _ => false,
+        }
+    }
+
+    /// Whether the token is finished and a new sign-in is needed.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Error::Unauthorized { .. })
+    }
+
+    /// Whether the platform asks for a fresh sign-in before retrying.
+    pub fn is_reauth_required(&self) -> bool {
+        matches!(self, Error::ReauthRequired { .. })
+    }
+
+    /// Whether the error is a timeout.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Timeout { .. } | Error::HandshakeTimeout)
+    }
+
+    /// Whether the error never reached an HTTP answer.
+    pub fn is_network(&self) -> bool {
+        matches!(self, Error::Network { .. })
+    }
+}
+
+/// Cuts `body` to at most [`ERROR_BODY_LIMIT`] bytes, backing up to a UTF-8 character boundary,
+/// and replaces invalid UTF-8.
+#[allow(dead_code)]
+pub(crate) fn truncate_body(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut end = text.len().min(ERROR_BODY_LIMIT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+/// A value shown as `<redacted>`; used where a secret's presence matters but its value must not show.
+#[allow(dead_code)]
+pub(crate) struct Redacted;
+
+impl fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}

@@ -1,0 +1,7 @@
+//! The typed client and wire types generated from `schema/openapi.json` by `build.rs`.
+//!
+//! Never edit generated code: change the spec and rebuild. Lint allowances apply to this module
+//! only.
+#![allow(missing_docs, clippy::all, clippy::pedantic, unused_imports, dead_code)]
+
+include!(concat!(env!("OUT_DIR"), "/platform_api.rs"));
