@@ -24,6 +24,8 @@ pub enum Error {
         url: String,
         /// The response body, cut to [`ERROR_BODY_LIMIT`] bytes.
         body: String,
+        /// The platform's `Retry-After`, if it sent one.
+        retry_after: Option<std::time::Duration>,
     },
     /// 401: the token is finished (revoked, expired or unknown). Sign in again for a new one.
     #[error("unauthorized: {url} refused the token; sign in again to get a new one")]
@@ -63,6 +65,37 @@ pub enum Error {
         /// What the decoder said.
         message: String,
     },
+    /// A sync was refused before anything was sent: a record holds an enum value this version
+    /// does not know, which the platform would answer with 400 for the whole batch.
+    #[error("record {index} ({source_id}) has {field} = {value:?}, which the platform does not accept; nothing was sent")]
+    UnsendableRecord {
+        /// Position of the record in the slice passed to the sync.
+        index: usize,
+        /// Its `sourceId`.
+        source_id: String,
+        /// The wire field, e.g. `transport`.
+        field: &'static str,
+        /// The unknown value.
+        value: String,
+    },
+    /// A sync failed part-way. `records[..applied]` were applied (in order) and can be marked
+    /// synced; send the rest again.
+    #[error("sync stopped after {applied} of {total} records: {source}")]
+    SyncIncomplete {
+        /// How many leading records were applied.
+        applied: usize,
+        /// How many records the sync was given.
+        total: usize,
+        /// Rows accepted by the applied batches.
+        accepted: u32,
+        /// Rows skipped by the applied batches.
+        skipped: u32,
+        /// Per-item results of the applied batches (recordings only; empty otherwise).
+        items: Vec<crate::VoiceRecordingSyncItem>,
+        /// Why the next batch failed.
+        #[source]
+        source: Box<Error>,
+    },
     /// The caller's input was refused before anything was sent.
     #[error("bad request: {0}")]
     BadRequest(String),
@@ -92,6 +125,7 @@ impl Error {
         match self {
             Error::Http { status, .. } => Some(*status),
             Error::Unauthorized { .. } | Error::ReauthRequired { .. } => Some(401),
+            Error::SyncIncomplete { source, .. } => source.status(),
             _ => None,
         }
     }
@@ -105,6 +139,7 @@ impl Error {
             | Error::Network { url, .. }
             | Error::Timeout { url }
             | Error::Decode { url, .. } => Some(url),
+            Error::SyncIncomplete { source, .. } => source.url(),
             _ => None,
         }
     }
@@ -115,6 +150,7 @@ impl Error {
         match self {
             Error::Network { .. } | Error::Timeout { .. } => true,
             Error::Http { status, .. } => matches!(status, 429 | 502 | 503 | 504),
+            Error::SyncIncomplete { source, .. } => source.is_retryable(),
             _ => false,
         }
     }
@@ -122,11 +158,13 @@ impl Error {
     /// Whether the token is finished and a new sign-in is needed.
     pub fn is_unauthorized(&self) -> bool {
         matches!(self, Error::Unauthorized { .. })
+            || matches!(self, Error::SyncIncomplete { source, .. } if source.is_unauthorized())
     }
 
     /// Whether the platform asks for a fresh sign-in before retrying.
     pub fn is_reauth_required(&self) -> bool {
         matches!(self, Error::ReauthRequired { .. })
+            || matches!(self, Error::SyncIncomplete { source, .. } if source.is_reauth_required())
     }
 
     /// Whether the error is a timeout.
@@ -142,14 +180,13 @@ impl Error {
 
 /// Cuts `body` to at most [`ERROR_BODY_LIMIT`] bytes, backing up to a UTF-8 character boundary,
 /// and replaces invalid UTF-8.
-#[allow(dead_code)]
 pub(crate) fn truncate_body(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
     let mut end = text.len().min(ERROR_BODY_LIMIT);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    text[..end].to_owned()
+    text.get(..end).unwrap_or_default().to_owned()
 }
 
 /// A value shown as `<redacted>`; used where a secret's presence matters but its value must not show.

@@ -2,12 +2,35 @@
 #![deny(missing_docs)]
 
 mod client;
+mod retry;
+mod sync;
+mod upload;
 mod error;
 mod generated;
+mod heartbeat;
+mod handshake;
+pub mod mobile;
 mod token;
+pub mod signing;
+#[cfg(feature = "dev-platform")]
+pub mod dev_platform;
 pub mod wire;
 
+pub use client::{Client, ClientBuilder, DEFAULT_USER_AGENT};
 pub use error::{Error, Result, ERROR_BODY_LIMIT};
+pub use heartbeat::SystemInfo;
+pub use retry::RetryPolicy;
+pub use upload::{RecordingBody, UploadProgress};
+pub use sync::{SyncEndpoint, VoiceAccounts, VoiceCalls, VoiceRecordings, VoiceTranscripts};
+pub use handshake::{
+    code_login, loopback_handshake, CodeLogin, CodeLoginOptions, HandshakeHandle, HandshakeOptions,
+    HandshakeOutcome, PendingHandshake,
+};
+pub use signing::{
+    cert_payload, generate_keypair, generate_master, issue_release_credential, request_payload,
+    verify_cert, verify_ed25519_strict, verify_request, KeyError, ReleaseCredential,
+    ReleaseVerifier, RequestSignature, SecretKeyHex, SigningError, VerifiedRelease, VerifyError,
+};
 pub use token::Token;
 
 /// The platform's sync batch cap: a larger batch is refused with 413.
@@ -16,11 +39,11 @@ pub const SYNC_BATCH_CAP: usize = 100;
 pub use wire::{
     known_transports, CliCodeExchangeRequest, CliCodeExchangeResponse, ErrorBody, HasSyncEnvelope,
     InstallHeartbeatRequest, InstallHeartbeatRequestUpdaterError, InstallHeartbeatResponse, Me,
-    Page, ShareVisibility, SyncEndpoint, SyncEnvelope, SyncRequest, SyncResponse, UnknownWireValue,
-    VoiceAccountRecord, VoiceAccounts, VoiceAccountsQuery, VoiceCallCodec, VoiceCallDirection,
+    Page, ShareVisibility, SyncEnvelope, SyncRequest, SyncResponse, UnknownWireValue,
+    VoiceAccountRecord, VoiceAccountsQuery, VoiceCallCodec, VoiceCallDirection,
     VoiceCallDisposition, VoiceCallEndReason, VoiceCallEvent, VoiceCallFlowOutcome,
-    VoiceCallFlowStep, VoiceCallRecord, VoiceCalls, VoiceCallsQuery, VoiceRecordingRecord,
-    VoiceRecordingSyncItem, VoiceRecordings, VoiceRecordingsQuery, VoiceRecordingsSyncResponse,
-    VoiceTranscriptChannel, VoiceTranscriptRecord, VoiceTranscripts, VoiceTranscriptsQuery,
+    VoiceCallFlowStep, VoiceCallRecord, VoiceCallsQuery, VoiceRecordingRecord,
+    VoiceRecordingSyncItem, VoiceRecordingsQuery, VoiceRecordingsSyncResponse,
+    VoiceTranscriptChannel, VoiceTranscriptRecord, VoiceTranscriptsQuery,
     VoiceTransport, WireValidate,
 };

@@ -1,0 +1,602 @@
+//! A local, SQLite-backed emulator of the WaveKat platform API, for tests and offline
+//! development (feature `dev-platform`).
+//!
+//! It enforces the contract rather than echoing: bearer auth with revocation and
+//! `reauth_required`, the sync batch cap, enum validation, idempotent upserts, sticky call
+//! tombstones, account last-write-wins, exact newest-first pagination, recording bytes checked
+//! against `sizeBytes`, release-signed heartbeats, the `/cli-login` browser sign-in with loopback
+//! redirect or one-time code, and optional deterministic fault injection.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), wavekat_platform_client::dev_platform::Error> {
+//! use wavekat_platform_client::dev_platform::{DevPlatform, DevPlatformOptions};
+//!
+//! let platform = DevPlatform::start(DevPlatformOptions::default()).await?;
+//! let me = reqwest::Client::new()
+//!     .get(format!("{}/api/me", platform.base_url()))
+//!     .bearer_auth(platform.token().expose())
+//!     .send()
+//!     .await;
+//! platform.shutdown().await;
+//! # let _ = me;
+//! # Ok(())
+//! # }
+//! ```
+
+mod faults;
+mod login;
+mod server;
+mod store;
+mod time;
+mod voice;
+
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use base64::Engine as _;
+use rand_core::{OsRng, RngCore};
+use sha2::{Digest, Sha256};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use faults::Faults;
+
+use crate::signing::{self, ReleaseCredential, ReleaseVerifier, SecretKeyHex};
+use crate::Token;
+use faults::FaultPlan;
+use server::AppState;
+use store::{Store, StoreError, User};
+
+/// The login of the user every emulator starts with.
+pub const DEFAULT_LOGIN: &str = "dev";
+
+type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
+
+/// Why the emulator could not start, or an operation on it failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An option has a value the emulator cannot use.
+    #[error("invalid option {option}: {reason}")]
+    InvalidOption {
+        /// The option's name.
+        option: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The listen address could not be bound.
+    #[error("could not listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The blob directory could not be created.
+    #[error("could not create the blob directory {path}: {source}")]
+    Blobs {
+        /// The directory.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The SQLite database failed (opening, schema, or a query).
+    #[error("dev-platform database: {0}")]
+    Database(String),
+    /// `add_user` was given a login that already exists.
+    #[error("a user with login {login:?} already exists")]
+    LoginTaken {
+        /// The login.
+        login: String,
+    },
+    /// No user has this login.
+    #[error("no user with login {login:?}")]
+    UnknownUser {
+        /// The login.
+        login: String,
+    },
+    /// The token is not one this emulator issued.
+    #[error("the token is not known to this emulator")]
+    UnknownToken,
+    /// The emulator verifies against an external master public key, so it holds no master
+    /// private key to issue release credentials with.
+    #[error("the emulator was given an external master public key; it cannot issue credentials")]
+    NoMasterPrivateKey,
+    /// A key or version was refused by the release-signing code.
+    #[error("release signing: {0}")]
+    Signing(#[from] signing::KeyError),
+    /// The operating system's random number generator failed.
+    #[error("the operating system's random number generator failed")]
+    Randomness,
+}
+
+impl From<StoreError> for Error {
+    fn from(e: StoreError) -> Self {
+        Error::Database(e.to_string())
+    }
+}
+
+/// How to start a [`DevPlatform`]. `Default` gives an in-memory database, a temporary blob
+/// directory, a fresh token and master key, `127.0.0.1:0`, no auto-approve and no faults.
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct DevPlatformOptions {
+    listen: Option<SocketAddr>,
+    db_path: Option<PathBuf>,
+    blobs_dir: Option<PathBuf>,
+    token: Option<Token>,
+    master_public_key_hex: Option<String>,
+    auto_approve: bool,
+    faults: Option<Faults>,
+    clock: Option<Clock>,
+}
+
+impl fmt::Debug for DevPlatformOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DevPlatformOptions")
+            .field("listen", &self.listen)
+            .field("db_path", &self.db_path)
+            .field("blobs_dir", &self.blobs_dir)
+            .field("token", &self.token)
+            .field("master_public_key_hex", &self.master_public_key_hex)
+            .field("auto_approve", &self.auto_approve)
+            .field("faults", &self.faults)
+            .field("clock", &self.clock.as_ref().map(|_| "<custom>"))
+            .finish()
+    }
+}
+
+impl DevPlatformOptions {
+    /// The address to listen on (default `127.0.0.1:0`, an ephemeral port).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
+        self
+    }
+
+    /// A SQLite file to keep state in across runs (default: in memory).
+    pub fn db_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.db_path = Some(path.into());
+        self
+    }
+
+    /// Where recording bytes are stored (default: a temporary directory removed on shutdown).
+    pub fn blobs_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.blobs_dir = Some(dir.into());
+        self
+    }
+
+    /// A known bearer token to seed for the default user (default: a freshly minted one).
+    pub fn token(mut self, token: Token) -> Self {
+        self.token = Some(token);
+        self
+    }
+
+    /// Verify heartbeats against this release master public key (64 hex characters) instead of
+    /// one the emulator mints; the emulator then cannot issue credentials itself.
+    pub fn master_public_key_hex(mut self, hex: impl Into<String>) -> Self {
+        self.master_public_key_hex = Some(hex.into());
+        self
+    }
+
+    /// Approve every `/cli-login` request at once, as if the user pressed Approve.
+    pub fn auto_approve(mut self, on: bool) -> Self {
+        self.auto_approve = on;
+        self
+    }
+
+    /// Fail `/api/*` requests on purpose, deterministically (see [`Faults`]).
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = Some(faults);
+        self
+    }
+
+    /// The clock (Unix seconds) the heartbeat verifier's freshness window is judged by.
+    pub fn clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        self.clock = Some(Arc::new(clock));
+        self
+    }
+}
+
+/// A running emulator. Stops when [`shutdown`](DevPlatform::shutdown) is awaited or when dropped.
+pub struct DevPlatform {
+    base_url: String,
+    local_addr: SocketAddr,
+    token: Token,
+    default_user: User,
+    master_public_key_hex: String,
+    master_private: Option<SecretKeyHex>,
+    store: Store,
+    blobs: PathBuf,
+    owns_blobs: bool,
+    shutdown_tx: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl fmt::Debug for DevPlatform {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DevPlatform")
+            .field("base_url", &self.base_url)
+            .field("login", &self.default_user.login)
+            .field("token", &self.token)
+            .field("master_public_key_hex", &self.master_public_key_hex)
+            .field("blobs", &self.blobs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DevPlatform {
+    /// Starts the emulator on the current tokio runtime and returns once it accepts connections.
+    pub async fn start(options: DevPlatformOptions) -> Result<DevPlatform, Error> {
+        if let Some(f) = &options.faults {
+            if !(0.0..=1.0).contains(&f.rate) {
+                return Err(Error::InvalidOption {
+                    option: "faults.rate",
+                    reason: "must be between 0.0 and 1.0".to_owned(),
+                });
+            }
+        }
+        if options.token.as_ref().is_some_and(|t| t.expose().is_empty()) {
+            return Err(Error::InvalidOption {
+                option: "token",
+                reason: "must not be empty".to_owned(),
+            });
+        }
+
+        let (master_private, master_public_key_hex) = match &options.master_public_key_hex {
+            Some(hex) => (None, hex.trim().to_ascii_lowercase()),
+            None => {
+                let (private, public) = signing::generate_master()?;
+                (Some(private), public)
+            }
+        };
+        let mut verifier = ReleaseVerifier::new(&master_public_key_hex)?;
+        if let Some(clock) = options.clock.clone() {
+            verifier = verifier.with_clock(move || clock());
+        }
+
+        let db_path = options.db_path.clone();
+        let store = tokio::task::spawn_blocking(move || Store::open(db_path.as_deref()))
+            .await
+            .map_err(|e| Error::Database(e.to_string()))??;
+
+        let token = match options.token.clone() {
+            Some(t) => t,
+            None => mint_token()?,
+        };
+        let token_hash = hash_secret(token.expose());
+        let user_id = new_uuid()?;
+        let default_user = store
+            .call(move |conn| {
+                let candidate = User {
+                    id: user_id,
+                    login: DEFAULT_LOGIN.to_owned(),
+                    name: Some("Dev User".to_owned()),
+                    email: Some("dev@example.invalid".to_owned()),
+                    role: "user".to_owned(),
+                };
+                let now = time::now_rfc3339_millis();
+                store::insert_user(conn, &candidate, &now)?;
+                let user = store::user_by_login(conn, DEFAULT_LOGIN)?.ok_or_else(|| {
+                    StoreError::Corrupt {
+                        what: "default user",
+                        detail: "missing after insert".to_owned(),
+                    }
+                })?;
+                store::insert_token(conn, &token_hash, &user.id, None, None, &now)?;
+                Ok(user)
+            })
+            .await?;
+
+        let (blobs, owns_blobs) = match &options.blobs_dir {
+            Some(dir) => (dir.clone(), false),
+            None => (
+                std::env::temp_dir().join(format!(
+                    "wk-dev-platform-{}-{}",
+                    std::process::id(),
+                    random_hex(8)?
+                )),
+                true,
+            ),
+        };
+        tokio::fs::create_dir_all(&blobs)
+            .await
+            .map_err(|source| Error::Blobs {
+                path: blobs.clone(),
+                source,
+            })?;
+
+        let addr = options
+            .listen
+            .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| Error::Bind { addr, source })?;
+        let local_addr = listener
+            .local_addr()
+            .map_err(|source| Error::Bind { addr, source })?;
+
+        let state = Arc::new(AppState {
+            store: store.clone(),
+            verifier,
+            blobs: blobs.clone(),
+            default_user: default_user.clone(),
+            auto_approve: options.auto_approve,
+            faults: options.faults.map(FaultPlan::new),
+        });
+        let app = server::router(state);
+        let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = shutdown_rx.await;
+                })
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "dev-platform server stopped");
+            }
+        });
+
+        Ok(DevPlatform {
+            base_url: format!("http://{local_addr}"),
+            local_addr,
+            token,
+            default_user,
+            master_public_key_hex,
+            master_private,
+            store,
+            blobs,
+            owns_blobs,
+            shutdown_tx: Some(shutdown_tx),
+            task: Some(task),
+        })
+    }
+
+    /// The base URL, `http://127.0.0.1:<port>`, with no trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The address the emulator listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The default user's bearer token.
+    pub fn token(&self) -> &Token {
+        &self.token
+    }
+
+    /// The default user's login ([`DEFAULT_LOGIN`]).
+    pub fn login(&self) -> &str {
+        &self.default_user.login
+    }
+
+    /// The release master public key heartbeats are verified against, lower-case hex.
+    pub fn master_public_key_hex(&self) -> &str {
+        &self.master_public_key_hex
+    }
+
+    /// The emulator's own master private key, for tests that drive another signer; `None` when
+    /// started with an external master public key.
+    #[doc(hidden)]
+    pub fn master_private_key_hex(&self) -> Option<&str> {
+        self.master_private.as_ref().map(SecretKeyHex::expose)
+    }
+
+    /// Where recording bytes are stored: the bytes of a recording live at
+    /// `blobs_dir().join(r2Key)`.
+    pub fn blobs_dir(&self) -> &Path {
+        &self.blobs
+    }
+
+    /// Issues a release credential for `version`, certified by the emulator's own master key.
+    pub fn issue_release_credential(&self, version: &str) -> Result<ReleaseCredential, Error> {
+        let master = self
+            .master_private
+            .as_ref()
+            .ok_or(Error::NoMasterPrivateKey)?;
+        Ok(signing::issue_release_credential(master.expose(), version)?)
+    }
+
+    /// Creates a user with `login` (role `user`, no name or email) and returns a token for it.
+    pub async fn add_user(&self, login: &str) -> Result<Token, Error> {
+        if login.is_empty() {
+            return Err(Error::InvalidOption {
+                option: "login",
+                reason: "must not be empty".to_owned(),
+            });
+        }
+        let user = User {
+            id: new_uuid()?,
+            login: login.to_owned(),
+            name: None,
+            email: None,
+            role: "user".to_owned(),
+        };
+        let token = mint_token()?;
+        let hash = hash_secret(token.expose());
+        let created = self
+            .store
+            .call(move |conn| {
+                let tx = conn.transaction()?;
+                let now = time::now_rfc3339_millis();
+                if !store::insert_user(&tx, &user, &now)? {
+                    return Ok(false);
+                }
+                store::insert_token(&tx, &hash, &user.id, None, None, &now)?;
+                tx.commit()?;
+                Ok(true)
+            })
+            .await?;
+        if created {
+            Ok(token)
+        } else {
+            Err(Error::LoginTaken {
+                login: login.to_owned(),
+            })
+        }
+    }
+
+    /// Mints another token for the existing user `login`.
+    pub async fn mint_token(&self, login: &str) -> Result<Token, Error> {
+        let token = mint_token()?;
+        let hash = hash_secret(token.expose());
+        let wanted = login.to_owned();
+        let found = self
+            .store
+            .call(move |conn| {
+                let Some(user) = store::user_by_login(conn, &wanted)? else {
+                    return Ok(false);
+                };
+                let now = time::now_rfc3339_millis();
+                store::insert_token(conn, &hash, &user.id, None, None, &now)?;
+                Ok(true)
+            })
+            .await?;
+        if found {
+            Ok(token)
+        } else {
+            Err(Error::UnknownUser {
+                login: login.to_owned(),
+            })
+        }
+    }
+
+    /// Marks `token` as valid but not minted recently enough for destructive actions: syncing a
+    /// call or account tombstone with it then answers `401 {"error":"reauth_required"}`; every
+    /// other call works as before.
+    pub async fn require_reauth(&self, token: &Token) -> Result<(), Error> {
+        let hash = hash_secret(token.expose());
+        let found = self
+            .store
+            .call(move |conn| store::require_reauth(conn, &hash))
+            .await?;
+        if found {
+            Ok(())
+        } else {
+            Err(Error::UnknownToken)
+        }
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish, and removes a temporary blob
+    /// directory.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown_tx.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        self.remove_owned_blobs();
+    }
+
+    fn remove_owned_blobs(&mut self) {
+        if self.owns_blobs {
+            self.owns_blobs = false;
+            if let Err(e) = std::fs::remove_dir_all(&self.blobs) {
+                if e.kind() != std::io::ErrorKind::NotFound {
+                    tracing::warn!(error = %e, "could not remove the dev-platform blob directory");
+                }
+            }
+        }
+    }
+}
+
+impl Drop for DevPlatform {
+    fn drop(&mut self) {
+        let signalled = self
+            .shutdown_tx
+            .take()
+            .is_some_and(|tx| tx.send(()).is_ok());
+        if !signalled {
+            if let Some(task) = self.task.take() {
+                task.abort();
+            }
+        }
+        self.remove_owned_blobs();
+    }
+}
+
+// ---- secrets and ids ------------------------------------------------------------------------
+
+/// `N` bytes from the operating system's random generator.
+fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
+    let mut buf = [0u8; N];
+    OsRng.try_fill_bytes(&mut buf).map_err(|_| Error::Randomness)?;
+    Ok(buf)
+}
+
+/// `n` random bytes as lower-case hex.
+fn random_hex(n: usize) -> Result<String, Error> {
+    let mut buf = vec![0u8; n];
+    OsRng.try_fill_bytes(&mut buf).map_err(|_| Error::Randomness)?;
+    Ok(hex::encode(buf))
+}
+
+/// A new bearer token: `wk_` and 32 URL-safe base64 characters (24 random bytes).
+fn mint_token() -> Result<Token, Error> {
+    let bytes: [u8; 24] = random_bytes()?;
+    let mut token = String::with_capacity(35);
+    token.push_str("wk_");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(bytes, &mut token);
+    Ok(Token::new(token))
+}
+
+/// Lower-case hex SHA-256 of a secret: what the store keeps instead of the secret.
+fn hash_secret(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// A random (version 4) UUID string.
+fn new_uuid() -> Result<String, Error> {
+    let mut b: [u8; 16] = random_bytes()?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        h.get(0..8).unwrap_or_default(),
+        h.get(8..12).unwrap_or_default(),
+        h.get(12..16).unwrap_or_default(),
+        h.get(16..20).unwrap_or_default(),
+        h.get(20..32).unwrap_or_default()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minted_tokens_are_wk_and_32_url_safe_characters() {
+        let token = mint_token().unwrap_or_else(|_| Token::new(""));
+        let t = token.expose();
+        assert_eq!(t.len(), 35);
+        assert!(t.starts_with("wk_"));
+        assert!(t[3..]
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+    }
+
+    #[test]
+    fn uuids_have_the_version_4_shape() {
+        let id = new_uuid().unwrap_or_default();
+        let parts: Vec<&str> = id.split('-').collect();
+        assert_eq!(
+            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(parts[2].starts_with('4'));
+    }
+
+    #[test]
+    fn options_debug_redacts_the_token() {
+        let options = DevPlatformOptions::default().token(Token::new("wk_supersecret"));
+        let shown = format!("{options:?}");
+        assert!(!shown.contains("supersecret"), "{shown}");
+    }
+}

@@ -1,0 +1,180 @@
+//! When and how long to wait before retrying an idempotent request.
+
+use std::time::{Duration, SystemTime};
+
+use reqwest::header::{HeaderMap, RETRY_AFTER};
+
+/// How idempotent calls (GETs, sync upserts, the recording bytes PUT) are retried on connect
+/// errors, timeouts, 429, 502, 503 and 504. Non-idempotent calls (revoke, code exchange, the
+/// signed heartbeat) are never retried.
+///
+/// The wait before attempt `n + 1` is `base_delay * 2^(n-1)`, capped at `max_delay`, with full
+/// jitter (a uniformly random fraction of it); a `Retry-After` from the platform replaces it (also
+/// capped at `max_delay`). Retrying stops after `max_attempts` attempts or when the next wait would
+/// end past `max_elapsed` since the first attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, including the first; `1` disables retries.
+    pub max_attempts: u32,
+    /// Wait before the first retry (before jitter).
+    pub base_delay: Duration,
+    /// Longest single wait, including a `Retry-After`.
+    pub max_delay: Duration,
+    /// Longest time from the first attempt to the start of the last one.
+    pub max_elapsed: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 6,
+            base_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(10),
+            max_elapsed: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that never retries.
+    pub fn none() -> Self {
+        RetryPolicy {
+            max_attempts: 1,
+            ..RetryPolicy::default()
+        }
+    }
+
+    /// The wait after failed attempt number `attempt` (1-based), honouring `retry_after`.
+    pub(crate) fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        if let Some(wait) = retry_after {
+            return wait.min(self.max_delay);
+        }
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
+        let ceiling = exp.min(self.max_delay);
+        ceiling.mul_f64(jitter_fraction())
+    }
+}
+
+/// Whether a status is worth retrying for an idempotent call.
+pub(crate) fn is_retryable_status(status: u16) -> bool {
+    matches!(status, 429 | 502 | 503 | 504)
+}
+
+/// Whether a transport error is worth retrying for an idempotent call: the request never got an
+/// answer (connect failure, timeout, connection closed while sending).
+pub(crate) fn is_retryable_transport(err: &reqwest::Error) -> bool {
+    err.is_connect() || err.is_timeout() || err.is_request()
+}
+
+/// Parses `Retry-After` as delay-seconds or an HTTP date.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate_to_system_time(value)?;
+    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+/// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only date form servers may send.
+fn httpdate_to_system_time(value: &str) -> Option<SystemTime> {
+    let mut parts = value.split_whitespace();
+    let _weekday = parts.next()?;
+    let day: u64 = parts.next()?.parse().ok()?;
+    let month = match parts.next()? {
+        "Jan" => 1,
+        "Feb" => 2,
+        "Mar" => 3,
+        "Apr" => 4,
+        "May" => 5,
+        "Jun" => 6,
+        "Jul" => 7,
+        "Aug" => 8,
+        "Sep" => 9,
+        "Oct" => 10,
+        "Nov" => 11,
+        "Dec" => 12,
+        _ => return None,
+    };
+    let year: i64 = parts.next()?.parse().ok()?;
+    let mut hms = parts.next()?.split(':').map(|p| p.parse::<u64>().ok());
+    let (h, m, s) = (hms.next()??, hms.next()??, hms.next()??);
+    if parts.next()? != "GMT" || day == 0 || day > 31 || h > 23 || m > 59 || s > 60 {
+        return None;
+    }
+    let days = days_from_civil(year, month, day as i64);
+    let secs = u64::try_from(days).ok()? * 86_400 + h * 3_600 + m * 60 + s;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// A uniformly random fraction in [0, 1) from the OS RNG (jitter needs no cryptographic quality,
+/// but this avoids a second RNG dependency).
+fn jitter_fraction() -> f64 {
+    use rand_core::RngCore;
+    let bits = rand_core::OsRng.next_u64() >> 11;
+    bits as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    #[test]
+    fn retry_after_seconds_replace_the_backoff_but_stay_capped() {
+        let policy = RetryPolicy::default();
+        assert_eq!(policy.delay(1, Some(Duration::from_secs(3))), Duration::from_secs(3));
+        assert_eq!(policy.delay(1, Some(Duration::from_secs(3600))), policy.max_delay);
+    }
+
+    #[test]
+    fn backoff_grows_exponentially_within_the_cap() {
+        let policy = RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+            ..RetryPolicy::default()
+        };
+        for attempt in 1..10 {
+            let ceiling = (Duration::from_millis(100) * 2u32.pow(attempt - 1)).min(policy.max_delay);
+            assert!(policy.delay(attempt, None) <= ceiling);
+        }
+    }
+
+    #[test]
+    fn retry_after_parses_seconds_and_http_dates() {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"));
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        assert_eq!(
+            httpdate_to_system_time("Sun, 06 Nov 1994 08:49:37 GMT"),
+            SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(784_111_777))
+        );
+        headers.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn only_the_transient_statuses_are_retryable() {
+        for status in [429, 502, 503, 504] {
+            assert!(is_retryable_status(status));
+        }
+        for status in [200, 400, 401, 404, 413, 500] {
+            assert!(!is_retryable_status(status));
+        }
+    }
+}

@@ -1,0 +1,363 @@
+//! The client against the local platform emulator, over real HTTP on 127.0.0.1: sync under
+//! injected faults, pagination, partial-failure reporting, uploads, heartbeat, auth errors.
+#![cfg(feature = "dev-platform")]
+
+mod support;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::TryStreamExt;
+use support::*;
+use wavekat_platform_client::dev_platform::{DevPlatform, DevPlatformOptions, Faults};
+use wavekat_platform_client::*;
+
+fn patient() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 10,
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_secs(2),
+        max_elapsed: Duration::from_secs(120),
+    }
+}
+
+fn client_for(platform: &DevPlatform) -> Client {
+    Client::builder(platform.base_url())
+        .token(platform.token().clone())
+        .retry_policy(patient())
+        .build()
+        .unwrap()
+}
+
+/// `n` distinct calls ending one second apart, newest last.
+fn calls(n: usize) -> Vec<VoiceCallRecord> {
+    (0..n)
+        .map(|i| {
+            let mut c = minimal_call();
+            c.source_id = format!("call-{i:05}");
+            let t = 1_778_000_000 + i as i64;
+            c.end_at = rfc3339(t);
+            c.ring_at = rfc3339(t - 30);
+            c
+        })
+        .collect()
+}
+
+fn rfc3339(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // civil_from_days (Hinnant)
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_calls_with_20_percent_faults_arrive_exactly_once() {
+    let platform = DevPlatform::start(
+        DevPlatformOptions::default().faults(Faults::new(0.2, 7).retry_after_secs(1)),
+    )
+    .await
+    .unwrap();
+    let client = client_for(&platform);
+    let records = calls(10_000);
+    let summary = client.sync::<VoiceCalls>(&records).await.unwrap();
+    // A 413 is not retryable, so an Ok sync means no batch was ever refused as too large.
+    assert_eq!(summary.accepted, 10_000);
+    let query = VoiceCallsQuery {
+        limit: std::num::NonZeroU32::new(200),
+        ..Default::default()
+    };
+    let listed: Vec<VoiceCallRecord> = client.list_all::<VoiceCalls>(query).try_collect().await.unwrap();
+    assert_eq!(listed.len(), 10_000);
+    let ids: HashSet<&str> = listed.iter().map(|c| c.source_id.as_str()).collect();
+    assert_eq!(ids.len(), 10_000);
+    assert!(records.iter().all(|r| ids.contains(r.source_id.as_str())));
+}
+
+#[tokio::test]
+async fn list_all_pages_newest_first_without_gaps_or_duplicates_at_any_page_size() {
+    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let client = client_for(&platform);
+    let mut records = calls(250);
+    // Ties on the cursor key must not lose rows at page boundaries.
+    for r in records.iter_mut().take(40) {
+        r.end_at = rfc3339(1_777_999_000);
+    }
+    client.sync::<VoiceCalls>(&records).await.unwrap();
+    let mut expected: Vec<&VoiceCallRecord> = records.iter().collect();
+    expected.sort_by(|a, b| (b.end_at.as_str(), b.source_id.as_str()).cmp(&(a.end_at.as_str(), a.source_id.as_str())));
+    for limit in [1u32, 7, 50, 200] {
+        let query = VoiceCallsQuery {
+            limit: std::num::NonZeroU32::new(limit),
+            ..Default::default()
+        };
+        let listed: Vec<VoiceCallRecord> = client.list_all::<VoiceCalls>(query).try_collect().await.unwrap();
+        let got: Vec<&str> = listed.iter().map(|c| c.source_id.as_str()).collect();
+        let want: Vec<&str> = expected.iter().map(|c| c.source_id.as_str()).collect();
+        assert_eq!(got, want, "page size {limit}");
+    }
+}
+
+#[tokio::test]
+async fn one_page_reports_the_cursor_for_the_next() {
+    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let client = client_for(&platform);
+    client.sync::<VoiceCalls>(&calls(3)).await.unwrap();
+    let query = VoiceCallsQuery { limit: std::num::NonZeroU32::new(2), ..Default::default() };
+    let page = client.list::<VoiceCalls>(&query).await.unwrap();
+    assert_eq!(page.items.len(), 2);
+    assert_eq!(page.items[0].source_id, "call-00002");
+    assert!(page.next_before.is_some());
+    let rest = client
+        .list::<VoiceCalls>(&VoiceCallsQuery { before: page.next_before, ..query })
+        .await
+        .unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.next_before, None);
+}
+
+#[tokio::test]
+async fn sync_stamps_the_current_schema_version_where_unset_and_keeps_an_explicit_one() {
+    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let client = client_for(&platform);
+    let mut unset = minimal_account();
+    unset.source_id = "unset".into();
+    let mut explicit = minimal_account();
+    explicit.source_id = "explicit".into();
+    explicit.schema_version = Some(1);
+    client.sync::<VoiceAccounts>(&[unset.clone(), explicit]).await.unwrap();
+    assert_eq!(unset.schema_version, None, "the caller's records are not modified");
+    let page = client
+        .list::<VoiceAccounts>(&VoiceAccountsQuery::default())
+        .await
+        .unwrap();
+    let version = |id: &str| page.items.iter().find(|a| a.source_id == id).and_then(|a| a.schema_version);
+    assert_eq!(version("unset"), Some(2));
+    assert_eq!(version("explicit"), Some(1));
+}
+
+#[tokio::test]
+async fn a_failed_batch_reports_exactly_which_records_were_applied() {
+    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    platform.require_reauth(platform.token()).await.unwrap();
+    let client = client_for(&platform);
+    let mut records = calls(250);
+    // The third batch (records 200..250) carries a tombstone, a destructive action the
+    // platform refuses from a token that needs re-authentication.
+    records[230].deleted_at = Some("2026-07-30T12:00:00Z".into());
+    let err = client.sync::<VoiceCalls>(&records).await.unwrap_err();
+    match &err {
+        Error::SyncIncomplete { applied, total, accepted, source, .. } => {
+            assert_eq!((*applied, *total, *accepted), (200, 250, 200));
+            assert!(matches!(**source, Error::ReauthRequired { .. }), "{source:?}");
+        }
+        other => panic!("expected SyncIncomplete, got {other:?}"),
+    }
+    assert!(err.is_reauth_required());
+    let listed: Vec<VoiceCallRecord> = client
+        .list_all::<VoiceCalls>(VoiceCallsQuery { limit: std::num::NonZeroU32::new(200), ..Default::default() })
+        .try_collect()
+        .await
+        .unwrap();
+    let ids: HashSet<String> = listed.into_iter().map(|c| c.source_id).collect();
+    let applied: HashSet<String> = records[..200].iter().map(|c| c.source_id.clone()).collect();
+    assert_eq!(ids, applied);
+}
+
+#[tokio::test]
+async fn batches_never_exceed_the_configured_size() {
+    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let client = Client::builder(platform.base_url())
+        .token(platform.token().clone())
+        .sync_batch_size(50)
+        .build()
+        .unwrap();
+    let summary = client.sync::<VoiceCalls>(&calls(120)).await.unwrap();
+    assert_eq!(summary.accepted, 120);
+}
+
+#[tokio::test]
+async fn records_with_unknown_enum_values_are_refused_and_nothing_is_sent() {
+    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let client = client_for(&platform);
+    let mut records = calls(3);
+    records[2].direction = VoiceCallDirection::Unknown("internal".into());
+    let err = client.sync::<VoiceCalls>(&records).await.unwrap_err();
+    assert!(matches!(
+        &err,
+        Error::UnsendableRecord { index: 2, field: "direction", value, .. } if value == "internal"
+    ), "{err:?}");
+    let page = client.list::<VoiceCalls>(&VoiceCallsQuery::default()).await.unwrap();
+    assert!(page.items.is_empty());
+}
+
+#[tokio::test]
+async fn sync_recordings_merges_the_per_item_results_in_order() {
+    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let client = Client::builder(platform.base_url())
+        .token(platform.token().clone())
+        .sync_batch_size(2)
+        .build()
+        .unwrap();
+    let recordings: Vec<VoiceRecordingRecord> = (0..5)
+        .map(|i| {
+            let mut r = minimal_recording();
+            r.source_id = format!("rec-{i}");
+            r
+        })
+        .collect();
+    let response = client.sync_recordings(&recordings).await.unwrap();
+    assert_eq!(response.accepted, 5);
+    let ids: Vec<&str> = response.items.iter().map(|i| i.source_id.as_str()).collect();
+    assert_eq!(ids, ["rec-0", "rec-1", "rec-2", "rec-3", "rec-4"]);
+    assert!(response.items.iter().all(|i| !i.bytes_uploaded && !i.r2_key.is_empty()));
+}
+
+#[tokio::test]
+async fn uploads_stream_from_memory_files_and_readers_with_progress() {
+    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let client = client_for(&platform);
+    let dir = std::env::temp_dir().join(format!("wk-upload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (i, kind) in ["bytes", "file", "reader"].into_iter().enumerate() {
+        let wav: Vec<u8> = (0..300_000u32).map(|n| (n * 31 + i as u32) as u8).collect();
+        let mut meta = minimal_recording();
+        meta.source_id = format!("rec-{kind}");
+        meta.size_bytes = wav.len() as u64;
+        client.sync_recordings(&[meta]).await.unwrap();
+        let body = match kind {
+            "bytes" => RecordingBody::bytes(wav.clone()),
+            "file" => {
+                let path = dir.join("rec.wav");
+                std::fs::write(&path, &wav).unwrap();
+                RecordingBody::file(path)
+            }
+            _ => RecordingBody::reader(std::io::Cursor::new(wav.clone()), wav.len() as u64),
+        };
+        let last = Arc::new(AtomicU64::new(0));
+        let seen = last.clone();
+        client
+            .upload_recording_bytes_with_progress(&format!("rec-{kind}"), body, move |p| {
+                assert_eq!(p.total, 300_000);
+                seen.store(p.sent, Ordering::SeqCst);
+            })
+            .await
+            .unwrap();
+        assert_eq!(last.load(Ordering::SeqCst), 300_000);
+        let synced = client.sync_recordings(&[{
+            let mut m = minimal_recording();
+            m.source_id = format!("rec-{kind}");
+            m.size_bytes = 300_000;
+            m
+        }]).await.unwrap();
+        assert!(synced.items[0].bytes_uploaded, "{kind}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[tokio::test]
+async fn an_upload_whose_length_differs_from_the_synced_size_is_refused_with_413() {
+    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let client = client_for(&platform);
+    let mut meta = minimal_recording();
+    meta.size_bytes = 10;
+    client.sync_recordings(&[meta.clone()]).await.unwrap();
+    let err = client
+        .upload_recording_bytes(&meta.source_id, RecordingBody::bytes(vec![0u8; 11]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(413), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_reader_shorter_than_its_declared_length_is_an_io_error() {
+    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let client = client_for(&platform);
+    let mut meta = minimal_recording();
+    meta.size_bytes = 1000;
+    client.sync_recordings(&[meta.clone()]).await.unwrap();
+    let err = client
+        .upload_recording_bytes(&meta.source_id, RecordingBody::reader(std::io::Cursor::new(vec![0u8; 10]), 1000))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Io(_)), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_survive_injected_faults() {
+    let platform = DevPlatform::start(
+        DevPlatformOptions::default().faults(Faults::new(0.5, 3).retry_after_secs(0)),
+    )
+    .await
+    .unwrap();
+    let client = client_for(&platform);
+    for i in 0..6 {
+        let mut meta = minimal_recording();
+        meta.source_id = format!("flaky-{i}");
+        meta.size_bytes = 4096;
+        client.sync_recordings(&[meta.clone()]).await.unwrap();
+        client
+            .upload_recording_bytes(&meta.source_id, RecordingBody::bytes(vec![i as u8; 4096]))
+            .await
+            .unwrap();
+    }
+}
+
+#[tokio::test]
+async fn whoami_then_revoke_makes_the_token_unauthorized() {
+    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let client = client_for(&platform);
+    let me = client.whoami().await.unwrap();
+    assert_eq!(me.login, platform.login());
+    client.revoke_current_token().await.unwrap();
+    let err = client.whoami().await.unwrap_err();
+    assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_unknown_token_is_unauthorized() {
+    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let client = Client::new(platform.base_url(), Token::new("wk_not_a_real_token")).unwrap();
+    let err = client.whoami().await.unwrap_err();
+    assert!(err.is_unauthorized(), "{err:?}");
+    assert!(!format!("{err} {err:?}").contains("not_a_real_token"));
+}
+
+#[tokio::test]
+async fn a_signed_heartbeat_is_accepted_and_upserts_the_install() {
+    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let credential = platform.issue_release_credential("1.4.2").unwrap();
+    let first = Client::install_heartbeat(platform.base_url(), "install-1", "1.4.2", Some("direct"), &credential)
+        .await
+        .unwrap();
+    assert_eq!(first.install_id, "install-1");
+    assert_eq!(first.os, std::env::consts::OS);
+    assert_eq!(first.distribution.as_deref(), Some("direct"));
+    let second = Client::install_heartbeat(platform.base_url(), "install-1", "1.4.2", None, &credential)
+        .await
+        .unwrap();
+    assert_eq!(second.id, first.id);
+    assert_eq!(second.first_seen_at, first.first_seen_at);
+}
+
+#[tokio::test]
+async fn a_heartbeat_signed_under_another_master_is_refused() {
+    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let (foreign_master, _) = generate_master().unwrap();
+    let foreign = issue_release_credential(foreign_master.expose(), "1.4.2").unwrap();
+    let err = Client::install_heartbeat(platform.base_url(), "install-1", "1.4.2", None, &foreign)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err:?}");
+    assert!(!err.is_retryable());
+}
