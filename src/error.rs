@@ -114,6 +114,9 @@ pub enum Error {
     /// The callback's `state` did not match the one this sign-in generated; its token was refused.
     #[error("sign-in state mismatch: the callback did not come from this sign-in; run it again")]
     HandshakeStateMismatch,
+    /// The one-time sign-in code was wrong, already used, or older than 10 minutes.
+    #[error("the sign-in code did not work: it may be mistyped, used, or older than 10 minutes")]
+    CodeRejected,
     /// The sign-in was cancelled by the caller before it completed.
     #[error("sign-in aborted by the caller")]
     HandshakeAborted,

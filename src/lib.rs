@@ -1,7 +1,8 @@
-//! Rust client for the WaveKat voice platform.
+#![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
 mod client;
+mod code_exchange;
 mod retry;
 mod sync;
 mod upload;

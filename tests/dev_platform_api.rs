@@ -43,9 +43,8 @@ impl Harness {
         let body = if bytes.is_empty() {
             Value::Null
         } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-                Value::String(String::from_utf8_lossy(&bytes).into_owned())
-            })
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
         (status, body)
     }
@@ -223,7 +222,9 @@ async fn a_request_without_a_token_is_401_unauthenticated() {
 #[tokio::test]
 async fn an_unknown_token_is_401_unauthenticated() {
     let h = Harness::start().await;
-    let (status, body) = h.get("/api/me", &Token::new("wk_notissuedbythisplatform")).await;
+    let (status, body) = h
+        .get("/api/me", &Token::new("wk_notissuedbythisplatform"))
+        .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(error_code(&body), "unauthenticated");
 }
@@ -280,8 +281,8 @@ async fn a_reauth_marked_token_still_reads_and_syncs_live_rows() {
 }
 
 #[tokio::test]
-async fn a_reauth_marked_token_syncing_a_call_tombstone_is_401_reauth_required_and_writes_nothing(
-) {
+async fn a_reauth_marked_token_syncing_a_call_tombstone_is_401_reauth_required_and_writes_nothing()
+{
     let h = Harness::start().await;
     h.sync_ok("calls", vec![call("c1", "2026-05-16T10:01:00Z")])
         .await;
@@ -324,7 +325,10 @@ async fn a_reauth_marked_token_syncing_an_account_tombstone_is_401_reauth_requir
 async fn a_reauth_marked_token_can_still_revoke_itself() {
     let h = Harness::start().await;
     let token = h.platform.mint_token("dev").await.expect("a token");
-    h.platform.require_reauth(&token).await.expect("token known");
+    h.platform
+        .require_reauth(&token)
+        .await
+        .expect("token known");
     let (status, _) = h
         .post("/api/auth/cli/tokens/revoke-current", &token, &Value::Null)
         .await;
@@ -719,7 +723,10 @@ async fn a_call_tombstone_drops_its_recordings_transcripts_and_recording_bytes()
 
     assert_eq!(ids(&h.list_ok("/api/voice/recordings").await), ["r-kept"]);
     assert_eq!(
-        ids(&h.list_ok("/api/voice/transcripts?callSourceId=doomed").await).len(),
+        ids(&h
+            .list_ok("/api/voice/transcripts?callSourceId=doomed")
+            .await)
+        .len(),
         0
     );
     assert_eq!(
@@ -770,7 +777,9 @@ async fn a_newer_account_revision_replaces_the_whole_row() {
     newer["displayName"] = json!("Renamed");
     let body = h.sync_ok("accounts", vec![newer.clone()]).await;
     assert_eq!(body, json!({"accepted": 1, "skipped": 0}));
-    let page = h.list_ok("/api/voice/accounts?transports=udp,tcp,tls").await;
+    let page = h
+        .list_ok("/api/voice/accounts?transports=udp,tcp,tls")
+        .await;
     assert_eq!(page["items"][0], newer);
 }
 
@@ -800,10 +809,15 @@ async fn a_schema_1_record_never_overwrites_a_stored_tls_line() {
     )
     .await;
     let mut legacy = account("a1", "udp", "2026-05-17T10:00:00Z", 1);
-    legacy.as_object_mut().expect("object").remove("schemaVersion");
+    legacy
+        .as_object_mut()
+        .expect("object")
+        .remove("schemaVersion");
     let body = h.sync_ok("accounts", vec![legacy]).await;
     assert_eq!(body, json!({"accepted": 0, "skipped": 1}));
-    let page = h.list_ok("/api/voice/accounts?transports=udp,tcp,tls").await;
+    let page = h
+        .list_ok("/api/voice/accounts?transports=udp,tcp,tls")
+        .await;
     assert_eq!(page["items"][0]["transport"], "tls");
 }
 
@@ -838,7 +852,9 @@ async fn accounts_list_filters_by_transports_defaulting_to_udp_and_tcp() {
     .await;
     assert_eq!(ids(&h.list_ok("/api/voice/accounts").await), ["t", "u"]);
     assert_eq!(
-        ids(&h.list_ok("/api/voice/accounts?transports=udp%2Ctcp%2Ctls").await),
+        ids(&h
+            .list_ok("/api/voice/accounts?transports=udp%2Ctcp%2Ctls")
+            .await),
         ["s", "t", "u"]
     );
     assert_eq!(
@@ -1234,7 +1250,10 @@ async fn paging_while_a_writer_inserts_misses_and_repeats_none_of_the_starting_r
         .filter(|sid| unique.contains(sid))
         .collect();
     let seen_refs: Vec<&String> = seen.iter().collect();
-    assert_eq!(seen_refs, order, "pages come newest first, ties by sourceId");
+    assert_eq!(
+        seen_refs, order,
+        "pages come newest first, ties by sourceId"
+    );
 }
 
 // ---- bad input --------------------------------------------------------------------------------
@@ -1313,7 +1332,9 @@ async fn bad_input_gets_a_4xx_json_error_and_writes_nothing() {
             "{method} {path} answered a non-JSON error: {body}"
         );
     }
-    let (status, _) = h.post_raw("/api/voice/calls/sync", &t, b"{}".to_vec()).await;
+    let (status, _) = h
+        .post_raw("/api/voice/calls/sync", &t, b"{}".to_vec())
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     for path in [
         "/api/voice/calls?includeDeleted=true",
@@ -1335,9 +1356,7 @@ async fn an_unknown_api_path_is_404_json() {
 #[tokio::test]
 async fn a_wrong_method_is_405_json() {
     let h = Harness::start().await;
-    let (status, body) = h
-        .post("/api/me", h.token(), &json!({}))
-        .await;
+    let (status, body) = h.post("/api/me", h.token(), &json!({})).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert!(body["error"].is_string());
 }

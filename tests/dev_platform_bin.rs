@@ -67,10 +67,8 @@ async fn get(base_url: &str, path: &str, token: &str) -> (u16, Value) {
 }
 
 fn scratch(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "wk-dev-platform-bin-{tag}-{}",
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("wk-dev-platform-bin-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a scratch directory");
     dir
@@ -166,7 +164,10 @@ fn a_bad_flag_value_exits_2() {
         &["--seed", "-1", "--faults", "0.1"],
         &["--seed", "5"],
     ] {
-        let output = Command::new(BIN).args(args).output().expect("the binary runs");
+        let output = Command::new(BIN)
+            .args(args)
+            .output()
+            .expect("the binary runs");
         assert_eq!(output.status.code(), Some(2), "{args:?}");
         assert!(!output.stderr.is_empty(), "{args:?}");
     }

@@ -56,7 +56,10 @@ async fn the_same_seed_gives_the_same_fault_sequence() {
         Outcome::Answered(429),
         Outcome::ConnectionError,
     ] {
-        assert!(seq_a.contains(&kind), "{kind:?} never occurred in {seq_a:?}");
+        assert!(
+            seq_a.contains(&kind),
+            "{kind:?} never occurred in {seq_a:?}"
+        );
     }
 }
 
@@ -78,10 +81,8 @@ async fn rate_zero_injects_nothing() {
 
 #[tokio::test]
 async fn an_injected_429_carries_the_configured_retry_after() {
-    let platform = start(
-        DevPlatformOptions::default().faults(Faults::new(1.0, 5).retry_after_secs(7)),
-    )
-    .await;
+    let platform =
+        start(DevPlatformOptions::default().faults(Faults::new(1.0, 5).retry_after_secs(7))).await;
     let client = fresh_client();
     for _ in 0..60 {
         let Ok(response) = client
@@ -117,18 +118,26 @@ async fn a_dropped_connection_reaches_the_client_as_a_connection_error_not_a_res
             .send()
             .await
         {
-            Ok(response) => assert!(
-                matches!(response.status().as_u16(), 429 | 503),
-                "at rate 1.0 every answer is a fault, got {}",
-                response.status()
-            ),
+            Ok(response) => {
+                assert!(
+                    matches!(response.status().as_u16(), 429 | 503),
+                    "at rate 1.0 every answer is a fault, got {}",
+                    response.status()
+                );
+                // A whole answer, never the head of a dropped one.
+                let body: serde_json::Value = response.json().await.expect("a complete body");
+                assert!(body["error"].is_string());
+            }
             Err(e) => {
                 assert!(e.status().is_none());
                 drops += 1;
             }
         }
     }
-    assert!(drops > 0, "no dropped connection in 60 requests at rate 1.0");
+    assert!(
+        drops > 0,
+        "no dropped connection in 60 requests at rate 1.0"
+    );
 }
 
 #[tokio::test]

@@ -61,7 +61,9 @@ fn is_rfc3339_millis_utc(s: &str) -> bool {
 #[tokio::test]
 async fn a_correctly_signed_heartbeat_is_stored_and_echoed() {
     let platform = start(DevPlatformOptions::default()).await;
-    let cred = platform.issue_release_credential("1.4.0").expect("a credential");
+    let cred = platform
+        .issue_release_credential("1.4.0")
+        .expect("a credential");
     let (status, body) = heartbeat(&platform, &cred, &report("install-1", "1.4.0")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["installId"], "install-1");
@@ -70,7 +72,11 @@ async fn a_correctly_signed_heartbeat_is_stored_and_echoed() {
     assert_eq!(body["arch"], "x86_64");
     assert!(body["id"].as_str().is_some_and(|id| !id.is_empty()));
     for key in ["osVersion", "locale"] {
-        assert_eq!(body.get(key), Some(&Value::Null), "{key} is present as null");
+        assert_eq!(
+            body.get(key),
+            Some(&Value::Null),
+            "{key} is present as null"
+        );
     }
     for key in ["firstSeenAt", "lastSeenAt"] {
         let ts = body[key].as_str().expect("a timestamp");
@@ -81,7 +87,9 @@ async fn a_correctly_signed_heartbeat_is_stored_and_echoed() {
 #[tokio::test]
 async fn a_repeat_heartbeat_keeps_the_id_and_first_sighting_and_replaces_the_fields() {
     let platform = start(DevPlatformOptions::default()).await;
-    let cred = platform.issue_release_credential("1.4.0").expect("a credential");
+    let cred = platform
+        .issue_release_credential("1.4.0")
+        .expect("a credential");
     let (_, first) = heartbeat(&platform, &cred, &report("install-1", "1.4.0")).await;
     let mut update = report("install-1", "1.5.0");
     update["locale"] = json!("en-NZ");
@@ -96,7 +104,9 @@ async fn a_repeat_heartbeat_keeps_the_id_and_first_sighting_and_replaces_the_fie
 #[tokio::test]
 async fn a_body_other_than_the_signed_one_is_401_bad_signature() {
     let platform = start(DevPlatformOptions::default()).await;
-    let cred = platform.issue_release_credential("1.4.0").expect("a credential");
+    let cred = platform
+        .issue_release_credential("1.4.0")
+        .expect("a credential");
     let signed = serde_json::to_vec(&report("install-1", "1.4.0")).expect("JSON");
     let sig = cred.sign_request("POST", PATH, &signed).expect("signed");
     let tampered = serde_json::to_vec(&report("install-1", "9.9.9")).expect("JSON");
@@ -108,7 +118,9 @@ async fn a_body_other_than_the_signed_one_is_401_bad_signature() {
 #[tokio::test]
 async fn another_versions_certificate_is_401_bad_certificate() {
     let platform = start(DevPlatformOptions::default()).await;
-    let cred = platform.issue_release_credential("1.4.0").expect("a credential");
+    let cred = platform
+        .issue_release_credential("1.4.0")
+        .expect("a credential");
     let bytes = serde_json::to_vec(&report("install-1", "1.4.1")).expect("JSON");
     let sig = cred.sign_request("POST", PATH, &bytes).expect("signed");
     let mut request = reqwest::Client::new()
@@ -142,7 +154,9 @@ async fn a_credential_from_another_master_is_401_bad_certificate() {
 #[tokio::test]
 async fn a_timestamp_outside_the_window_of_the_injected_clock_is_401_stale() {
     let platform = start(DevPlatformOptions::default().clock(|| NOW)).await;
-    let cred = platform.issue_release_credential("1.4.0").expect("a credential");
+    let cred = platform
+        .issue_release_credential("1.4.0")
+        .expect("a credential");
     let bytes = serde_json::to_vec(&report("install-1", "1.4.0")).expect("JSON");
     let sig = cred.sign_request_with("POST", PATH, &bytes, NOW - 301, [7; 16]);
     let (status, body) = send(&platform, &cred, &sig, &bytes).await;
@@ -153,7 +167,9 @@ async fn a_timestamp_outside_the_window_of_the_injected_clock_is_401_stale() {
 #[tokio::test]
 async fn a_timestamp_inside_the_window_of_the_injected_clock_is_accepted() {
     let platform = start(DevPlatformOptions::default().clock(|| NOW)).await;
-    let cred = platform.issue_release_credential("1.4.0").expect("a credential");
+    let cred = platform
+        .issue_release_credential("1.4.0")
+        .expect("a credential");
     let bytes = serde_json::to_vec(&report("install-1", "1.4.0")).expect("JSON");
     let sig = cred.sign_request_with("POST", PATH, &bytes, NOW - 300, [8; 16]);
     let (status, _) = send(&platform, &cred, &sig, &bytes).await;
@@ -164,8 +180,11 @@ async fn a_timestamp_inside_the_window_of_the_injected_clock_is_accepted() {
 async fn the_verifier_reads_the_injected_clock_on_every_request() {
     let now = Arc::new(AtomicU64::new(NOW));
     let clock = Arc::clone(&now);
-    let platform = start(DevPlatformOptions::default().clock(move || clock.load(Ordering::SeqCst))).await;
-    let cred = platform.issue_release_credential("1.4.0").expect("a credential");
+    let platform =
+        start(DevPlatformOptions::default().clock(move || clock.load(Ordering::SeqCst))).await;
+    let cred = platform
+        .issue_release_credential("1.4.0")
+        .expect("a credential");
     let bytes = serde_json::to_vec(&report("install-1", "1.4.0")).expect("JSON");
     let sig = cred.sign_request_with("POST", PATH, &bytes, NOW, [9; 16]);
     now.store(NOW + 301, Ordering::SeqCst);
@@ -177,7 +196,9 @@ async fn the_verifier_reads_the_injected_clock_on_every_request() {
 #[tokio::test]
 async fn a_replayed_request_is_401_replayed() {
     let platform = start(DevPlatformOptions::default()).await;
-    let cred = platform.issue_release_credential("1.4.0").expect("a credential");
+    let cred = platform
+        .issue_release_credential("1.4.0")
+        .expect("a credential");
     let bytes = serde_json::to_vec(&report("install-1", "1.4.0")).expect("JSON");
     let sig = cred.sign_request("POST", PATH, &bytes).expect("signed");
     let (first, _) = send(&platform, &cred, &sig, &bytes).await;
@@ -204,7 +225,9 @@ async fn an_unsigned_heartbeat_is_401_missing_header() {
 #[tokio::test]
 async fn a_signed_body_that_is_not_a_heartbeat_is_400() {
     let platform = start(DevPlatformOptions::default()).await;
-    let cred = platform.issue_release_credential("1.4.0").expect("a credential");
+    let cred = platform
+        .issue_release_credential("1.4.0")
+        .expect("a credential");
     let (status, body) = heartbeat(&platform, &cred, &json!({"installId": "x"})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body["message"]

@@ -32,7 +32,11 @@ fn query(pairs: &[(&str, &str)]) -> String {
 
 async fn get_page(platform: &DevPlatform, pairs: &[(&str, &str)]) -> reqwest::Response {
     no_redirects()
-        .get(format!("{}/cli-login?{}", platform.base_url(), query(pairs)))
+        .get(format!(
+            "{}/cli-login?{}",
+            platform.base_url(),
+            query(pairs)
+        ))
         .send()
         .await
         .expect("an HTTP answer")
@@ -84,7 +88,10 @@ fn code_on_page(html: &str) -> String {
 
 async fn exchange(platform: &DevPlatform, code: &str, state: &str) -> (StatusCode, Value) {
     let response = reqwest::Client::new()
-        .post(format!("{}/api/auth/cli/codes/exchange", platform.base_url()))
+        .post(format!(
+            "{}/api/auth/cli/codes/exchange",
+            platform.base_url()
+        ))
         .json(&json!({"code": code, "state": state}))
         .send()
         .await
@@ -157,7 +164,10 @@ async fn an_ipv6_loopback_callback_is_accepted() {
     let platform = start(DevPlatformOptions::default()).await;
     let response = get_page(
         &platform,
-        &[("callback", "http://[::1]:48213/callback"), ("state", STATE)],
+        &[
+            ("callback", "http://[::1]:48213/callback"),
+            ("state", STATE),
+        ],
     )
     .await;
     assert_eq!(response.status(), StatusCode::OK);
@@ -260,11 +270,19 @@ async fn code_mode_shows_a_code_that_trades_for_a_token_once() {
     let platform = start(DevPlatformOptions::default()).await;
     let page = get_page(
         &platform,
-        &[("mode", "code"), ("state", STATE), ("client", "wavekat-cli")],
+        &[
+            ("mode", "code"),
+            ("state", STATE),
+            ("client", "wavekat-cli"),
+        ],
     )
     .await;
     assert_eq!(page.status(), StatusCode::OK);
-    assert!(page.text().await.expect("a page").contains("id=\"approve\""));
+    assert!(page
+        .text()
+        .await
+        .expect("a page")
+        .contains("id=\"approve\""));
 
     let code = code_from_approval(&platform, STATE).await;
     assert_eq!(code.len(), 8);
@@ -307,7 +325,8 @@ async fn a_code_never_issued_is_400() {
 
 #[tokio::test]
 async fn an_expired_code_is_400() {
-    let dir = std::env::temp_dir().join(format!("wk-dev-platform-test-code-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("wk-dev-platform-test-code-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a scratch directory");
     let db = dir.join("platform.sqlite");
@@ -342,14 +361,21 @@ async fn cancelling_in_code_mode_issues_no_code() {
     )
     .await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(!response.text().await.expect("a page").contains("id=\"code\""));
+    assert!(!response
+        .text()
+        .await
+        .expect("a page")
+        .contains("id=\"code\""));
 }
 
 #[tokio::test]
 async fn a_malformed_exchange_body_is_400() {
     let platform = start(DevPlatformOptions::default()).await;
     let response = reqwest::Client::new()
-        .post(format!("{}/api/auth/cli/codes/exchange", platform.base_url()))
+        .post(format!(
+            "{}/api/auth/cli/codes/exchange",
+            platform.base_url()
+        ))
         .header("content-type", "application/json")
         .body("{\"code\":")
         .send()

@@ -160,6 +160,9 @@ async fn wpc_sees_a_revoked_token_as_unauthorized() {
     )
     .expect("a client");
     client.revoke_current_token().await.expect("revoke");
-    let err = client.whoami().await.expect_err("a revoked token is refused");
+    let err = client
+        .whoami()
+        .await
+        .expect_err("a revoked token is refused");
     assert!(matches!(err, wpc::Error::Unauthorized { .. }), "{err:?}");
 }

@@ -68,9 +68,9 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Parsed, String> 
             "-h" | "--help" => return Ok(Parsed::Help),
             "--listen" => {
                 let v = value("--listen")?;
-                let addr: SocketAddr = v
-                    .parse()
-                    .map_err(|_| format!("--listen: {v:?} is not an address like 127.0.0.1:8080"))?;
+                let addr: SocketAddr = v.parse().map_err(|_| {
+                    format!("--listen: {v:?} is not an address like 127.0.0.1:8080")
+                })?;
                 options = options.listen(addr);
             }
             "--db" => options = options.db_path(value("--db")?),

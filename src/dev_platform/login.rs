@@ -291,7 +291,11 @@ fn new_code() -> Result<String, super::Error> {
 /// or with auto-approve acts as if Approve was pressed.
 pub(crate) async fn page(State(state): State<Shared>, RawQuery(raw): RawQuery) -> Response {
     let pairs: Vec<(String, String)> = raw
-        .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .map(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .into_owned()
+                .collect()
+        })
         .unwrap_or_default();
     let req = match parse_sign_in(&pairs) {
         Ok(req) => req,
@@ -349,7 +353,14 @@ pub(crate) async fn exchange_code(
     let user = state
         .store
         .call(move |conn| {
-            store::redeem_code(conn, &code_hash, &sign_in_state, now_secs, &token_hash, &now)
+            store::redeem_code(
+                conn,
+                &code_hash,
+                &sign_in_state,
+                now_secs,
+                &token_hash,
+                &now,
+            )
         })
         .await?
         .ok_or_else(|| {

@@ -239,7 +239,11 @@ impl DevPlatform {
                 });
             }
         }
-        if options.token.as_ref().is_some_and(|t| t.expose().is_empty()) {
+        if options
+            .token
+            .as_ref()
+            .is_some_and(|t| t.expose().is_empty())
+        {
             return Err(Error::InvalidOption {
                 option: "token",
                 reason: "must not be empty".to_owned(),
@@ -526,14 +530,18 @@ impl Drop for DevPlatform {
 /// `N` bytes from the operating system's random generator.
 fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
     let mut buf = [0u8; N];
-    OsRng.try_fill_bytes(&mut buf).map_err(|_| Error::Randomness)?;
+    OsRng
+        .try_fill_bytes(&mut buf)
+        .map_err(|_| Error::Randomness)?;
     Ok(buf)
 }
 
 /// `n` random bytes as lower-case hex.
 fn random_hex(n: usize) -> Result<String, Error> {
     let mut buf = vec![0u8; n];
-    OsRng.try_fill_bytes(&mut buf).map_err(|_| Error::Randomness)?;
+    OsRng
+        .try_fill_bytes(&mut buf)
+        .map_err(|_| Error::Randomness)?;
     Ok(hex::encode(buf))
 }
 

@@ -125,10 +125,7 @@ pub(crate) fn router(state: Shared) -> Router {
         .route("/api/me", get(me))
         .route("/api/auth/cli/tokens/revoke-current", post(revoke_current))
         .route("/api/auth/cli/codes/exchange", post(login::exchange_code))
-        .route(
-            "/api/voice/calls",
-            get(voice::list_calls),
-        )
+        .route("/api/voice/calls", get(voice::list_calls))
         .route("/api/voice/calls/sync", post(voice::sync_calls))
         .route("/api/voice/recordings", get(voice::list_recordings))
         .route("/api/voice/recordings/sync", post(voice::sync_recordings))
@@ -210,9 +207,7 @@ async fn inject_faults(State(state): State<Shared>, req: Request, next: Next) ->
 /// 503 so a half-sent head could never read as success.)
 fn dropped_connection() -> Response {
     let body = futures_util::stream::once(async {
-        Err::<Bytes, std::io::Error>(std::io::Error::other(
-            "injected fault: connection dropped",
-        ))
+        Err::<Bytes, std::io::Error>(std::io::Error::other("injected fault: connection dropped"))
     });
     let mut response = Response::new(Body::from_stream(body));
     *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
@@ -229,7 +224,10 @@ pub(crate) struct Caller {
 
 /// Resolves `Authorization: Bearer <token>`; a missing, unknown or revoked token is
 /// `401 unauthenticated`.
-pub(crate) async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Caller, ApiError> {
+pub(crate) async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Caller, ApiError> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
     let value = values
         .next()
@@ -423,4 +421,38 @@ async fn install_heartbeat(
         }
     }
     Ok(Json(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn boom() -> &'static str {
+        panic!("a deliberate handler panic")
+    }
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_a_json_500_and_the_server_keeps_serving() {
+        let app = Router::new()
+            .route("/boom", get(boom))
+            .route("/fine", get(|| async { "fine" }))
+            .layer(middleware::from_fn(catch_panic));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        let response = reqwest::get(format!("http://{addr}/boom"))
+            .await
+            .expect("an answer");
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body: ErrorBody = response.json().await.expect("a JSON body");
+        assert_eq!(body.error, "internal");
+        let fine = reqwest::get(format!("http://{addr}/fine"))
+            .await
+            .expect("an answer");
+        assert_eq!(fine.status(), StatusCode::OK);
+    }
 }

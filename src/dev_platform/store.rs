@@ -707,7 +707,7 @@ pub(crate) fn list_accounts(
     let mut out = Vec::new();
     for row in rows {
         let (record, transport) = row?;
-        if transports.iter().any(|t| *t == transport) {
+        if transports.contains(&transport) {
             out.push(record);
         }
     }
@@ -831,7 +831,6 @@ pub(crate) fn upsert_install(
 // ---- sign-in codes ----------------------------------------------------------------------------
 
 /// Stores a one-time code (by hash) that signs `user_id` in for `state` until `expires_at`.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn insert_code(
     conn: &Connection,
     code_hash: &str,

@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
+use super::random_hex;
 use super::server::{
     authenticate, content_length, drain, read_body, ApiError, Caller, Shared, JSON_BODY_CAP,
 };
@@ -20,7 +21,6 @@ use super::store::{
     self, AccountRow, CallRow, Cursor, ListedRow, RecordingRow, StoreError, TranscriptRow,
 };
 use super::time::{parse_rfc3339, Instant};
-use super::random_hex;
 use crate::wire::{
     Page, SyncResponse, VoiceAccountRecord, VoiceCallRecord, VoiceRecordingRecord,
     VoiceRecordingSyncItem, VoiceRecordingsSyncResponse, VoiceTranscriptRecord, WireValidate,
@@ -132,7 +132,11 @@ struct Query(Vec<(String, String)>);
 impl Query {
     fn parse(raw: Option<String>) -> Self {
         let pairs = raw
-            .map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+            .map(|q| {
+                url::form_urlencoded::parse(q.as_bytes())
+                    .into_owned()
+                    .collect()
+            })
             .unwrap_or_default();
         Query(pairs)
     }
@@ -296,9 +300,8 @@ pub(crate) async fn sync_recordings(
             )));
         }
         let created = timestamp(i, "createdAt", &r.created_at)?;
-        let size_bytes = i64::try_from(r.size_bytes).map_err(|_| {
-            ApiError::bad_request(format!("items[{i}].sizeBytes is out of range"))
-        })?;
+        let size_bytes = i64::try_from(r.size_bytes)
+            .map_err(|_| ApiError::bad_request(format!("items[{i}].sizeBytes is out of range")))?;
         if i64::try_from(r.duration_ms).is_err() {
             return Err(ApiError::bad_request(format!(
                 "items[{i}].durationMs is out of range"
@@ -591,7 +594,9 @@ pub(crate) async fn put_recording_bytes(
     if !flipped {
         // The call was deleted while the bytes streamed in.
         let _ = tokio::fs::remove_file(&target).await;
-        return Err(ApiError::not_found("no recording metadata with this sourceId"));
+        return Err(ApiError::not_found(
+            "no recording metadata with this sourceId",
+        ));
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -36,7 +36,7 @@ fn bounded(mut key: String) -> String {
     if key.len() > KEY_IN_ERROR_LIMIT {
         let mut end = KEY_IN_ERROR_LIMIT;
         while !key.is_char_boundary(end) {
-            end -= 1;
+            end = end.saturating_sub(1);
         }
         key.truncate(end);
     }

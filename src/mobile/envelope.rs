@@ -53,7 +53,12 @@ pub enum EnvelopeError {
 /// The exact bytes an envelope signature covers: [`ENVELOPE_DOMAIN`] ‖ u32le(`key_version`) ‖
 /// `payload`.
 pub fn envelope_signing_bytes(payload: &[u8], key_version: u32) -> Vec<u8> {
-    let mut out = Vec::with_capacity(ENVELOPE_DOMAIN.len() + 4 + payload.len());
+    let mut out = Vec::with_capacity(
+        ENVELOPE_DOMAIN
+            .len()
+            .saturating_add(4)
+            .saturating_add(payload.len()),
+    );
     out.extend_from_slice(ENVELOPE_DOMAIN);
     out.extend_from_slice(&key_version.to_le_bytes());
     out.extend_from_slice(payload);

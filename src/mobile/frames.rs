@@ -412,7 +412,11 @@ fn decoded_len_bound(encoded: &str) -> usize {
         .take(2)
         .take_while(|&b| b == b'=')
         .count();
-    (encoded.len().div_ceil(4) * 3).saturating_sub(padding)
+    encoded
+        .len()
+        .div_ceil(4)
+        .saturating_mul(3)
+        .saturating_sub(padding)
 }
 
 /// Rejects an audio field whose decoded size would exceed [`MAX_AUDIO_CHUNK_BYTES`].

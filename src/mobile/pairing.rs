@@ -157,16 +157,18 @@ pub fn pair_transcript(
         out.extend_from_slice(bytes);
         Ok(())
     }
-    let mut out = Vec::with_capacity(
-        8 * 4
-            + PAIR_DOMAIN.len()
-            + role.tag().len()
-            + fields.agent.len()
-            + fields.wid.len()
-            + fields.did.len()
-            + fields.phone_pubkey.len()
-            + fields.nonce.len(),
-    );
+    let capacity = [
+        PAIR_DOMAIN.len(),
+        role.tag().len(),
+        fields.agent.len(),
+        fields.wid.len(),
+        fields.did.len(),
+        fields.phone_pubkey.len(),
+        fields.nonce.len(),
+    ]
+    .iter()
+    .fold(8 * 4, |total: usize, len| total.saturating_add(*len));
+    let mut out = Vec::with_capacity(capacity);
     put(&mut out, "domain", PAIR_DOMAIN)?;
     put(&mut out, "role", role.tag())?;
     out.extend_from_slice(&fields.proto.to_le_bytes());

@@ -1,0 +1,37 @@
+//! The headless sign-in's last step: trading the one-time code for a token.
+
+use crate::client::Client;
+use crate::error::{Error, Result};
+use crate::handshake::{CodeLogin, HandshakeOutcome};
+use crate::retry::RetryPolicy;
+use crate::token::Token;
+use crate::wire::CliCodeExchangeRequest;
+
+impl CodeLogin {
+    /// `POST /api/auth/cli/codes/exchange`: trades the code the user pasted (surrounding
+    /// whitespace trimmed) and this sign-in's state for a bearer token. Unauthenticated; never
+    /// retried (a code works once). A wrong, used or expired code (they last 10 minutes) is
+    /// [`Error::CodeRejected`]: ask the user again.
+    pub async fn exchange(&self, code: &str) -> Result<HandshakeOutcome> {
+        let code = code.trim();
+        if code.is_empty() {
+            return Err(Error::BadRequest("the sign-in code is empty".into()));
+        }
+        let client = Client::builder(self.base_url())
+            .retry_policy(RetryPolicy::none())
+            .build()?;
+        let body = CliCodeExchangeRequest {
+            code: code.to_owned(),
+            state: self.state().to_owned(),
+        };
+        let path = "/api/auth/cli/codes/exchange";
+        match client.json(path, client.api.exchange_cli_code(&body)).await {
+            Ok(response) => Ok(HandshakeOutcome {
+                token: Token::new(response.token),
+                login: response.login,
+            }),
+            Err(Error::Http { status: 400, .. }) => Err(Error::CodeRejected),
+            Err(other) => Err(other),
+        }
+    }
+}
