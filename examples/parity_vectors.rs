@@ -30,7 +30,9 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 
 /// Sends a real heartbeat to a one-shot local server and returns what went over the wire.
 async fn captured_heartbeat(credential: &wavekat_platform_client::ReleaseCredential) -> Value {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let url = format!("http://{}/prefix", listener.local_addr().expect("addr"));
     let server = tokio::spawn(async move {
         let (mut socket, _) = listener.accept().await.expect("accept");
@@ -43,7 +45,11 @@ async fn captured_heartbeat(credential: &wavekat_platform_client::ReleaseCredent
             if let Some(end) = text.find("\r\n\r\n") {
                 let len: usize = text
                     .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().expect("len")))
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().expect("len"))
+                    })
                     .unwrap_or(0);
                 if data.len() >= end + 4 + len {
                     let head = text[..end].to_owned();
@@ -77,16 +83,29 @@ async fn main() {
     let bodies: [&[u8]; 3] = [
         br#"{"installId":"x"}"#,
         b"",
-        "{\"appVersion\":\"1.0.0\",\"os\":\"linux\",\"locale\":\"zh-Hans\",\"note\":\"首\"}".as_bytes(),
+        "{\"appVersion\":\"1.0.0\",\"os\":\"linux\",\"locale\":\"zh-Hans\",\"note\":\"首\"}"
+            .as_bytes(),
     ];
     let mut credentials = Vec::new();
     for version in ["0.0.22", "1.4.2", "2.0.0-beta.1+build.7"] {
         let credential = issue_release_credential(master_private.expose(), version).expect("issue");
-        let headers = credential.signature_headers(&credential.sign_request("POST", HEARTBEAT_PATH, b"").expect("sign"));
-        let header = |name: &str| headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()).unwrap_or_default();
+        let headers = credential.signature_headers(
+            &credential
+                .sign_request("POST", HEARTBEAT_PATH, b"")
+                .expect("sign"),
+        );
+        let header = |name: &str| {
+            headers
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
         certificates.push(json!({ "version": version, "publicKey": header("X-WK-Pub"), "certificate": header("X-WK-Cert") }));
         for body in bodies {
-            let sig = credential.sign_request("POST", HEARTBEAT_PATH, body).expect("sign");
+            let sig = credential
+                .sign_request("POST", HEARTBEAT_PATH, body)
+                .expect("sign");
             requests.push(json!({
                 "publicKey": header("X-WK-Pub"),
                 "timestamp": sig.timestamp,
@@ -110,7 +129,14 @@ async fn main() {
         let did = encode_pubkey_multibase(&daemon.verifying_key());
         let pubkey = encode_pubkey_multibase(&phone.verifying_key());
         let wid = format!("w-{:x}", u32::from_le_bytes(random_bytes()));
-        let fields = TranscriptFields { proto: 2, agent, wid: &wid, did: &did, phone_pubkey: &pubkey, nonce: &nonce };
+        let fields = TranscriptFields {
+            proto: 2,
+            agent,
+            wid: &wid,
+            did: &did,
+            phone_pubkey: &pubkey,
+            nonce: &nonce,
+        };
         let secret = PairingToken::new(token.clone());
         pairings.push(json!({
             "token": token, "proto": 2, "agent": agent, "wid": wid, "did": did, "pubkey": pubkey,
@@ -124,9 +150,16 @@ async fn main() {
     let mut envelopes = Vec::new();
     let device = SigningKey::from_bytes(&random_bytes());
     for (payload, key_version) in [
-        (br#"{"id":1,"jsonrpc":"2.0","method":"message/send"}"#.to_vec(), 1u32),
+        (
+            br#"{"id":1,"jsonrpc":"2.0","method":"message/send"}"#.to_vec(),
+            1u32,
+        ),
         (b"6f1c2b9e-8a41-4d6e-9b0f-1d2c3e4f5a6b".to_vec(), 0u32),
-        (br#"{"id":7,"jsonrpc":"2.0","method":"channel/hitl_respond","params":{"ok":true}}"#.to_vec(), 4_000_000_000u32),
+        (
+            br#"{"id":7,"jsonrpc":"2.0","method":"channel/hitl_respond","params":{"ok":true}}"#
+                .to_vec(),
+            4_000_000_000u32,
+        ),
     ] {
         let envelope = SignedEnvelope::sign(payload.clone(), &device, key_version);
         envelopes.push(json!({

@@ -31,7 +31,11 @@ async fn main() -> Result<(), BoxError> {
 
     // 2. Sign in. The crate never opens a browser: it hands you the URL. Here a plain HTTP GET
     //    plays the browser, following the platform's redirect back to our loopback listener.
-    let pending = loopback_handshake(&base, HandshakeOptions::default().client("wavekat-quickstart")).await?;
+    let pending = loopback_handshake(
+        &base,
+        HandshakeOptions::default().client("wavekat-quickstart"),
+    )
+    .await?;
     println!("sign-in URL         {}", pending.url());
     let browser = reqwest::get(pending.url().to_owned());
     let (outcome, _page) = tokio::join!(pending.wait(), browser);
@@ -42,8 +46,18 @@ async fn main() -> Result<(), BoxError> {
 
     // 3. A release build proves itself with a per-version credential from the release master.
     let credential = platform.issue_release_credential("1.4.2")?;
-    let install = Client::install_heartbeat(&base, "6f1c2b9e-8a41-4d6e-9b0f-1d2c3e4f5a6b", "1.4.2", Some("direct"), &credential).await?;
-    println!("heartbeat           install {} on {}, first seen {}", install.install_id, install.os, install.first_seen_at);
+    let install = Client::install_heartbeat(
+        &base,
+        "6f1c2b9e-8a41-4d6e-9b0f-1d2c3e4f5a6b",
+        "1.4.2",
+        Some("direct"),
+        &credential,
+    )
+    .await?;
+    println!(
+        "heartbeat           install {} on {}, first seen {}",
+        install.install_id, install.os, install.first_seen_at
+    );
 
     // 4. Sync a day of history: batching, schema versions and retries are the client's job.
     let (calls, transcripts) = a_day_of_calls();
@@ -51,15 +65,34 @@ async fn main() -> Result<(), BoxError> {
     let c = client.sync::<VoiceCalls>(&calls).await?;
     let t = client.sync::<VoiceTranscripts>(&transcripts).await?;
     let a = client.sync::<VoiceAccounts>(&accounts).await?;
-    println!("synced              {} calls, {} transcript segments, {} account lines", c.accepted, t.accepted, a.accepted);
+    println!(
+        "synced              {} calls, {} transcript segments, {} account lines",
+        c.accepted, t.accepted, a.accepted
+    );
 
     // 5. Read it back: every page, one page in memory at a time.
-    let query = VoiceCallsQuery { limit: std::num::NonZeroU32::new(25), ..Default::default() };
+    let query = VoiceCallsQuery {
+        limit: std::num::NonZeroU32::new(25),
+        ..Default::default()
+    };
     let listed: Vec<VoiceCallRecord> = client.list_all::<VoiceCalls>(query).try_collect().await?;
-    let answered = listed.iter().filter(|c| c.disposition == VoiceCallDisposition::Answered).count();
-    let first_answered = listed.iter().find(|c| c.disposition == VoiceCallDisposition::Answered).map(|c| c.source_id.clone()).unwrap_or_default();
-    let segments = client.list::<VoiceTranscripts>(&VoiceTranscriptsQuery { call_source_id: first_answered.clone() }).await?;
-    let lines = client.list::<VoiceAccounts>(&VoiceAccountsQuery::default()).await?;
+    let answered = listed
+        .iter()
+        .filter(|c| c.disposition == VoiceCallDisposition::Answered)
+        .count();
+    let first_answered = listed
+        .iter()
+        .find(|c| c.disposition == VoiceCallDisposition::Answered)
+        .map(|c| c.source_id.clone())
+        .unwrap_or_default();
+    let segments = client
+        .list::<VoiceTranscripts>(&VoiceTranscriptsQuery {
+            call_source_id: first_answered.clone(),
+        })
+        .await?;
+    let lines = client
+        .list::<VoiceAccounts>(&VoiceAccountsQuery::default())
+        .await?;
     println!("listed              {} calls ({answered} answered), {} segments of {first_answered}, {} lines", listed.len(), segments.items.len(), lines.items.len());
 
     // 6. A recording: metadata first, then the WAV bytes, streamed with a progress bar.
@@ -77,14 +110,26 @@ async fn main() -> Result<(), BoxError> {
     };
     client.sync_recordings(std::slice::from_ref(&meta)).await?;
     let bar = ProgressBar::new(wav.len() as u64).with_style(
-        ProgressStyle::with_template("uploading           [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}")?.progress_chars("=> "),
+        ProgressStyle::with_template(
+            "uploading           [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+        )?
+        .progress_chars("=> "),
     );
     let progress = bar.clone();
     client
-        .upload_recording_bytes_with_progress(&meta.source_id, RecordingBody::bytes(wav), move |p| progress.set_position(p.sent))
+        .upload_recording_bytes_with_progress(
+            &meta.source_id,
+            RecordingBody::bytes(wav),
+            move |p| progress.set_position(p.sent),
+        )
         .await?;
     bar.finish();
-    let uploaded = client.sync_recordings(&[meta]).await?.items.iter().all(|i| i.bytes_uploaded);
+    let uploaded = client
+        .sync_recordings(&[meta])
+        .await?
+        .items
+        .iter()
+        .all(|i| i.bytes_uploaded);
 
     println!();
     println!("summary: signed in as {}, heartbeat ok, {} calls / {} segments / {} lines synced and listed, recording uploaded: {uploaded}, in {:.2?}", me.login, listed.len(), t.accepted, lines.items.len(), started.elapsed());
@@ -95,12 +140,30 @@ async fn main() -> Result<(), BoxError> {
 /// 48 calls from 08:00 to 19:45 on 2026-11-20, every 15 minutes, with a realistic mix of
 /// outcomes, and a few transcript segments for each answered call.
 fn a_day_of_calls() -> (Vec<VoiceCallRecord>, Vec<VoiceTranscriptRecord>) {
-    let parties = ["+6495550101", "\"Dr. Ana Müller\" <sip:ana@clinic.example>", "+14155550123", "sip:reception@sip.example.com", "Unknown"];
+    let parties = [
+        "+6495550101",
+        "\"Dr. Ana Müller\" <sip:ana@clinic.example>",
+        "+14155550123",
+        "sip:reception@sip.example.com",
+        "Unknown",
+    ];
     let lines = [
-        (VoiceTranscriptChannel::Remote, "Hi, I'd like to book a cleaning for next week."),
-        (VoiceTranscriptChannel::Local, "Sure, mornings or afternoons?"),
-        (VoiceTranscriptChannel::Remote, "Tuesday morning if you have it."),
-        (VoiceTranscriptChannel::Local, "Tuesday at nine thirty works. See you then."),
+        (
+            VoiceTranscriptChannel::Remote,
+            "Hi, I'd like to book a cleaning for next week.",
+        ),
+        (
+            VoiceTranscriptChannel::Local,
+            "Sure, mornings or afternoons?",
+        ),
+        (
+            VoiceTranscriptChannel::Remote,
+            "Tuesday morning if you have it.",
+        ),
+        (
+            VoiceTranscriptChannel::Local,
+            "Tuesday at nine thirty works. See you then.",
+        ),
     ];
     let mut calls = Vec::new();
     let mut transcripts = Vec::new();
@@ -109,10 +172,22 @@ fn a_day_of_calls() -> (Vec<VoiceCallRecord>, Vec<VoiceTranscriptRecord>) {
         let (h, m) = (minute / 60, minute % 60);
         let ring = format!("2026-11-20T{h:02}:{m:02}:00+13:00");
         let (disposition, reason, talk_secs) = match i % 6 {
-            0 | 2 | 4 => (VoiceCallDisposition::Answered, VoiceCallEndReason::HangupRemote, 40 + i * 7),
-            1 => (VoiceCallDisposition::Answered, VoiceCallEndReason::HangupLocal, 95),
+            0 | 2 | 4 => (
+                VoiceCallDisposition::Answered,
+                VoiceCallEndReason::HangupRemote,
+                40 + i * 7,
+            ),
+            1 => (
+                VoiceCallDisposition::Answered,
+                VoiceCallEndReason::HangupLocal,
+                95,
+            ),
             3 => (VoiceCallDisposition::Missed, VoiceCallEndReason::Missed, 0),
-            _ => (VoiceCallDisposition::Rejected, VoiceCallEndReason::RejectedLocal, 0),
+            _ => (
+                VoiceCallDisposition::Rejected,
+                VoiceCallEndReason::RejectedLocal,
+                0,
+            ),
         };
         let answered = disposition == VoiceCallDisposition::Answered;
         let end_secs = 6 + talk_secs;
@@ -120,18 +195,30 @@ fn a_day_of_calls() -> (Vec<VoiceCallRecord>, Vec<VoiceTranscriptRecord>) {
         calls.push(VoiceCallRecord {
             source_id: source_id.clone(),
             account_id: "a1b2c3d4-0000-4000-8000-00000000a001".into(),
-            direction: if i % 4 == 3 { VoiceCallDirection::Outbound } else { VoiceCallDirection::Inbound },
+            direction: if i % 4 == 3 {
+                VoiceCallDirection::Outbound
+            } else {
+                VoiceCallDirection::Inbound
+            },
             party: parties[i as usize % parties.len()].into(),
             ring_at: ring.clone(),
             answer_at: answered.then(|| format!("2026-11-20T{h:02}:{m:02}:06+13:00")),
-            end_at: format!("2026-11-20T{h:02}:{:02}:{:02}+13:00", m + end_secs / 60, end_secs % 60),
+            end_at: format!(
+                "2026-11-20T{h:02}:{:02}:{:02}+13:00",
+                m + end_secs / 60,
+                end_secs % 60
+            ),
             duration_ms: answered.then_some(i64::from(talk_secs) * 1000),
             disposition,
             end_reason: reason,
             error: None,
             share_visibility: None,
             transfer_target: None,
-            codec: answered.then_some(if i % 2 == 0 { VoiceCallCodec::Opus } else { VoiceCallCodec::Pcmu }),
+            codec: answered.then_some(if i % 2 == 0 {
+                VoiceCallCodec::Opus
+            } else {
+                VoiceCallCodec::Pcmu
+            }),
             flow_id: None,
             flow_name: None,
             flow_outcome: None,
@@ -180,8 +267,18 @@ fn two_lines() -> Vec<VoiceAccountRecord> {
         extras: None,
     };
     vec![
-        line("a1b2c3d4-0000-4000-8000-00000000a001", "Front desk", VoiceTransport::Tls, 5061),
-        line("a1b2c3d4-0000-4000-8000-00000000a002", "After hours", VoiceTransport::Udp, 5060),
+        line(
+            "a1b2c3d4-0000-4000-8000-00000000a001",
+            "Front desk",
+            VoiceTransport::Tls,
+            5061,
+        ),
+        line(
+            "a1b2c3d4-0000-4000-8000-00000000a002",
+            "After hours",
+            VoiceTransport::Udp,
+            5060,
+        ),
     ]
 }
 
@@ -203,7 +300,8 @@ fn sine_wav(sample_rate: u32, channels: u16, length: Duration) -> Vec<u8> {
     wav.extend_from_slice(b"data");
     wav.extend_from_slice(&data_len.to_le_bytes());
     for n in 0..frames {
-        let sample = ((n as f64 * 440.0 * std::f64::consts::TAU / f64::from(sample_rate)).sin() * 8_000.0) as i16;
+        let sample = ((n as f64 * 440.0 * std::f64::consts::TAU / f64::from(sample_rate)).sin()
+            * 8_000.0) as i16;
         for _ in 0..channels {
             wav.extend_from_slice(&sample.to_le_bytes());
         }

@@ -337,7 +337,9 @@ impl ClientBuilder {
             Some(token) => {
                 let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
                     .map_err(|_| {
-                        Error::BadRequest("the token contains bytes not allowed in an HTTP header".into())
+                        Error::BadRequest(
+                            "the token contains bytes not allowed in an HTTP header".into(),
+                        )
                     })?;
                 value.set_sensitive(true);
                 Some(value)
@@ -408,8 +410,11 @@ impl Client {
     /// `POST /api/auth/cli/tokens/revoke-current`: revokes this client's token. Afterwards every
     /// call with it fails with [`Error::Unauthorized`]; discard it.
     pub async fn revoke_current_token(&self) -> Result<()> {
-        self.unit("/api/auth/cli/tokens/revoke-current", self.api.revoke_current_token())
-            .await
+        self.unit(
+            "/api/auth/cli/tokens/revoke-current",
+            self.api.revoke_current_token(),
+        )
+        .await
     }
 
     pub(crate) fn url(&self, path: &str) -> String {
@@ -428,7 +433,10 @@ impl Client {
                 if response.status().is_success() =>
             {
                 let url = self.url(path);
-                let bytes = response.bytes().await.map_err(|e| transport_error(&url, e))?;
+                let bytes = response
+                    .bytes()
+                    .await
+                    .map_err(|e| transport_error(&url, e))?;
                 serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
                     url,
                     message: e.to_string(),
@@ -509,7 +517,10 @@ pub(crate) async fn error_from_response(url: &str, mut response: reqwest::Respon
 fn status_error(url: &str, status: u16, retry_after: Option<Duration>, body: &[u8]) -> Error {
     let url = url.to_owned();
     if status == 401 {
-        if body.windows(b"reauth_required".len()).any(|w| w == b"reauth_required") {
+        if body
+            .windows(b"reauth_required".len())
+            .any(|w| w == b"reauth_required")
+        {
             return Error::ReauthRequired { url };
         }
         return Error::Unauthorized {

@@ -100,7 +100,11 @@ impl SystemInfo {
 
     /// A heartbeat request carrying these environment fields (`os`, `osVersion`, `arch`,
     /// `locale`) and no fleet fields.
-    pub fn heartbeat_request(&self, install_id: &str, app_version: &str) -> InstallHeartbeatRequest {
+    pub fn heartbeat_request(
+        &self,
+        install_id: &str,
+        app_version: &str,
+    ) -> InstallHeartbeatRequest {
         InstallHeartbeatRequest {
             install_id: install_id.to_owned(),
             app_version: app_version.to_owned(),
@@ -155,7 +159,8 @@ fn os_version() -> Option<String> {
         "windows" => command_output("cmd", &["/C", "ver"]).and_then(|v| {
             // "Microsoft Windows [Version 10.0.22631.3880]"
             let start = v.find("Version ")? + "Version ".len();
-            v.get(start..).map(|rest| rest.trim_end_matches(']').trim().to_owned())
+            v.get(start..)
+                .map(|rest| rest.trim_end_matches(']').trim().to_owned())
         }),
         _ => os_release_field("VERSION_ID").or_else(|| command_output("uname", &["-r"])),
     }
@@ -194,10 +199,16 @@ fn locale() -> Option<String> {
 }
 
 fn timezone() -> Option<String> {
-    if let Some(tz) = std::env::var("TZ").ok().and_then(|v| non_empty(v.trim_start_matches(':'))) {
+    if let Some(tz) = std::env::var("TZ")
+        .ok()
+        .and_then(|v| non_empty(v.trim_start_matches(':')))
+    {
         return Some(tz);
     }
-    if let Some(tz) = std::fs::read_to_string("/etc/timezone").ok().and_then(|v| non_empty(&v)) {
+    if let Some(tz) = std::fs::read_to_string("/etc/timezone")
+        .ok()
+        .and_then(|v| non_empty(&v))
+    {
         return Some(tz);
     }
     let target = std::fs::read_link("/etc/localtime").ok()?;
@@ -220,7 +231,9 @@ fn memory_gb() -> Option<u32> {
                 .ok()?;
             kib.checked_mul(1024)?
         }
-        "macos" => command_output("sysctl", &["-n", "hw.memsize"])?.parse().ok()?,
+        "macos" => command_output("sysctl", &["-n", "hw.memsize"])?
+            .parse()
+            .ok()?,
         _ => return None,
     };
     let gb = (bytes as f64 / GIB).round();

@@ -3,36 +3,36 @@
 
 mod client;
 mod code_exchange;
-mod retry;
-mod sync;
-mod upload;
-mod error;
-mod generated;
-mod heartbeat;
-mod handshake;
-pub mod mobile;
-mod token;
-pub mod signing;
 #[cfg(feature = "dev-platform")]
 pub mod dev_platform;
+mod error;
+mod generated;
+mod handshake;
+mod heartbeat;
+pub mod mobile;
+mod retry;
+pub mod signing;
+mod sync;
+mod token;
+mod upload;
 pub mod wire;
 
 pub use client::{Client, ClientBuilder, DEFAULT_USER_AGENT};
 pub use error::{Error, Result, ERROR_BODY_LIMIT};
-pub use heartbeat::SystemInfo;
-pub use retry::RetryPolicy;
-pub use upload::{RecordingBody, UploadProgress};
-pub use sync::{SyncEndpoint, VoiceAccounts, VoiceCalls, VoiceRecordings, VoiceTranscripts};
 pub use handshake::{
     code_login, loopback_handshake, CodeLogin, CodeLoginOptions, HandshakeHandle, HandshakeOptions,
     HandshakeOutcome, PendingHandshake,
 };
+pub use heartbeat::SystemInfo;
+pub use retry::RetryPolicy;
 pub use signing::{
     cert_payload, generate_keypair, generate_master, issue_release_credential, request_payload,
     verify_cert, verify_ed25519_strict, verify_request, KeyError, ReleaseCredential,
     ReleaseVerifier, RequestSignature, SecretKeyHex, SigningError, VerifiedRelease, VerifyError,
 };
+pub use sync::{SyncEndpoint, VoiceAccounts, VoiceCalls, VoiceRecordings, VoiceTranscripts};
 pub use token::Token;
+pub use upload::{RecordingBody, UploadProgress};
 
 /// The platform's sync batch cap: a larger batch is refused with 413.
 pub const SYNC_BATCH_CAP: usize = 100;
@@ -45,6 +45,6 @@ pub use wire::{
     VoiceCallDisposition, VoiceCallEndReason, VoiceCallEvent, VoiceCallFlowOutcome,
     VoiceCallFlowStep, VoiceCallRecord, VoiceCallsQuery, VoiceRecordingRecord,
     VoiceRecordingSyncItem, VoiceRecordingsQuery, VoiceRecordingsSyncResponse,
-    VoiceTranscriptChannel, VoiceTranscriptRecord, VoiceTranscriptsQuery,
-    VoiceTransport, WireValidate,
+    VoiceTranscriptChannel, VoiceTranscriptRecord, VoiceTranscriptsQuery, VoiceTransport,
+    WireValidate,
 };

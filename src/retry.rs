@@ -75,7 +75,10 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return Some(Duration::from_secs(secs));
     }
     let when = httpdate_to_system_time(value)?;
-    Some(when.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// Parses an IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`), the only date form servers may send.
@@ -136,8 +139,14 @@ mod tests {
     #[test]
     fn retry_after_seconds_replace_the_backoff_but_stay_capped() {
         let policy = RetryPolicy::default();
-        assert_eq!(policy.delay(1, Some(Duration::from_secs(3))), Duration::from_secs(3));
-        assert_eq!(policy.delay(1, Some(Duration::from_secs(3600))), policy.max_delay);
+        assert_eq!(
+            policy.delay(1, Some(Duration::from_secs(3))),
+            Duration::from_secs(3)
+        );
+        assert_eq!(
+            policy.delay(1, Some(Duration::from_secs(3600))),
+            policy.max_delay
+        );
     }
 
     #[test]
@@ -148,7 +157,8 @@ mod tests {
             ..RetryPolicy::default()
         };
         for attempt in 1..10 {
-            let ceiling = (Duration::from_millis(100) * 2u32.pow(attempt - 1)).min(policy.max_delay);
+            let ceiling =
+                (Duration::from_millis(100) * 2u32.pow(attempt - 1)).min(policy.max_delay);
             assert!(policy.delay(attempt, None) <= ceiling);
         }
     }
@@ -158,7 +168,10 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert(RETRY_AFTER, HeaderValue::from_static("7"));
         assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
-        headers.insert(RETRY_AFTER, HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"));
+        headers.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Sun, 06 Nov 1994 08:49:37 GMT"),
+        );
         assert_eq!(retry_after(&headers), Some(Duration::ZERO));
         assert_eq!(
             httpdate_to_system_time("Sun, 06 Nov 1994 08:49:37 GMT"),

@@ -67,9 +67,15 @@ pub trait SyncEndpoint: sealed::Sealed + Send + Sync + 'static {
     fn source_id(record: &Self::Record) -> &str;
 
     #[doc(hidden)]
-    fn __sync<'a>(client: &'a Client, batch: &'a SyncRequest<Self::Record>) -> BoxFuture<'a, Result<SyncOutcome>>;
+    fn __sync<'a>(
+        client: &'a Client,
+        batch: &'a SyncRequest<Self::Record>,
+    ) -> BoxFuture<'a, Result<SyncOutcome>>;
     #[doc(hidden)]
-    fn __list<'a>(client: &'a Client, query: &'a Self::Query) -> BoxFuture<'a, Result<Page<Self::Record>>>;
+    fn __list<'a>(
+        client: &'a Client,
+        query: &'a Self::Query,
+    ) -> BoxFuture<'a, Result<Page<Self::Record>>>;
     /// The query for the page after one whose `nextBefore` was `before`; `None` when the
     /// resource has no cursor.
     #[doc(hidden)]

@@ -109,7 +109,9 @@ impl Client {
         on_progress: impl Fn(UploadProgress) + Send + Sync + 'static,
     ) -> Result<()> {
         if source_id.is_empty() {
-            return Err(Error::BadRequest("a recording sourceId must not be empty".into()));
+            return Err(Error::BadRequest(
+                "a recording sourceId must not be empty".into(),
+            ));
         }
         let progress: ProgressFn = Arc::new(on_progress);
         let path = format!(
@@ -141,7 +143,10 @@ impl Client {
                     }
                 };
             let failure = Arc::new(Mutex::new(None));
-            progress(UploadProgress { sent: 0, total: len });
+            progress(UploadProgress {
+                sent: 0,
+                total: len,
+            });
             let body = StreamingBody {
                 reader,
                 remaining: len,
@@ -194,7 +199,10 @@ struct StreamingBody {
 }
 
 impl StreamingBody {
-    fn fail(&mut self, err: io::Error) -> Poll<Option<std::result::Result<Frame<Bytes>, io::Error>>> {
+    fn fail(
+        &mut self,
+        err: io::Error,
+    ) -> Poll<Option<std::result::Result<Frame<Bytes>, io::Error>>> {
         let reported = io::Error::new(err.kind(), err.to_string());
         if let Ok(mut slot) = self.failure.lock() {
             *slot = Some(err);

@@ -58,7 +58,12 @@ fn rfc3339(unix: i64) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", secs / 3600, secs / 60 % 60, secs % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -77,7 +82,11 @@ async fn ten_thousand_calls_with_20_percent_faults_arrive_exactly_once() {
         limit: std::num::NonZeroU32::new(200),
         ..Default::default()
     };
-    let listed: Vec<VoiceCallRecord> = client.list_all::<VoiceCalls>(query).try_collect().await.unwrap();
+    let listed: Vec<VoiceCallRecord> = client
+        .list_all::<VoiceCalls>(query)
+        .try_collect()
+        .await
+        .unwrap();
     assert_eq!(listed.len(), 10_000);
     let ids: HashSet<&str> = listed.iter().map(|c| c.source_id.as_str()).collect();
     assert_eq!(ids.len(), 10_000);
@@ -86,7 +95,9 @@ async fn ten_thousand_calls_with_20_percent_faults_arrive_exactly_once() {
 
 #[tokio::test]
 async fn list_all_pages_newest_first_without_gaps_or_duplicates_at_any_page_size() {
-    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let platform = DevPlatform::start(DevPlatformOptions::default())
+        .await
+        .unwrap();
     let client = client_for(&platform);
     let mut records = calls(250);
     // Ties on the cursor key must not lose rows at page boundaries.
@@ -95,13 +106,19 @@ async fn list_all_pages_newest_first_without_gaps_or_duplicates_at_any_page_size
     }
     client.sync::<VoiceCalls>(&records).await.unwrap();
     let mut expected: Vec<&VoiceCallRecord> = records.iter().collect();
-    expected.sort_by(|a, b| (b.end_at.as_str(), b.source_id.as_str()).cmp(&(a.end_at.as_str(), a.source_id.as_str())));
+    expected.sort_by(|a, b| {
+        (b.end_at.as_str(), b.source_id.as_str()).cmp(&(a.end_at.as_str(), a.source_id.as_str()))
+    });
     for limit in [1u32, 7, 50, 200] {
         let query = VoiceCallsQuery {
             limit: std::num::NonZeroU32::new(limit),
             ..Default::default()
         };
-        let listed: Vec<VoiceCallRecord> = client.list_all::<VoiceCalls>(query).try_collect().await.unwrap();
+        let listed: Vec<VoiceCallRecord> = client
+            .list_all::<VoiceCalls>(query)
+            .try_collect()
+            .await
+            .unwrap();
         let got: Vec<&str> = listed.iter().map(|c| c.source_id.as_str()).collect();
         let want: Vec<&str> = expected.iter().map(|c| c.source_id.as_str()).collect();
         assert_eq!(got, want, "page size {limit}");
@@ -110,16 +127,24 @@ async fn list_all_pages_newest_first_without_gaps_or_duplicates_at_any_page_size
 
 #[tokio::test]
 async fn one_page_reports_the_cursor_for_the_next() {
-    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let platform = DevPlatform::start(DevPlatformOptions::default())
+        .await
+        .unwrap();
     let client = client_for(&platform);
     client.sync::<VoiceCalls>(&calls(3)).await.unwrap();
-    let query = VoiceCallsQuery { limit: std::num::NonZeroU32::new(2), ..Default::default() };
+    let query = VoiceCallsQuery {
+        limit: std::num::NonZeroU32::new(2),
+        ..Default::default()
+    };
     let page = client.list::<VoiceCalls>(&query).await.unwrap();
     assert_eq!(page.items.len(), 2);
     assert_eq!(page.items[0].source_id, "call-00002");
     assert!(page.next_before.is_some());
     let rest = client
-        .list::<VoiceCalls>(&VoiceCallsQuery { before: page.next_before, ..query })
+        .list::<VoiceCalls>(&VoiceCallsQuery {
+            before: page.next_before,
+            ..query
+        })
         .await
         .unwrap();
     assert_eq!(rest.items.len(), 1);
@@ -128,27 +153,42 @@ async fn one_page_reports_the_cursor_for_the_next() {
 
 #[tokio::test]
 async fn sync_stamps_the_current_schema_version_where_unset_and_keeps_an_explicit_one() {
-    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let platform = DevPlatform::start(DevPlatformOptions::default())
+        .await
+        .unwrap();
     let client = client_for(&platform);
     let mut unset = minimal_account();
     unset.source_id = "unset".into();
     let mut explicit = minimal_account();
     explicit.source_id = "explicit".into();
     explicit.schema_version = Some(1);
-    client.sync::<VoiceAccounts>(&[unset.clone(), explicit]).await.unwrap();
-    assert_eq!(unset.schema_version, None, "the caller's records are not modified");
+    client
+        .sync::<VoiceAccounts>(&[unset.clone(), explicit])
+        .await
+        .unwrap();
+    assert_eq!(
+        unset.schema_version, None,
+        "the caller's records are not modified"
+    );
     let page = client
         .list::<VoiceAccounts>(&VoiceAccountsQuery::default())
         .await
         .unwrap();
-    let version = |id: &str| page.items.iter().find(|a| a.source_id == id).and_then(|a| a.schema_version);
+    let version = |id: &str| {
+        page.items
+            .iter()
+            .find(|a| a.source_id == id)
+            .and_then(|a| a.schema_version)
+    };
     assert_eq!(version("unset"), Some(2));
     assert_eq!(version("explicit"), Some(1));
 }
 
 #[tokio::test]
 async fn a_failed_batch_reports_exactly_which_records_were_applied() {
-    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let platform = DevPlatform::start(DevPlatformOptions::default())
+        .await
+        .unwrap();
     platform.require_reauth(platform.token()).await.unwrap();
     let client = client_for(&platform);
     let mut records = calls(250);
@@ -157,15 +197,27 @@ async fn a_failed_batch_reports_exactly_which_records_were_applied() {
     records[230].deleted_at = Some("2026-07-30T12:00:00Z".into());
     let err = client.sync::<VoiceCalls>(&records).await.unwrap_err();
     match &err {
-        Error::SyncIncomplete { applied, total, accepted, source, .. } => {
+        Error::SyncIncomplete {
+            applied,
+            total,
+            accepted,
+            source,
+            ..
+        } => {
             assert_eq!((*applied, *total, *accepted), (200, 250, 200));
-            assert!(matches!(**source, Error::ReauthRequired { .. }), "{source:?}");
+            assert!(
+                matches!(**source, Error::ReauthRequired { .. }),
+                "{source:?}"
+            );
         }
         other => panic!("expected SyncIncomplete, got {other:?}"),
     }
     assert!(err.is_reauth_required());
     let listed: Vec<VoiceCallRecord> = client
-        .list_all::<VoiceCalls>(VoiceCallsQuery { limit: std::num::NonZeroU32::new(200), ..Default::default() })
+        .list_all::<VoiceCalls>(VoiceCallsQuery {
+            limit: std::num::NonZeroU32::new(200),
+            ..Default::default()
+        })
         .try_collect()
         .await
         .unwrap();
@@ -176,7 +228,9 @@ async fn a_failed_batch_reports_exactly_which_records_were_applied() {
 
 #[tokio::test]
 async fn batches_never_exceed_the_configured_size() {
-    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let platform = DevPlatform::start(DevPlatformOptions::default())
+        .await
+        .unwrap();
     let client = Client::builder(platform.base_url())
         .token(platform.token().clone())
         .sync_batch_size(50)
@@ -188,22 +242,32 @@ async fn batches_never_exceed_the_configured_size() {
 
 #[tokio::test]
 async fn records_with_unknown_enum_values_are_refused_and_nothing_is_sent() {
-    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let platform = DevPlatform::start(DevPlatformOptions::default())
+        .await
+        .unwrap();
     let client = client_for(&platform);
     let mut records = calls(3);
     records[2].direction = VoiceCallDirection::Unknown("internal".into());
     let err = client.sync::<VoiceCalls>(&records).await.unwrap_err();
-    assert!(matches!(
-        &err,
-        Error::UnsendableRecord { index: 2, field: "direction", value, .. } if value == "internal"
-    ), "{err:?}");
-    let page = client.list::<VoiceCalls>(&VoiceCallsQuery::default()).await.unwrap();
+    assert!(
+        matches!(
+            &err,
+            Error::UnsendableRecord { index: 2, field: "direction", value, .. } if value == "internal"
+        ),
+        "{err:?}"
+    );
+    let page = client
+        .list::<VoiceCalls>(&VoiceCallsQuery::default())
+        .await
+        .unwrap();
     assert!(page.items.is_empty());
 }
 
 #[tokio::test]
 async fn sync_recordings_merges_the_per_item_results_in_order() {
-    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let platform = DevPlatform::start(DevPlatformOptions::default())
+        .await
+        .unwrap();
     let client = Client::builder(platform.base_url())
         .token(platform.token().clone())
         .sync_batch_size(2)
@@ -218,14 +282,23 @@ async fn sync_recordings_merges_the_per_item_results_in_order() {
         .collect();
     let response = client.sync_recordings(&recordings).await.unwrap();
     assert_eq!(response.accepted, 5);
-    let ids: Vec<&str> = response.items.iter().map(|i| i.source_id.as_str()).collect();
+    let ids: Vec<&str> = response
+        .items
+        .iter()
+        .map(|i| i.source_id.as_str())
+        .collect();
     assert_eq!(ids, ["rec-0", "rec-1", "rec-2", "rec-3", "rec-4"]);
-    assert!(response.items.iter().all(|i| !i.bytes_uploaded && !i.r2_key.is_empty()));
+    assert!(response
+        .items
+        .iter()
+        .all(|i| !i.bytes_uploaded && !i.r2_key.is_empty()));
 }
 
 #[tokio::test]
 async fn uploads_stream_from_memory_files_and_readers_with_progress() {
-    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let platform = DevPlatform::start(DevPlatformOptions::default())
+        .await
+        .unwrap();
     let client = client_for(&platform);
     let dir = std::env::temp_dir().join(format!("wk-upload-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -254,12 +327,15 @@ async fn uploads_stream_from_memory_files_and_readers_with_progress() {
             .await
             .unwrap();
         assert_eq!(last.load(Ordering::SeqCst), 300_000);
-        let synced = client.sync_recordings(&[{
-            let mut m = minimal_recording();
-            m.source_id = format!("rec-{kind}");
-            m.size_bytes = 300_000;
-            m
-        }]).await.unwrap();
+        let synced = client
+            .sync_recordings(&[{
+                let mut m = minimal_recording();
+                m.source_id = format!("rec-{kind}");
+                m.size_bytes = 300_000;
+                m
+            }])
+            .await
+            .unwrap();
         assert!(synced.items[0].bytes_uploaded, "{kind}");
     }
     std::fs::remove_dir_all(&dir).ok();
@@ -267,7 +343,9 @@ async fn uploads_stream_from_memory_files_and_readers_with_progress() {
 
 #[tokio::test]
 async fn an_upload_whose_length_differs_from_the_synced_size_is_refused_with_413() {
-    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let platform = DevPlatform::start(DevPlatformOptions::default())
+        .await
+        .unwrap();
     let client = client_for(&platform);
     let mut meta = minimal_recording();
     meta.size_bytes = 10;
@@ -281,13 +359,18 @@ async fn an_upload_whose_length_differs_from_the_synced_size_is_refused_with_413
 
 #[tokio::test]
 async fn a_reader_shorter_than_its_declared_length_is_an_io_error() {
-    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let platform = DevPlatform::start(DevPlatformOptions::default())
+        .await
+        .unwrap();
     let client = client_for(&platform);
     let mut meta = minimal_recording();
     meta.size_bytes = 1000;
     client.sync_recordings(&[meta.clone()]).await.unwrap();
     let err = client
-        .upload_recording_bytes(&meta.source_id, RecordingBody::reader(std::io::Cursor::new(vec![0u8; 10]), 1000))
+        .upload_recording_bytes(
+            &meta.source_id,
+            RecordingBody::reader(std::io::Cursor::new(vec![0u8; 10]), 1000),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Io(_)), "{err:?}");
@@ -315,7 +398,9 @@ async fn uploads_survive_injected_faults() {
 
 #[tokio::test]
 async fn whoami_then_revoke_makes_the_token_unauthorized() {
-    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let platform = DevPlatform::start(DevPlatformOptions::default())
+        .await
+        .unwrap();
     let client = client_for(&platform);
     let me = client.whoami().await.unwrap();
     assert_eq!(me.login, platform.login());
@@ -326,7 +411,9 @@ async fn whoami_then_revoke_makes_the_token_unauthorized() {
 
 #[tokio::test]
 async fn an_unknown_token_is_unauthorized() {
-    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let platform = DevPlatform::start(DevPlatformOptions::default())
+        .await
+        .unwrap();
     let client = Client::new(platform.base_url(), Token::new("wk_not_a_real_token")).unwrap();
     let err = client.whoami().await.unwrap_err();
     assert!(err.is_unauthorized(), "{err:?}");
@@ -335,24 +422,35 @@ async fn an_unknown_token_is_unauthorized() {
 
 #[tokio::test]
 async fn a_signed_heartbeat_is_accepted_and_upserts_the_install() {
-    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
-    let credential = platform.issue_release_credential("1.4.2").unwrap();
-    let first = Client::install_heartbeat(platform.base_url(), "install-1", "1.4.2", Some("direct"), &credential)
+    let platform = DevPlatform::start(DevPlatformOptions::default())
         .await
         .unwrap();
+    let credential = platform.issue_release_credential("1.4.2").unwrap();
+    let first = Client::install_heartbeat(
+        platform.base_url(),
+        "install-1",
+        "1.4.2",
+        Some("direct"),
+        &credential,
+    )
+    .await
+    .unwrap();
     assert_eq!(first.install_id, "install-1");
     assert_eq!(first.os, std::env::consts::OS);
     assert_eq!(first.distribution.as_deref(), Some("direct"));
-    let second = Client::install_heartbeat(platform.base_url(), "install-1", "1.4.2", None, &credential)
-        .await
-        .unwrap();
+    let second =
+        Client::install_heartbeat(platform.base_url(), "install-1", "1.4.2", None, &credential)
+            .await
+            .unwrap();
     assert_eq!(second.id, first.id);
     assert_eq!(second.first_seen_at, first.first_seen_at);
 }
 
 #[tokio::test]
 async fn a_heartbeat_signed_under_another_master_is_refused() {
-    let platform = DevPlatform::start(DevPlatformOptions::default()).await.unwrap();
+    let platform = DevPlatform::start(DevPlatformOptions::default())
+        .await
+        .unwrap();
     let (foreign_master, _) = generate_master().unwrap();
     let foreign = issue_release_credential(foreign_master.expose(), "1.4.2").unwrap();
     let err = Client::install_heartbeat(platform.base_url(), "install-1", "1.4.2", None, &foreign)

@@ -6,7 +6,9 @@ mod support;
 use std::time::Duration;
 
 use support::raw_http::{http_response, serve_once, Reply};
-use wavekat_platform_client::{Client, Error, RecordingBody, RetryPolicy, Token, DEFAULT_USER_AGENT};
+use wavekat_platform_client::{
+    Client, Error, RecordingBody, RetryPolicy, Token, DEFAULT_USER_AGENT,
+};
 
 const TOKEN: &str = "wk_wiretest_secret_value";
 
@@ -28,10 +30,23 @@ async fn requests_carry_bearer_and_default_user_agent_and_no_extra_headers() {
     assert_eq!(me.login, "eason");
     let req = captured.await.unwrap();
     assert_eq!(req.request_line(), "GET /api/me HTTP/1.1");
-    assert_eq!(req.header("authorization").as_deref(), Some(format!("Bearer {TOKEN}").as_str()));
-    assert_eq!(req.header("user-agent").as_deref(), Some(DEFAULT_USER_AGENT));
-    assert_eq!(DEFAULT_USER_AGENT, concat!("wavekat-platform-client/", env!("CARGO_PKG_VERSION")));
-    assert_eq!(req.header("api-version"), None, "progenitor's api-version header must not leak");
+    assert_eq!(
+        req.header("authorization").as_deref(),
+        Some(format!("Bearer {TOKEN}").as_str())
+    );
+    assert_eq!(
+        req.header("user-agent").as_deref(),
+        Some(DEFAULT_USER_AGENT)
+    );
+    assert_eq!(
+        DEFAULT_USER_AGENT,
+        concat!("wavekat-platform-client/", env!("CARGO_PKG_VERSION"))
+    );
+    assert_eq!(
+        req.header("api-version"),
+        None,
+        "progenitor's api-version header must not leak"
+    );
 }
 
 #[tokio::test]
@@ -45,14 +60,20 @@ async fn a_custom_user_agent_replaces_the_default() {
         .whoami()
         .await
         .unwrap();
-    assert_eq!(captured.await.unwrap().header("user-agent").as_deref(), Some("wavekat-cli/0.0.28"));
+    assert_eq!(
+        captured.await.unwrap().header("user-agent").as_deref(),
+        Some("wavekat-cli/0.0.28")
+    );
 }
 
 #[tokio::test]
 async fn trailing_slashes_are_stripped_and_a_path_prefix_is_kept() {
     let (url, captured) = serve_once(http_response("200 OK", "application/json", ME)).await;
     client(&format!("{url}/prefix///")).whoami().await.unwrap();
-    assert_eq!(captured.await.unwrap().request_line(), "GET /prefix/api/me HTTP/1.1");
+    assert_eq!(
+        captured.await.unwrap().request_line(),
+        "GET /prefix/api/me HTTP/1.1"
+    );
 }
 
 #[tokio::test]
@@ -64,7 +85,10 @@ async fn recording_bytes_go_as_audio_wav_with_a_content_length() {
         .await
         .unwrap();
     let req = captured.await.unwrap();
-    assert_eq!(req.request_line(), "PUT /api/voice/recordings/rec-1/bytes HTTP/1.1");
+    assert_eq!(
+        req.request_line(),
+        "PUT /api/voice/recordings/rec-1/bytes HTTP/1.1"
+    );
     assert_eq!(req.header("content-type").as_deref(), Some("audio/wav"));
     assert_eq!(req.header("content-length").as_deref(), Some("200000"));
     assert_eq!(req.header("transfer-encoding"), None);
@@ -73,10 +97,18 @@ async fn recording_bytes_go_as_audio_wav_with_a_content_length() {
 
 #[tokio::test]
 async fn revoke_treats_any_2xx_as_success() {
-    let (url, captured) = serve_once(http_response("200 OK", "application/json", r#"{"ok":true}"#)).await;
+    let (url, captured) = serve_once(http_response(
+        "200 OK",
+        "application/json",
+        r#"{"ok":true}"#,
+    ))
+    .await;
     client(&url).revoke_current_token().await.unwrap();
     let req = captured.await.unwrap();
-    assert_eq!(req.request_line(), "POST /api/auth/cli/tokens/revoke-current HTTP/1.1");
+    assert_eq!(
+        req.request_line(),
+        "POST /api/auth/cli/tokens/revoke-current HTTP/1.1"
+    );
     assert!(req.body.is_empty());
 }
 
@@ -91,7 +123,12 @@ async fn a_hung_server_hits_the_request_timeout() {
 
 #[tokio::test]
 async fn a_garbage_body_is_a_decode_error_naming_the_url() {
-    let (url, _c) = serve_once(http_response("200 OK", "application/json", "<html>oops</html>")).await;
+    let (url, _c) = serve_once(http_response(
+        "200 OK",
+        "application/json",
+        "<html>oops</html>",
+    ))
+    .await;
     let err = client(&url).whoami().await.unwrap_err();
     match &err {
         Error::Decode { url: u, .. } => assert_eq!(u, &format!("{url}/api/me")),
@@ -102,7 +139,12 @@ async fn a_garbage_body_is_a_decode_error_naming_the_url() {
 
 #[tokio::test]
 async fn unauthorized_401_keeps_url_and_body() {
-    let (url, _c) = serve_once(http_response("401 Unauthorized", "application/json", r#"{"error":"unauthenticated"}"#)).await;
+    let (url, _c) = serve_once(http_response(
+        "401 Unauthorized",
+        "application/json",
+        r#"{"error":"unauthenticated"}"#,
+    ))
+    .await;
     let err = client(&url).whoami().await.unwrap_err();
     match &err {
         Error::Unauthorized { url: u, body } => {
@@ -130,14 +172,25 @@ async fn other_statuses_carry_status_url_and_a_body_cut_to_500_bytes_on_a_char_b
     let (url, _c) = serve_once(http_response("418 I'm a teapot", "text/plain", &body)).await;
     let err = client(&url).whoami().await.unwrap_err();
     match &err {
-        Error::Http { status, url: u, body, .. } => {
+        Error::Http {
+            status,
+            url: u,
+            body,
+            ..
+        } => {
             assert_eq!(*status, 418);
             assert_eq!(u, &format!("{url}/api/me"));
-            assert_eq!(body, &"x".repeat(499), "the 2-byte é straddling byte 500 is dropped whole");
+            assert_eq!(
+                body,
+                &"x".repeat(499),
+                "the 2-byte é straddling byte 500 is dropped whole"
+            );
         }
         other => panic!("expected Http, got {other:?}"),
     }
-    assert!(err.to_string().starts_with(&format!("HTTP 418 {url}/api/me: xxx")));
+    assert!(err
+        .to_string()
+        .starts_with(&format!("HTTP 418 {url}/api/me: xxx")));
 }
 
 #[tokio::test]
@@ -151,7 +204,12 @@ async fn a_refused_connection_is_a_network_error() {
 
 #[tokio::test]
 async fn the_token_never_appears_in_errors_or_debug_output() {
-    let (url, _c) = serve_once(http_response("401 Unauthorized", "application/json", r#"{"error":"unauthenticated"}"#)).await;
+    let (url, _c) = serve_once(http_response(
+        "401 Unauthorized",
+        "application/json",
+        r#"{"error":"unauthenticated"}"#,
+    ))
+    .await;
     let c = client(&url);
     let err = c.whoami().await.unwrap_err();
     for shown in [format!("{err}"), format!("{err:?}"), format!("{c:?}")] {
@@ -161,19 +219,37 @@ async fn the_token_never_appears_in_errors_or_debug_output() {
 
 #[test]
 fn bad_configuration_is_refused_with_a_typed_error() {
-    assert!(matches!(Client::new("not a url", Token::new("wk_x")), Err(Error::BadRequest(_))));
-    assert!(matches!(Client::new("ftp://example.com", Token::new("wk_x")), Err(Error::BadRequest(_))));
-    assert!(matches!(Client::new("http://example.com?a=b", Token::new("wk_x")), Err(Error::BadRequest(_))));
+    assert!(matches!(
+        Client::new("not a url", Token::new("wk_x")),
+        Err(Error::BadRequest(_))
+    ));
+    assert!(matches!(
+        Client::new("ftp://example.com", Token::new("wk_x")),
+        Err(Error::BadRequest(_))
+    ));
+    assert!(matches!(
+        Client::new("http://example.com?a=b", Token::new("wk_x")),
+        Err(Error::BadRequest(_))
+    ));
     let err = Client::new("http://example.com", Token::new("wk_bad\nvalue")).unwrap_err();
     assert!(matches!(err, Error::BadRequest(_)));
     assert!(!err.to_string().contains("bad\nvalue"));
-    assert!(Client::builder("http://example.com").sync_batch_size(101).build().is_err());
-    assert!(Client::builder("http://example.com").sync_batch_size(0).build().is_err());
+    assert!(Client::builder("http://example.com")
+        .sync_batch_size(101)
+        .build()
+        .is_err());
+    assert!(Client::builder("http://example.com")
+        .sync_batch_size(0)
+        .build()
+        .is_err());
 }
 
 #[tokio::test]
 async fn an_empty_recording_id_is_refused_before_sending() {
     let c = client("http://127.0.0.1:9");
-    let err = c.upload_recording_bytes("", RecordingBody::bytes(vec![1, 2, 3])).await.unwrap_err();
+    let err = c
+        .upload_recording_bytes("", RecordingBody::bytes(vec![1, 2, 3]))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::BadRequest(_)));
 }

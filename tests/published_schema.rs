@@ -33,7 +33,10 @@ fn convert(schema: &Value) -> Value {
         match key.as_str() {
             "nullable" => {}
             "$ref" => {
-                let name = value.as_str().unwrap().trim_start_matches("#/components/schemas/");
+                let name = value
+                    .as_str()
+                    .unwrap()
+                    .trim_start_matches("#/components/schemas/");
                 out.insert("$ref".into(), json!(format!("#/$defs/{name}")));
             }
             "type" if nullable => {
@@ -42,7 +45,10 @@ fn convert(schema: &Value) -> Value {
             "format" => match integer_bounds(value.as_str().unwrap()) {
                 Some((min, max)) => {
                     let bound = |key: &str, default: i128| {
-                        input.get(key).and_then(Value::as_i64).map_or(default, i128::from)
+                        input
+                            .get(key)
+                            .and_then(Value::as_i64)
+                            .map_or(default, i128::from)
                     };
                     out.insert("minimum".into(), json!(bound("minimum", min)));
                     out.insert("maximum".into(), json!(bound("maximum", max)));
@@ -105,8 +111,9 @@ fn published_schema_matches_the_spec() {
         std::fs::write(&path, &generated).unwrap();
         return;
     }
-    let published = std::fs::read_to_string(&path)
-        .unwrap_or_else(|_| panic!("{PUBLISHED} is missing; run WK_BLESS=1 cargo test --test published_schema"));
+    let published = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!("{PUBLISHED} is missing; run WK_BLESS=1 cargo test --test published_schema")
+    });
     assert!(
         published == generated,
         "{PUBLISHED} is stale: it differs from what schema/openapi.json produces. \

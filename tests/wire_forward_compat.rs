@@ -95,18 +95,36 @@ fn unknown_enum_strings_land_in_the_catch_all_and_serialize_back_unchanged() {
     wire["flowOutcome"] = json!("booked");
     wire["shareVisibility"] = json!("team");
     let call: VoiceCallRecord = serde_json::from_value(wire.clone()).unwrap();
-    assert_eq!(call.direction, VoiceCallDirection::Unknown("internal".into()));
-    assert_eq!(call.disposition, VoiceCallDisposition::Unknown("voicemail".into()));
-    assert_eq!(call.end_reason, VoiceCallEndReason::Unknown("hangup_supervisor".into()));
+    assert_eq!(
+        call.direction,
+        VoiceCallDirection::Unknown("internal".into())
+    );
+    assert_eq!(
+        call.disposition,
+        VoiceCallDisposition::Unknown("voicemail".into())
+    );
+    assert_eq!(
+        call.end_reason,
+        VoiceCallEndReason::Unknown("hangup_supervisor".into())
+    );
     assert_eq!(call.codec, Some(VoiceCallCodec::Unknown("g722".into())));
-    assert_eq!(call.flow_outcome, Some(VoiceCallFlowOutcome::Unknown("booked".into())));
-    assert_eq!(call.share_visibility, Some(ShareVisibility::Unknown("team".into())));
+    assert_eq!(
+        call.flow_outcome,
+        Some(VoiceCallFlowOutcome::Unknown("booked".into()))
+    );
+    assert_eq!(
+        call.share_visibility,
+        Some(ShareVisibility::Unknown("team".into()))
+    );
     assert_eq!(serde_json::to_value(&call).unwrap(), wire);
 
     let mut t = serde_json::to_value(full_transcript()).unwrap();
     t["channel"] = json!("mixed");
     let transcript: VoiceTranscriptRecord = serde_json::from_value(t.clone()).unwrap();
-    assert_eq!(transcript.channel, VoiceTranscriptChannel::Unknown("mixed".into()));
+    assert_eq!(
+        transcript.channel,
+        VoiceTranscriptChannel::Unknown("mixed".into())
+    );
     assert_eq!(serde_json::to_value(&transcript).unwrap(), t);
 }
 
@@ -118,7 +136,10 @@ fn one_unknown_transport_does_not_fail_the_rest_of_the_page() {
     let page: Page<VoiceAccountRecord> = serde_json::from_value(page).unwrap();
     assert_eq!(page.items.len(), 2);
     assert_eq!(page.items[0], minimal_account());
-    assert_eq!(page.items[1].transport, VoiceTransport::Unknown("wss".into()));
+    assert_eq!(
+        page.items[1].transport,
+        VoiceTransport::Unknown("wss".into())
+    );
 }
 
 #[test]
@@ -205,7 +226,12 @@ fn what_we_send_never_contains_null() {
 #[test]
 fn an_all_unset_fleet_adds_no_keys_to_the_heartbeat() {
     let wire = serde_json::to_value(minimal_heartbeat_request()).unwrap();
-    let keys: Vec<&str> = wire.as_object().unwrap().keys().map(String::as_str).collect();
+    let keys: Vec<&str> = wire
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     assert_eq!(keys, ["appVersion", "installId", "os"]);
 }
 

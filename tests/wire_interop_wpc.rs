@@ -20,7 +20,10 @@ where
     let theirs: T = serde_json::from_value(ours_json.clone())
         .unwrap_or_else(|e| panic!("0.0.37 refused our JSON {ours_json}: {e}"));
     let theirs_json = serde_json::to_value(&theirs).unwrap();
-    assert_eq!(theirs_json, ours_json, "0.0.37 re-serialized our value differently");
+    assert_eq!(
+        theirs_json, ours_json,
+        "0.0.37 re-serialized our value differently"
+    );
     let back: O = serde_json::from_value(theirs_json.clone())
         .unwrap_or_else(|e| panic!("we refused 0.0.37's JSON {theirs_json}: {e}"));
     assert_eq!(&back, value);

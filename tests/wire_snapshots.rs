@@ -96,7 +96,10 @@ fn calls() {
     tombstone.schema_version = Some(1);
     pin("VoiceCallRecord.tombstone", &tombstone);
     let call = full_call();
-    pin("VoiceCallFlowStep.full", &call.flow_steps.as_ref().unwrap()[3]);
+    pin(
+        "VoiceCallFlowStep.full",
+        &call.flow_steps.as_ref().unwrap()[3],
+    );
     pin_parsed::<VoiceCallFlowStep>(
         "VoiceCallFlowStep.minimal",
         json!({"atMs":0,"kind":"spoke","node":"greeting"}),
@@ -145,7 +148,10 @@ fn recordings() {
             limit: std::num::NonZeroU32::new(200),
         },
     );
-    pin("VoiceRecordingsQuery.minimal", &VoiceRecordingsQuery::default());
+    pin(
+        "VoiceRecordingsQuery.minimal",
+        &VoiceRecordingsQuery::default(),
+    );
     pin(
         "VoiceRecordingsPage.full",
         &Page {
@@ -244,7 +250,10 @@ fn accounts() {
 #[test]
 fn install_heartbeat() {
     pin("InstallHeartbeatRequest.full", &full_heartbeat_request());
-    pin("InstallHeartbeatRequest.minimal", &minimal_heartbeat_request());
+    pin(
+        "InstallHeartbeatRequest.minimal",
+        &minimal_heartbeat_request(),
+    );
     pin("InstallHeartbeatResponse.full", &full_heartbeat_response());
     pin(
         "InstallHeartbeatResponse.minimal",

@@ -17,7 +17,9 @@ impl Captured {
     pub fn header(&self, name: &str) -> Option<String> {
         self.head.lines().skip(1).find_map(|line| {
             let (n, v) = line.split_once(':')?;
-            n.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
         })
     }
     pub fn request_line(&self) -> &str {
@@ -56,7 +58,8 @@ pub async fn serve_once(reply: Reply) -> (String, oneshot::Receiver<Captured>) {
             .lines()
             .find_map(|l| {
                 let (n, v) = l.split_once(':')?;
-                n.eq_ignore_ascii_case("content-length").then(|| v.trim().parse().ok())?
+                n.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().ok())?
             })
             .unwrap_or(0);
         while data.len() < head_end + len {
