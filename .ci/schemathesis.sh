@@ -14,6 +14,7 @@ for _ in $(seq 100); do grep -q '^token: ' "$log" && break; sleep 0.1; done
 url="$(sed -n 's/^listening on //p' "$log" | head -1)"
 token="$(sed -n 's/^token: //p' "$log" | head -1)"
 [ -n "$url" ] && [ -n "$token" ] || { echo "emulator did not start:"; cat "$log"; exit 1; }
+export PYTHONPATH=".ci${PYTHONPATH:+:$PYTHONPATH}" SCHEMATHESIS_HOOKS=schemathesis_hooks
 # revoke_current_token is left out: it would end the session every other operation runs in.
 "$VENV/bin/schemathesis" run schema/openapi.json \
   --url "$url" \
