@@ -9,16 +9,27 @@
 
 use std::time::Instant;
 
-use wavekat_platform_client::{Client, RecordingBody, Token, VoiceCallDirection, VoiceCallDisposition, VoiceCallEndReason, VoiceCallRecord, VoiceCalls, VoiceRecordingRecord};
+use wavekat_platform_client::{
+    Client, RecordingBody, Token, VoiceCallDirection, VoiceCallDisposition, VoiceCallEndReason,
+    VoiceCallRecord, VoiceCalls, VoiceRecordingRecord,
+};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// User + system CPU seconds of this process, from /proc/self/stat (Linux).
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_comm = stat.rsplit_once(") ").map(|(_, rest)| rest).unwrap_or_default();
+    let after_comm = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest)
+        .unwrap_or_default();
     let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the comm field.
     (ticks(11) + ticks(12)) / 100.0
 }
@@ -32,7 +43,12 @@ fn calls(n: usize, run: &str) -> Vec<VoiceCallRecord> {
             party: "+14155550123".into(),
             ring_at: "2026-05-16T10:00:00Z".into(),
             answer_at: Some("2026-05-16T10:00:05Z".into()),
-            end_at: format!("2026-05-16T{:02}:{:02}:{:02}Z", 10 + i / 3600 % 12, i / 60 % 60, i % 60),
+            end_at: format!(
+                "2026-05-16T{:02}:{:02}:{:02}Z",
+                10 + i / 3600 % 12,
+                i / 60 % 60,
+                i % 60
+            ),
             duration_ms: Some(55_000),
             disposition: VoiceCallDisposition::Answered,
             end_reason: VoiceCallEndReason::HangupRemote,
@@ -55,7 +71,11 @@ fn calls(n: usize, run: &str) -> Vec<VoiceCallRecord> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let arg = |i: usize| args.get(i).cloned().ok_or_else(|| format!("missing argument {i}; see the file's docs"));
+    let arg = |i: usize| {
+        args.get(i)
+            .cloned()
+            .ok_or_else(|| format!("missing argument {i}; see the file's docs"))
+    };
     match arg(0)?.as_str() {
         "prepare-recording" => {
             let client = Client::new(&arg(1)?, Token::new(arg(2)?))?;
@@ -77,10 +97,16 @@ async fn main() -> Result<(), BoxError> {
             let started = Instant::now();
             let bytes = std::fs::metadata(&file)?.len();
             match which.as_str() {
-                "ours" => Client::new(&url, Token::new(token))?.upload_recording_bytes(&id, RecordingBody::file(file)).await?,
+                "ours" => {
+                    Client::new(&url, Token::new(token))?
+                        .upload_recording_bytes(&id, RecordingBody::file(file))
+                        .await?
+                }
                 "wpc" => {
                     let body = std::fs::read(&file)?; // 0.0.37 takes the body as a Vec<u8>
-                    wpc::Client::new(url, wpc::Token::new(token))?.upload_recording_bytes(&id, body).await?
+                    wpc::Client::new(url, wpc::Token::new(token))?
+                        .upload_recording_bytes(&id, body)
+                        .await?
                 }
                 other => return Err(format!("unknown client {other}").into()),
             }
@@ -94,10 +120,13 @@ async fn main() -> Result<(), BoxError> {
             let started = Instant::now();
             match which.as_str() {
                 "ours" => {
-                    Client::new(&url, Token::new(token))?.sync::<VoiceCalls>(&records).await?;
+                    Client::new(&url, Token::new(token))?
+                        .sync::<VoiceCalls>(&records)
+                        .await?;
                 }
                 "wpc" => {
-                    let theirs: Vec<wpc::VoiceCallRecord> = serde_json::from_value(serde_json::to_value(&records)?)?;
+                    let theirs: Vec<wpc::VoiceCallRecord> =
+                        serde_json::from_value(serde_json::to_value(&records)?)?;
                     let client = wpc::Client::new(url, wpc::Token::new(token))?;
                     for batch in theirs.chunks(100) {
                         client.sync::<wpc::VoiceCalls>(batch).await?; // 0.0.37 does not batch itself

@@ -859,7 +859,7 @@ fn signed_in_page() -> Reply {
 }
 
 fn cancelled_page(reason: &str) -> Reply {
-    let reason = format!("Reason: {}", html_escape(reason));
+    let reason = format!("Reason: {}", crate::html::escape(reason));
     Reply::html(
         200,
         "OK",
@@ -887,21 +887,6 @@ fn state_mismatch_page() -> Reply {
             ],
         ),
     )
-}
-
-fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// What the listener does with one request head.
@@ -1162,7 +1147,7 @@ mod tests {
     #[test]
     fn html_escape_escapes_every_metacharacter() {
         assert_eq!(
-            html_escape("<a href=\"x\">it's & ok</a>"),
+            crate::html::escape("<a href=\"x\">it's & ok</a>"),
             "&lt;a href=&quot;x&quot;&gt;it&#39;s &amp; ok&lt;/a&gt;"
         );
     }

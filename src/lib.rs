@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 
+mod calendar;
 mod client;
 mod code_exchange;
 #[cfg(feature = "dev-platform")]
@@ -9,6 +10,7 @@ mod error;
 mod generated;
 mod handshake;
 mod heartbeat;
+mod html;
 pub mod mobile;
 mod retry;
 pub mod signing;

@@ -4,6 +4,8 @@ use std::time::{Duration, SystemTime};
 
 use reqwest::header::{HeaderMap, RETRY_AFTER};
 
+use crate::calendar::days_from_civil;
+
 /// How idempotent calls (GETs, sync upserts, the recording bytes PUT) are retried on connect
 /// errors, timeouts, 429, 502, 503 and 504. Non-idempotent calls (revoke, code exchange, the
 /// signed heartbeat) are never retried.
@@ -110,17 +112,6 @@ fn httpdate_to_system_time(value: &str) -> Option<SystemTime> {
     let days = days_from_civil(year, month, day as i64);
     let secs = u64::try_from(days).ok()? * 86_400 + h * 3_600 + m * 60 + s;
     SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs))
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
 }
 
 /// A uniformly random fraction in [0, 1) from the OS RNG (jitter needs no cryptographic quality,

@@ -100,26 +100,11 @@ fn parse_sign_in(pairs: &[(String, String)]) -> Result<SignIn, String> {
     })
 }
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn html(status: StatusCode, title: &str, body: &str) -> Response {
     let page = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <title>{title}</title></head>\n<body>\n{body}\n</body></html>\n",
-        title = escape(title)
+        title = crate::html::escape(title)
     );
     let mut response = (status, page).into_response();
     let headers = response.headers_mut();
@@ -138,7 +123,7 @@ fn error_page(reason: &str) -> Response {
         "Sign-in request refused",
         &format!(
             "<h1>This sign-in request cannot be used</h1>\n<p id=\"error\">{}</p>",
-            escape(reason)
+            crate::html::escape(reason)
         ),
     )
 }
@@ -174,7 +159,7 @@ fn hidden_fields(req: &SignIn) -> String {
         .map(|(name, value)| {
             format!(
                 "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
-                escape(value)
+                crate::html::escape(value)
             )
         })
         .collect()
@@ -184,7 +169,7 @@ fn consent_page(state: &AppState, req: &SignIn) -> Response {
     let from = req
         .source
         .as_ref()
-        .map(|s| format!("<p id=\"source\">from {}</p>\n", escape(s)))
+        .map(|s| format!("<p id=\"source\">from {}</p>\n", crate::html::escape(s)))
         .unwrap_or_default();
     let hidden = hidden_fields(req);
     let body = format!(
@@ -194,8 +179,8 @@ fn consent_page(state: &AppState, req: &SignIn) -> Response {
          <button id=\"approve\" type=\"submit\" name=\"decision\" value=\"approve\">Approve</button></form>\n\
          <form method=\"post\" action=\"/cli-login/decision\">{hidden}\
          <button id=\"cancel\" type=\"submit\" name=\"decision\" value=\"cancel\">Cancel</button></form>",
-        client = escape(&req.client),
-        login = escape(&state.default_user.login),
+        client = crate::html::escape(&req.client),
+        login = crate::html::escape(&state.default_user.login),
     );
     html(StatusCode::OK, "Sign in to WaveKat (dev platform)", &body)
 }
@@ -255,7 +240,7 @@ async fn approve(state: &AppState, req: SignIn) -> Result<Response, ApiError> {
                 &format!(
                     "<h1>Paste this code into your terminal</h1>\n<p><code id=\"code\">{}</code></p>\n\
                      <p>It works once, within 10 minutes.</p>",
-                    escape(&code)
+                    crate::html::escape(&code)
                 ),
             ))
         }
@@ -405,7 +390,7 @@ mod tests {
     #[test]
     fn escaping_neutralises_markup() {
         assert_eq!(
-            escape("<script>\"x\" & 'y'</script>"),
+            crate::html::escape("<script>\"x\" & 'y'</script>"),
             "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;"
         );
     }
