@@ -93,6 +93,15 @@ fn main() -> Result<(), Box<dyn Error>> {
 
 /// Adapts the in-memory copy of the spec to what progenitor can generate. Each step names why.
 fn adapt_for_progenitor(spec: &mut Value) {
+    // 4. The mobile WebSocket frames are published in the spec's components (one schema for every
+    //    client) but are not HTTP bodies; their Rust types are hand-written in `src/mobile`
+    //    (unknown-type catch-all, byte-array encodings), so progenitor does not generate them.
+    if let Some(schemas) = spec
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        schemas.retain(|_, schema| schema.get("x-wavekat-transport").is_none());
+    }
     let Some(paths) = spec.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
     };

@@ -768,6 +768,249 @@ export interface components {
             /** @description When the install was last seen. */
             lastSeenAt: string;
         };
+        /** @description A signed A2A request (or resume proof) between phone and desktop. The signature covers `mur-bridge-envelope-v1` ‖ u32le(key_version) ‖ payload and is verified strictly against a key the verifier already trusts. */
+        SignedEnvelope: {
+            /** @description The already-canonical signed bytes, as byte values. Receivers also accept a string (its UTF-8 bytes). */
+            payload: number[];
+            /** @description The 64-byte Ed25519 signature, as byte values. */
+            sig: number[];
+            /**
+             * Format: uint32
+             * @description The signer's key version; covered by the signature.
+             */
+            key_version: number;
+            /** @description The signer's Ed25519 public key, multibase base58btc (`z…`); informational. */
+            bridge_pubkey_multibase: string;
+        };
+        /** @description A frame the phone sends to the desktop over the mobile WebSocket (`/api/v1/mobile/ws`): one JSON object per text frame, tagged by `type`. Not an HTTP body: published here so every client shares one schema; the Rust type is hand-written in `wavekat_platform_client::mobile`. */
+        ClientFrame: components["schemas"]["ClientHello"] | components["schemas"]["ClientHelloInit"] | components["schemas"]["ClientHelloProof"] | components["schemas"]["ClientResume"] | components["schemas"]["ClientResumeProof"] | components["schemas"]["ClientEnvelope"] | components["schemas"]["ClientAudioStreamStart"] | components["schemas"]["ClientAudioChunk"] | components["schemas"]["ClientAudioStreamEnd"] | components["schemas"]["ClientChannelQuery"];
+        /** @description A frame the desktop sends to the phone over the mobile WebSocket. Not an HTTP body; see ClientFrame. */
+        ServerFrame: components["schemas"]["ServerPaired"] | components["schemas"]["ServerPairChallenge"] | components["schemas"]["ServerRejected"] | components["schemas"]["ServerChallenge"] | components["schemas"]["ServerEvent"] | components["schemas"]["ServerTranscript"] | components["schemas"]["ServerAudioChunk"] | components["schemas"]["ServerChannelData"];
+        /** @description Legacy pairing: carries the QR's one-time token in clear. Desktops built on this crate refuse it. */
+        ClientHello: {
+            /**
+             * @description The frame tag. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "hello";
+            /** @description The phone's Ed25519 key, multibase. */
+            pubkey: string;
+            /** @description The one-time pairing token. */
+            token: string;
+            /** @description The agent to talk to, e.g. `mur`. */
+            agent: string;
+        };
+        /** @description Enrollment step 1: announce intent without the token. */
+        ClientHelloInit: {
+            /**
+             * @description The frame tag. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "hello_init";
+            /**
+             * Format: uint32
+             * @description Protocol version, at least 2.
+             */
+            proto: number;
+            /** @description The agent to talk to. */
+            agent: string;
+            /** @description The phone key to enroll, multibase. */
+            pubkey: string;
+            /** @description The pairing-window id from the QR. */
+            wid: string;
+        };
+        /** @description Enrollment step 3: HMAC-SHA256(token, transcript) proving possession of the token. */
+        ClientHelloProof: {
+            /**
+             * @description The frame tag. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "hello_proof";
+            /** @description The pairing-window id. */
+            wid: string;
+            /** @description The 32-byte proof, as byte values. */
+            proof: number[];
+        };
+        /** @description Reconnect by paired key; no token. */
+        ClientResume: {
+            /**
+             * @description The frame tag. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "resume";
+            /** @description The paired device key, multibase. */
+            pubkey: string;
+            /** @description The agent to talk to. */
+            agent: string;
+        };
+        /** @description Proof for a resume: an envelope whose payload is the challenge nonce's UTF-8 bytes, signed by the paired key. */
+        ClientResumeProof: {
+            /**
+             * @description The frame tag. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "resume_proof";
+            envelope: components["schemas"]["SignedEnvelope"];
+        };
+        /** @description A signed A2A request for the agent. */
+        ClientEnvelope: {
+            /**
+             * @description The frame tag. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "envelope";
+            envelope: components["schemas"]["SignedEnvelope"];
+        };
+        /** @description Begin a voice utterance. */
+        ClientAudioStreamStart: {
+            /**
+             * @description The frame tag. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "audio_stream_start";
+            /**
+             * Format: uint32
+             * @description Sample rate of the mono f32 PCM to follow, Hz.
+             */
+            sample_rate: number;
+        };
+        /** @description One chunk of f32 little-endian mono PCM. */
+        ClientAudioChunk: {
+            /**
+             * @description The frame tag. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "audio_chunk";
+            /** @description The PCM bytes, standard base64. */
+            data: string;
+        };
+        /** @description The utterance is finished. */
+        ClientAudioStreamEnd: {
+            /**
+             * @description The frame tag. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "audio_stream_end";
+        };
+        /** @description Pull channel data. */
+        ClientChannelQuery: {
+            /**
+             * @description The frame tag. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "channel_query";
+            /**
+             * @description `list` or `events`.
+             * @enum {string}
+             */
+            op: "list" | "events";
+            /** @description The channel, required for `events`; sent as null when absent. */
+            channel_id: string | null;
+            /**
+             * Format: uint64
+             * @description First sequence number wanted (inclusive); sent as null when absent.
+             */
+            since_seq: number | null;
+        };
+        /** @description Handshake accepted. `confirm` is the daemon's HMAC for proto ≥ 2 enrollment, empty for resume. */
+        ServerPaired: {
+            /**
+             * @description The frame tag. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "paired";
+            /** @description The agent. */
+            agent: string;
+            /** @description The 32-byte confirm, or no bytes. */
+            confirm: number[];
+        };
+        /** @description Enrollment step 2. */
+        ServerPairChallenge: {
+            /**
+             * @description The frame tag. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "pair_challenge";
+            /** @description The pairing-window id. */
+            wid: string;
+            /** @description 32 fresh random bytes. */
+            nonce: number[];
+            /** @description The daemon agent's Ed25519 identity, multibase; the phone checks it against the QR. */
+            did: string;
+        };
+        /** @description The handshake or a later frame was rejected. */
+        ServerRejected: {
+            /**
+             * @description The frame tag. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "rejected";
+            /** @description Why, for people. */
+            reason: string;
+        };
+        /** @description Reply to resume: a fresh per-connection nonce (a UUIDv4 string) to sign. */
+        ServerChallenge: {
+            /**
+             * @description The frame tag. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "challenge";
+            /** @description The nonce. */
+            nonce: string;
+        };
+        /** @description An asynchronous event. */
+        ServerEvent: {
+            /**
+             * @description The frame tag. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "event";
+            /** @description Dot-namespaced name, e.g. `mobile.reply`. */
+            name: string;
+            /** @description Any JSON value. */
+            payload: unknown;
+        };
+        /** @description The desktop's transcript of the utterance. */
+        ServerTranscript: {
+            /**
+             * @description The frame tag. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "transcript";
+            /** @description The recognised text. */
+            text: string;
+            /** @description Definitive for the turn. */
+            is_final: boolean;
+        };
+        /** @description TTS audio: f32 little-endian mono PCM. */
+        ServerAudioChunk: {
+            /**
+             * @description The frame tag. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "audio_chunk";
+            /** @description The PCM bytes, standard base64. */
+            base64: string;
+            /**
+             * Format: uint32
+             * @description Sample rate, Hz (24000).
+             */
+            sample_rate: number;
+            /** @description Last chunk of the reply. */
+            done: boolean;
+        };
+        /** @description Answer to a channel query. */
+        ServerChannelData: {
+            /**
+             * @description The frame tag. (enum property replaced by openapi-typescript)
+             * @enum {string}
+             */
+            type: "channel_data";
+            /** @description The query's op, echoed. */
+            op: string;
+            /** @description Channel summaries or events. */
+            payload: unknown[];
+        };
     };
     responses: {
         /** @description The request failed validation (unknown enum string, missing field, bad query value, wrong or expired code). */

@@ -31,7 +31,10 @@ fn convert(schema: &Value) -> Value {
     let nullable = input.get("nullable") == Some(&Value::Bool(true));
     for (key, value) in input {
         match key.as_str() {
-            "nullable" => {}
+            // OpenAPI-only keywords: `nullable` is folded into `type` below; `discriminator` and
+            // `x-…` extensions have no JSON Schema meaning.
+            "nullable" | "discriminator" => {}
+            k if k.starts_with("x-") => {}
             "$ref" => {
                 let name = value
                     .as_str()
@@ -68,6 +71,10 @@ fn convert(schema: &Value) -> Value {
             }
             "items" => {
                 out.insert(key.clone(), convert(value));
+            }
+            "oneOf" | "anyOf" | "allOf" => {
+                let branches = value.as_array().unwrap().iter().map(convert).collect();
+                out.insert(key.clone(), Value::Array(branches));
             }
             "enum" if nullable => {
                 let mut values = value.as_array().unwrap().clone();
@@ -139,4 +146,8 @@ fn nullable_fields_accept_null_and_integer_formats_become_bounds() {
     let rec = &generated["$defs"]["VoiceRecordingRecord"]["properties"];
     assert_eq!(rec["channels"]["maximum"], json!(65535));
     assert_eq!(rec["channels"].get("format"), None);
+    let frame = &generated["$defs"]["ClientFrame"];
+    assert_eq!(frame["oneOf"][0]["$ref"], "#/$defs/ClientHello");
+    assert_eq!(frame.get("discriminator"), None);
+    assert_eq!(frame.get("x-wavekat-transport"), None);
 }

@@ -21,13 +21,25 @@ function snapshotBody(text) {
   return JSON.parse(parts.slice(2).join("---"));
 }
 
-const snapshots = readdirSync(snapshotDir)
-  .filter((f) => f.endsWith(".snap"))
-  .sort()
-  .map((file) => {
-    const [schema, variant] = file.replace(/\.snap$/, "").split(".");
-    return { file, schema, variant, value: snapshotBody(readFileSync(join(snapshotDir, file), "utf8")) };
-  });
+// Mobile frame snapshots (snapshots/mobile/) are named `client.<type>…`, `server.<type>…` and
+// `envelope`; they hold the exact compact wire string.
+const MOBILE = { client: "ClientFrame", server: "ServerFrame", envelope: "SignedEnvelope" };
+const read = (dir, file) => snapshotBody(readFileSync(join(dir, file), "utf8"));
+const snapshots = [
+  ...readdirSync(snapshotDir)
+    .filter((f) => f.endsWith(".snap"))
+    .map((file) => {
+      const [schema, variant] = file.replace(/\.snap$/, "").split(".");
+      return { file, schema, variant, value: read(snapshotDir, file) };
+    }),
+  ...readdirSync(join(snapshotDir, "mobile"))
+    .filter((f) => f.endsWith(".snap"))
+    .map((file) => {
+      const schema = MOBILE[file.split(".")[0]];
+      if (!schema) throw new Error(`mobile snapshot ${file} has no schema mapping`);
+      return { file: `mobile/${file}`, schema, variant: "frame", value: read(join(snapshotDir, "mobile"), file) };
+    }),
+].sort((a, b) => a.file.localeCompare(b.file));
 if (snapshots.length === 0) throw new Error(`no snapshots in ${snapshotDir}`);
 
 // (c) ajv against wire.schema.json
