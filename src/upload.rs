@@ -28,8 +28,8 @@ use tokio::io::{AsyncRead, ReadBuf};
 use crate::client::Client;
 use crate::error::{Error, Result};
 
-/// Bytes handed to the connection per chunk; bounds the upload's memory.
-const CHUNK: usize = 64 * 1024;
+/// Bytes handed to the connection per chunk (256 KiB); bounds the upload's memory.
+const CHUNK: usize = 256 * 1024;
 
 /// The WAV bytes of a recording: in memory, a file, or any reader of known length.
 ///
@@ -185,7 +185,7 @@ impl Client {
     }
 }
 
-/// An `http_body::Body` that streams exactly `total` bytes from a reader in 64 KiB chunks,
+/// An `http_body::Body` that streams exactly `total` bytes from a reader in 256 KiB chunks,
 /// reporting progress, with an exact size hint so the request carries `Content-Length`.
 struct StreamingBody {
     reader: Box<dyn AsyncRead + Send + Sync + Unpin>,
