@@ -117,6 +117,14 @@ fn extras_json(extras: &Option<serde_json::Value>) -> Result<Option<String>, Api
     extras.as_ref().map(to_json).transpose()
 }
 
+/// Decodes stored record JSON rows, in order.
+fn decode_all<'a, T: DeserializeOwned>(
+    what: &'static str,
+    rows: impl IntoIterator<Item = &'a str>,
+) -> Result<Vec<T>, ApiError> {
+    rows.into_iter().map(|json| decode(what, json)).collect()
+}
+
 fn decode<T: DeserializeOwned>(what: &'static str, json: &str) -> Result<T, ApiError> {
     serde_json::from_str(json).map_err(|e| {
         ApiError::from(StoreError::Corrupt {
@@ -461,10 +469,10 @@ pub(crate) async fn list_recordings(
         .call(move |conn| store::list_recordings(conn, &user_id, cursor.as_ref(), limit + 1))
         .await?;
     let next_before = paginate(&mut rows, limit);
-    let items = rows
-        .iter()
-        .map(|row| decode("recording record", &row.record))
-        .collect::<Result<Vec<_>, ApiError>>()?;
+    let items = decode_all(
+        "recording record",
+        rows.iter().map(|row| row.record.as_str()),
+    )?;
     Ok(Json(Page { items, next_before }))
 }
 
@@ -489,10 +497,7 @@ pub(crate) async fn list_transcripts(
         .store
         .call(move |conn| store::list_transcripts(conn, &user_id, &call_source_id))
         .await?;
-    let items = rows
-        .iter()
-        .map(|json| decode("transcript record", json))
-        .collect::<Result<Vec<_>, ApiError>>()?;
+    let items = decode_all("transcript record", rows.iter().map(String::as_str))?;
     Ok(Json(Page {
         items,
         next_before: None,
@@ -523,10 +528,7 @@ pub(crate) async fn list_accounts(
         .store
         .call(move |conn| store::list_accounts(conn, &user_id, include_deleted, &transports))
         .await?;
-    let items = rows
-        .iter()
-        .map(|json| decode("account record", json))
-        .collect::<Result<Vec<_>, ApiError>>()?;
+    let items = decode_all("account record", rows.iter().map(String::as_str))?;
     Ok(Json(Page {
         items,
         next_before: None,
