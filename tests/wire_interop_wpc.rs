@@ -49,6 +49,7 @@ fn me_parses_in_0_0_37_with_equal_values() {
 fn call_records_round_trip() {
     round_trip::<ours::VoiceCallRecord, wpc::VoiceCallRecord>(&full_call());
     round_trip::<ours::VoiceCallRecord, wpc::VoiceCallRecord>(&minimal_call());
+    round_trip::<ours::VoiceCallRecord, wpc::VoiceCallRecord>(&failed_call());
     let mut tombstone = minimal_call();
     tombstone.deleted_at = Some("2026-07-30T12:00:00Z".into());
     round_trip::<ours::VoiceCallRecord, wpc::VoiceCallRecord>(&tombstone);
@@ -227,4 +228,68 @@ fn sync_stamps_the_same_schema_versions_as_0_0_37() {
         <ours::VoiceAccounts as SyncEndpoint>::CURRENT_SCHEMA_VERSION,
         <wpc::VoiceAccounts as wpc::SyncEndpoint>::CURRENT_SCHEMA_VERSION
     );
+}
+
+/// The round trips above only prove what the fixtures exercise; this pins that together they set
+/// every property the spec defines, so every wire name is compared against 0.0.37.
+#[test]
+fn the_round_tripped_fixtures_cover_every_spec_property() {
+    use std::collections::BTreeSet;
+    let spec: serde_json::Value =
+        serde_json::from_str(include_str!("../schema/openapi.json")).unwrap();
+    let properties = |schema: &str| -> BTreeSet<String> {
+        spec["components"]["schemas"][schema]["properties"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect()
+    };
+    let keys = |values: Vec<serde_json::Value>| -> BTreeSet<String> {
+        values
+            .iter()
+            .flat_map(|v| v.as_object().unwrap().keys().cloned())
+            .collect()
+    };
+    let mut tombstone = minimal_call();
+    tombstone.deleted_at = Some("2026-07-30T12:00:00Z".into());
+    let calls = [full_call(), failed_call(), tombstone];
+    assert_eq!(
+        keys(calls.iter().map(json).collect()),
+        properties("VoiceCallRecord")
+    );
+    let steps: Vec<_> = full_call().flow_steps.unwrap().iter().map(json).collect();
+    assert_eq!(keys(steps), properties("VoiceCallFlowStep"));
+    let events: Vec<_> = full_call()
+        .events
+        .unwrap()
+        .iter()
+        .chain(failed_call().events.unwrap().iter())
+        .map(json)
+        .collect();
+    assert_eq!(keys(events), properties("VoiceCallEvent"));
+    assert_eq!(
+        keys(vec![json(&full_recording())]),
+        properties("VoiceRecordingRecord")
+    );
+    assert_eq!(
+        keys(vec![json(&full_transcript())]),
+        properties("VoiceTranscriptRecord")
+    );
+    let mut deleted = full_account();
+    deleted.deleted_at = Some("2026-06-01T00:00:00Z".into());
+    assert_eq!(keys(vec![json(&deleted)]), properties("VoiceAccountRecord"));
+    assert_eq!(
+        keys(vec![json(&full_heartbeat_request())]),
+        properties("InstallHeartbeatRequest")
+    );
+    assert_eq!(
+        keys(vec![json(&full_heartbeat_response())]),
+        properties("InstallHeartbeatResponse")
+    );
+    assert_eq!(keys(vec![json(&full_me())]), properties("Me"));
+}
+
+fn json<T: Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap()
 }

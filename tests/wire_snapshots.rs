@@ -91,6 +91,7 @@ fn sync_envelope_and_response() {
 fn calls() {
     pin("VoiceCallRecord.full", &full_call());
     pin("VoiceCallRecord.minimal", &minimal_call());
+    pin("VoiceCallRecord.failed", &failed_call());
     let mut tombstone = minimal_call();
     tombstone.deleted_at = Some("2026-07-30T12:00:00Z".into());
     tombstone.schema_version = Some(1);

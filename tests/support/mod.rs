@@ -347,3 +347,38 @@ pub fn minimal_heartbeat_response() -> InstallHeartbeatResponse {
         last_seen_at: "2026-09-07T10:00:00.000Z".into(),
     }
 }
+
+/// A declined-then-failed outbound call: carries `error` and a `call_rejected` event's `status`,
+/// the two fields the other fixtures leave unset.
+pub fn failed_call() -> VoiceCallRecord {
+    let mut call = minimal_call();
+    call.source_id = "66666666-6666-4666-8666-666666666666".into();
+    call.disposition = VoiceCallDisposition::Failed;
+    call.end_reason = VoiceCallEndReason::Failed;
+    call.error = Some("488 Not Acceptable Here: no common codec".into());
+    call.events = Some(vec![
+        VoiceCallEvent {
+            at_ms: 0,
+            kind: "outgoing_call".into(),
+            state: None,
+            status: None,
+            digit: None,
+        },
+        VoiceCallEvent {
+            at_ms: 900,
+            kind: "call_rejected".into(),
+            state: None,
+            status: Some(486),
+            digit: None,
+        },
+        VoiceCallEvent {
+            at_ms: 950,
+            kind: "call_parked".into(),
+            state: None,
+            status: None,
+            digit: None,
+        },
+    ]);
+    call.schema_version = Some(1);
+    call
+}
