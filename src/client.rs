@@ -130,8 +130,8 @@ impl ClientHooks<Hooks> for generated::Client {
             status = tracing::field::Empty,
             attempt = tracing::field::Empty,
         );
-        execute_with_retries(self.client(), request, info.operation_id, policy)
-            .instrument(span)
+        execute_with_retries(self.client(), request, info.operation_id, policy, &span)
+            .instrument(span.clone())
             .await
     }
 }
@@ -143,10 +143,10 @@ async fn execute_with_retries(
     mut request: reqwest::Request,
     operation_id: &str,
     policy: &RetryPolicy,
+    span: &tracing::Span,
 ) -> reqwest::Result<reqwest::Response> {
     let started = Instant::now();
     let idempotent = is_idempotent(operation_id);
-    let span = tracing::Span::current();
     let mut attempt: u32 = 1;
     loop {
         span.record("attempt", attempt);
