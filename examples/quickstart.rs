@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use wavekat_platform_client::dev_platform::{DevPlatform, DevPlatformOptions};
+use wavekat_platform_client::dev_platform::{self, DevPlatform, DevPlatformOptions};
 use wavekat_platform_client::{
     loopback_handshake, Client, HandshakeOptions, RecordingBody, VoiceAccountRecord, VoiceAccounts,
     VoiceAccountsQuery, VoiceCallCodec, VoiceCallDirection, VoiceCallDisposition,
@@ -37,7 +37,7 @@ async fn main() -> Result<(), BoxError> {
     )
     .await?;
     println!("sign-in URL         {}", pending.url());
-    let browser = reqwest::get(pending.url().to_owned());
+    let browser = dev_platform::http_client()?.get(pending.url()).send();
     let (outcome, _page) = tokio::join!(pending.wait(), browser);
     let outcome = outcome?;
     let client = Client::new(&base, outcome.token)?;

@@ -312,22 +312,23 @@ impl ClientBuilder {
 
     /// Builds the client; fails on an invalid base URL, token or user agent.
     pub fn build(self) -> Result<Client> {
-        let url = reqwest::Url::parse(&self.base_url)
-            .map_err(|e| Error::BadRequest(format!("invalid base URL {:?}: {e}", self.base_url)))?;
+        let url = reqwest::Url::parse(&self.base_url).map_err(|e| {
+            Error::InvalidInput(format!("invalid base URL {:?}: {e}", self.base_url))
+        })?;
         if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
-            return Err(Error::BadRequest(format!(
+            return Err(Error::InvalidInput(format!(
                 "base URL {:?} must be an http(s) URL",
                 self.base_url
             )));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(Error::BadRequest(format!(
+            return Err(Error::InvalidInput(format!(
                 "base URL {:?} must not carry a query or fragment",
                 self.base_url
             )));
         }
         if !(1..=crate::SYNC_BATCH_CAP).contains(&self.sync_batch_size) {
-            return Err(Error::BadRequest(format!(
+            return Err(Error::InvalidInput(format!(
                 "sync batch size must be 1..={}, got {}",
                 crate::SYNC_BATCH_CAP,
                 self.sync_batch_size
@@ -337,7 +338,7 @@ impl ClientBuilder {
             Some(token) => {
                 let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
                     .map_err(|_| {
-                        Error::BadRequest(
+                        Error::InvalidInput(
                             "the token contains bytes not allowed in an HTTP header".into(),
                         )
                     })?;
@@ -348,11 +349,11 @@ impl ClientBuilder {
         };
         let user_agent = match &self.user_agent {
             Some(agent) => Some(HeaderValue::from_str(agent).map_err(|_| {
-                Error::BadRequest(format!("user agent {agent:?} is not a valid header value"))
+                Error::InvalidInput(format!("user agent {agent:?} is not a valid header value"))
             })?),
             None => None,
         };
-        let http = reqwest::Client::builder()
+        let http = crate::tls::http_client_builder()?
             .connect_timeout(self.connect_timeout)
             .read_timeout(self.read_timeout)
             .build()
@@ -493,7 +494,7 @@ pub(crate) async fn map_error(url: &str, err: progenitor_client::Error<()>) -> E
             url: url.to_owned(),
             message: e.to_string(),
         },
-        E::InvalidRequest(message) | E::Custom(message) => Error::BadRequest(message),
+        E::InvalidRequest(message) | E::Custom(message) => Error::InvalidInput(message),
         E::ErrorResponse(value) => status_error(url, value.status().as_u16(), None, b""),
         E::UnexpectedResponse(response) => error_from_response(url, response).await,
     }

@@ -15,7 +15,7 @@ impl CodeLogin {
     pub async fn exchange(&self, code: &str) -> Result<HandshakeOutcome> {
         let code = code.trim();
         if code.is_empty() {
-            return Err(Error::BadRequest("the sign-in code is empty".into()));
+            return Err(Error::InvalidInput("the sign-in code is empty".into()));
         }
         let client = Client::builder(self.base_url())
             .retry_policy(RetryPolicy::none())

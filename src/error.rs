@@ -51,6 +51,10 @@ pub enum Error {
         #[source]
         source: reqwest::Error,
     },
+    /// The TLS configuration could not be built (for example, the system's root certificates
+    /// could not be loaded).
+    #[error("TLS configuration: {0}")]
+    Tls(#[source] rustls::Error),
     /// The connect or request timeout elapsed.
     #[error("timed out waiting for {url}")]
     Timeout {
@@ -97,8 +101,8 @@ pub enum Error {
         source: Box<Error>,
     },
     /// The caller's input was refused before anything was sent.
-    #[error("bad request: {0}")]
-    BadRequest(String),
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
     /// A local I/O error (reading an upload body, binding the sign-in listener, …).
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),

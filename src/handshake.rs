@@ -207,7 +207,7 @@ impl Shared {
         let query = callback_query(pasted_url.trim(), self.port, &self.callback_url)?;
         let (for_wait, for_caller) = match classify(&query, &self.state) {
             Callback::MissingToken => {
-                return Err(Error::BadRequest(
+                return Err(Error::InvalidInput(
                     "the pasted callback URL has no `token` parameter".to_owned(),
                 ))
             }
@@ -295,7 +295,7 @@ impl PendingHandshake {
     /// constant time. A running or later [`wait`](Self::wait) resolves with the same outcome.
     ///
     /// # Errors
-    /// - [`Error::BadRequest`] when the text is not this sign-in's callback URL or has no
+    /// - [`Error::InvalidInput`] when the text is not this sign-in's callback URL or has no
     ///   `token`; the sign-in keeps waiting, so the user may paste again. Also when the sign-in
     ///   already has an outcome.
     /// - [`Error::HandshakeStateMismatch`] when `state` is missing or wrong (the sign-in ends).
@@ -430,7 +430,7 @@ impl HandshakeHandle {
 /// ```
 ///
 /// # Errors
-/// [`Error::BadRequest`] for a `base_url` that is not an absolute `http(s)` URL or a zero
+/// [`Error::InvalidInput`] for a `base_url` that is not an absolute `http(s)` URL or a zero
 /// limit in `options`; [`Error::Io`] when the port cannot be bound or the OS random source fails.
 pub async fn loopback_handshake(
     base_url: &str,
@@ -559,7 +559,7 @@ impl CodeLogin {
 /// `hostname` command (a brief blocking call).
 ///
 /// # Errors
-/// [`Error::BadRequest`] for a `base_url` that is not an absolute `http(s)` URL;
+/// [`Error::InvalidInput`] for a `base_url` that is not an absolute `http(s)` URL;
 /// [`Error::Io`] when the OS random source fails.
 pub fn code_login(base_url: &str, options: CodeLoginOptions) -> Result<CodeLogin> {
     let base = checked_base(base_url)?;
@@ -587,7 +587,7 @@ fn checked_base(base_url: &str) -> Result<&str> {
     let base = base_url.trim_end_matches('/');
     match url::Url::parse(base) {
         Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(base),
-        _ => Err(Error::BadRequest(
+        _ => Err(Error::InvalidInput(
             "base_url must be an absolute http(s) URL such as https://platform.wavekat.com"
                 .to_owned(),
         )),
@@ -595,7 +595,8 @@ fn checked_base(base_url: &str) -> Result<&str> {
 }
 
 fn checked_limits(options: &HandshakeOptions) -> Result<Limits> {
-    let zero = |field: &str| Error::BadRequest(format!("HandshakeOptions::{field} must not be 0"));
+    let zero =
+        |field: &str| Error::InvalidInput(format!("HandshakeOptions::{field} must not be 0"));
     if options.max_connections == 0 {
         return Err(zero("max_connections"));
     }
@@ -617,7 +618,7 @@ fn checked_limits(options: &HandshakeOptions) -> Result<Limits> {
 }
 
 fn already_finished() -> Error {
-    Error::BadRequest("this sign-in already has an outcome; start a new one".to_owned())
+    Error::InvalidInput("this sign-in already has an outcome; start a new one".to_owned())
 }
 
 /// Accept errors that concern one connection only; the listener goes on after them.
@@ -712,7 +713,7 @@ fn platform_hostname() -> Option<String> {
 fn callback_query(pasted: &str, port: u16, callback_url: &str) -> Result<Zeroizing<String>> {
     // Messages never echo the pasted text: it may carry the token.
     let url = url::Url::parse(pasted).map_err(|_| {
-        Error::BadRequest(format!(
+        Error::InvalidInput(format!(
             "the pasted text is not a URL; paste the whole address (starting {callback_url}) \
              from the browser's address bar"
         ))
@@ -722,7 +723,7 @@ fn callback_query(pasted: &str, port: u16, callback_url: &str) -> Result<Zeroizi
         && url.port() == Some(port)
         && url.path() == CALLBACK_PATH;
     if !ours {
-        return Err(Error::BadRequest(format!(
+        return Err(Error::InvalidInput(format!(
             "the pasted URL is not this sign-in's callback; it should start {callback_url}"
         )));
     }
@@ -1176,7 +1177,7 @@ mod tests {
         let options = HandshakeOptions::default().max_connections(0);
         assert!(matches!(
             checked_limits(&options),
-            Err(Error::BadRequest(message)) if message.contains("max_connections")
+            Err(Error::InvalidInput(message)) if message.contains("max_connections")
         ));
     }
 }

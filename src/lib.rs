@@ -19,6 +19,7 @@ pub mod mobile;
 mod retry;
 pub mod signing;
 mod sync;
+mod tls;
 mod token;
 mod upload;
 pub mod wire;

@@ -109,7 +109,7 @@ impl Client {
         on_progress: impl Fn(UploadProgress) + Send + Sync + 'static,
     ) -> Result<()> {
         if source_id.is_empty() {
-            return Err(Error::BadRequest(
+            return Err(Error::InvalidInput(
                 "a recording sourceId must not be empty".into(),
             ));
         }
@@ -137,7 +137,7 @@ impl Client {
                     }
                     (_, Some((reader, len))) => (reader, len),
                     _ => {
-                        return Err(Error::BadRequest(
+                        return Err(Error::InvalidInput(
                             "a reader body can only be sent once".into(),
                         ))
                     }

@@ -221,18 +221,18 @@ async fn the_token_never_appears_in_errors_or_debug_output() {
 fn bad_configuration_is_refused_with_a_typed_error() {
     assert!(matches!(
         Client::new("not a url", Token::new("wk_x")),
-        Err(Error::BadRequest(_))
+        Err(Error::InvalidInput(_))
     ));
     assert!(matches!(
         Client::new("ftp://example.com", Token::new("wk_x")),
-        Err(Error::BadRequest(_))
+        Err(Error::InvalidInput(_))
     ));
     assert!(matches!(
         Client::new("http://example.com?a=b", Token::new("wk_x")),
-        Err(Error::BadRequest(_))
+        Err(Error::InvalidInput(_))
     ));
     let err = Client::new("http://example.com", Token::new("wk_bad\nvalue")).unwrap_err();
-    assert!(matches!(err, Error::BadRequest(_)));
+    assert!(matches!(err, Error::InvalidInput(_)));
     assert!(!err.to_string().contains("bad\nvalue"));
     assert!(Client::builder("http://example.com")
         .sync_batch_size(101)
@@ -251,5 +251,5 @@ async fn an_empty_recording_id_is_refused_before_sending() {
         .upload_recording_bytes("", RecordingBody::bytes(vec![1, 2, 3]))
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::BadRequest(_)));
+    assert!(matches!(err, Error::InvalidInput(_)));
 }

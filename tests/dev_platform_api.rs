@@ -25,7 +25,7 @@ impl Harness {
             .expect("the emulator starts");
         Harness {
             platform,
-            http: reqwest::Client::new(),
+            http: wavekat_platform_client::dev_platform::http_client().expect("an HTTP client"),
         }
     }
 

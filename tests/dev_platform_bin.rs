@@ -56,7 +56,8 @@ fn terminate(mut running: Running) -> std::process::ExitStatus {
 }
 
 async fn get(base_url: &str, path: &str, token: &str) -> (u16, Value) {
-    let response = reqwest::Client::new()
+    let response = wavekat_platform_client::dev_platform::http_client()
+        .expect("an HTTP client")
         .get(format!("{base_url}{path}"))
         .bearer_auth(token)
         .send()
@@ -120,7 +121,8 @@ async fn state_in_a_db_file_survives_a_restart() {
         "wk_persistent",
     ];
     let first = spawn(&args);
-    let response = reqwest::Client::new()
+    let response = wavekat_platform_client::dev_platform::http_client()
+        .expect("an HTTP client")
         .post(format!("{}/api/voice/calls/sync", first.base_url))
         .bearer_auth(&first.token)
         .json(&json!({"items": [{

@@ -20,7 +20,8 @@ async fn start(options: DevPlatformOptions) -> DevPlatform {
 
 /// A client that never reuses a connection, so one dropped connection affects one request.
 fn fresh_client() -> reqwest::Client {
-    reqwest::Client::builder()
+    wavekat_platform_client::dev_platform::http_client_builder()
+        .expect("an HTTP client")
         .pool_max_idle_per_host(0)
         .build()
         .expect("a client")

@@ -26,7 +26,8 @@ async fn send(
     sig: &wavekat_platform_client::RequestSignature,
     body: &[u8],
 ) -> (StatusCode, Value) {
-    let mut request = reqwest::Client::new()
+    let mut request = wavekat_platform_client::dev_platform::http_client()
+        .expect("an HTTP client")
         .post(format!("{}{PATH}", platform.base_url()))
         .header("content-type", "application/json")
         .body(body.to_vec());
@@ -123,7 +124,8 @@ async fn another_versions_certificate_is_401_bad_certificate() {
         .expect("a credential");
     let bytes = serde_json::to_vec(&report("install-1", "1.4.1")).expect("JSON");
     let sig = cred.sign_request("POST", PATH, &bytes).expect("signed");
-    let mut request = reqwest::Client::new()
+    let mut request = wavekat_platform_client::dev_platform::http_client()
+        .expect("an HTTP client")
         .post(format!("{}{PATH}", platform.base_url()))
         .header("content-type", "application/json")
         .body(bytes);
@@ -211,7 +213,8 @@ async fn a_replayed_request_is_401_replayed() {
 #[tokio::test]
 async fn an_unsigned_heartbeat_is_401_missing_header() {
     let platform = start(DevPlatformOptions::default()).await;
-    let response = reqwest::Client::new()
+    let response = wavekat_platform_client::dev_platform::http_client()
+        .expect("an HTTP client")
         .post(format!("{}{PATH}", platform.base_url()))
         .json(&report("install-1", "1.4.0"))
         .send()

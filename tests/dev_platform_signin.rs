@@ -18,7 +18,8 @@ async fn start(options: DevPlatformOptions) -> DevPlatform {
 }
 
 fn no_redirects() -> reqwest::Client {
-    reqwest::Client::builder()
+    wavekat_platform_client::dev_platform::http_client_builder()
+        .expect("an HTTP client")
         .redirect(redirect::Policy::none())
         .build()
         .expect("a client")
@@ -69,7 +70,8 @@ fn param(url: &Url, key: &str) -> Option<String> {
 }
 
 async fn me_login(platform: &DevPlatform, token: &str) -> (StatusCode, Value) {
-    let response = reqwest::Client::new()
+    let response = wavekat_platform_client::dev_platform::http_client()
+        .expect("an HTTP client")
         .get(format!("{}/api/me", platform.base_url()))
         .bearer_auth(token)
         .send()
@@ -87,7 +89,8 @@ fn code_on_page(html: &str) -> String {
 }
 
 async fn exchange(platform: &DevPlatform, code: &str, state: &str) -> (StatusCode, Value) {
-    let response = reqwest::Client::new()
+    let response = wavekat_platform_client::dev_platform::http_client()
+        .expect("an HTTP client")
         .post(format!(
             "{}/api/auth/cli/codes/exchange",
             platform.base_url()
@@ -371,7 +374,8 @@ async fn cancelling_in_code_mode_issues_no_code() {
 #[tokio::test]
 async fn a_malformed_exchange_body_is_400() {
     let platform = start(DevPlatformOptions::default()).await;
-    let response = reqwest::Client::new()
+    let response = wavekat_platform_client::dev_platform::http_client()
+        .expect("an HTTP client")
         .post(format!(
             "{}/api/auth/cli/codes/exchange",
             platform.base_url()

@@ -109,7 +109,10 @@ async fn pasted_error_url_is_cancelled_with_the_reason() {
 async fn pasted_text_that_is_not_a_url_is_a_bad_request_and_the_sign_in_goes_on() {
     let pending = pending().await;
     let refused = pending.complete_from_redirect("wk_just_a_token");
-    assert!(matches!(refused, Err(Error::BadRequest(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(Error::InvalidInput(_))),
+        "{refused:?}"
+    );
     let pasted = redirect(
         &pending,
         &format!("token=wk_pasted&state={}", pending.state()),
@@ -126,7 +129,10 @@ async fn pasted_url_for_another_port_is_a_bad_request() {
         pending.state()
     );
     let refused = pending.complete_from_redirect(&other_port);
-    assert!(matches!(refused, Err(Error::BadRequest(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(Error::InvalidInput(_))),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]
@@ -138,7 +144,10 @@ async fn pasted_url_for_another_path_is_a_bad_request() {
     )
     .replace("/callback", "/favicon.ico");
     let refused = pending.complete_from_redirect(&wrong_path);
-    assert!(matches!(refused, Err(Error::BadRequest(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(Error::InvalidInput(_))),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]
@@ -147,7 +156,7 @@ async fn pasted_callback_without_a_token_is_a_bad_request() {
     let pasted = redirect(&pending, &format!("state={}", pending.state()));
     let refused = pending.complete_from_redirect(&pasted);
     assert!(
-        matches!(&refused, Err(Error::BadRequest(message)) if message.contains("token")),
+        matches!(&refused, Err(Error::InvalidInput(message)) if message.contains("token")),
         "{refused:?}"
     );
 }
@@ -171,7 +180,7 @@ async fn a_second_paste_is_refused_once_the_sign_in_has_an_outcome() {
     );
     pending.complete_from_redirect(&pasted).expect("signed in");
     let again = pending.complete_from_redirect(&pasted);
-    assert!(matches!(again, Err(Error::BadRequest(_))), "{again:?}");
+    assert!(matches!(again, Err(Error::InvalidInput(_))), "{again:?}");
 }
 
 #[tokio::test]
@@ -198,7 +207,7 @@ async fn paste_after_the_listener_signed_in_is_refused() {
     assert_eq!(outcome.token.expose(), "wk_loopback");
 
     let late = handle.complete_from_redirect(&format!("{callback}?token=wk_pasted&state={state}"));
-    assert!(matches!(late, Err(Error::BadRequest(_))), "{late:?}");
+    assert!(matches!(late, Err(Error::InvalidInput(_))), "{late:?}");
 }
 
 #[tokio::test]
@@ -210,5 +219,8 @@ async fn paste_after_cancel_is_refused() {
     );
     pending.cancel();
     let refused = pending.complete_from_redirect(&pasted);
-    assert!(matches!(refused, Err(Error::BadRequest(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(Error::InvalidInput(_))),
+        "{refused:?}"
+    );
 }

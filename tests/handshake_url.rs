@@ -144,14 +144,20 @@ async fn base_path_prefix_is_kept() {
 #[tokio::test]
 async fn base_without_a_scheme_is_refused() {
     let refused = loopback_handshake("platform.wavekat.com", HandshakeOptions::default()).await;
-    assert!(matches!(refused, Err(Error::BadRequest(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(Error::InvalidInput(_))),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]
 async fn base_with_a_non_http_scheme_is_refused() {
     let refused =
         loopback_handshake("ftp://platform.wavekat.com", HandshakeOptions::default()).await;
-    assert!(matches!(refused, Err(Error::BadRequest(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(Error::InvalidInput(_))),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]
@@ -187,7 +193,7 @@ async fn zero_read_timeout_is_refused_naming_the_field() {
     let options = HandshakeOptions::default().read_timeout(Duration::ZERO);
     let refused = loopback_handshake(BASE, options).await;
     assert!(
-        matches!(&refused, Err(Error::BadRequest(message)) if message.contains("read_timeout")),
+        matches!(&refused, Err(Error::InvalidInput(message)) if message.contains("read_timeout")),
         "{refused:?}"
     );
 }

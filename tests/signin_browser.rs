@@ -50,7 +50,7 @@ impl Browser {
             .spawn()
             .expect("start chromedriver");
         let base = format!("http://127.0.0.1:{port}");
-        let http = reqwest::Client::new();
+        let http = wavekat_platform_client::dev_platform::http_client().expect("an HTTP client");
         for _ in 0..100 {
             if http.get(format!("{base}/status")).send().await.is_ok() {
                 break;

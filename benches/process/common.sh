@@ -3,7 +3,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 : "${CARGO_TARGET_DIR:=$HOME/.cache/wavekat-target}"
 export CARGO_TARGET_DIR
-cargo build -q --release --features dev-platform --bin wk-dev-platform --example bench_client
+cargo build -q --release --features dev-platform --bin wk-dev-platform
+# The drivers that run 0.0.37 beside ours live in the interop crate (it needs the system's libdbus).
+build_bench_client() { cargo build -q --release -p wavekat-platform-interop --example bench_client; }
 BIN="$CARGO_TARGET_DIR/release"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/wk-bench.XXXXXX")"
 start_platform() {

@@ -3,6 +3,7 @@
 # emulator in batches of 100: ours vs the published 0.0.37. Five runs each, alternating; medians.
 # Usage: benches/process/sync_cpu.sh [RECORDS] [RUNS]
 source "$(dirname "$0")/common.sh"
+build_bench_client
 records="${1:-10000}"
 runs="${2:-5}"
 start_platform

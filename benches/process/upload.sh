@@ -4,6 +4,7 @@
 # the same emulator endpoint; curl both as asked (`--data-binary @file`, which loads the file into
 # memory) and streaming (`-T file`). Usage: benches/process/upload.sh [SIZE_MIB]   (default 1024)
 source "$(dirname "$0")/common.sh"
+build_bench_client
 size_mib="${1:-1024}"
 start_platform
 head -c "$((size_mib * 1024 * 1024))" /dev/urandom >"$WORK/recording.wav"

@@ -8,11 +8,11 @@
 //! redirect or one-time code, and optional deterministic fault injection.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), wavekat_platform_client::dev_platform::Error> {
-//! use wavekat_platform_client::dev_platform::{DevPlatform, DevPlatformOptions};
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use wavekat_platform_client::dev_platform::{self, DevPlatform, DevPlatformOptions};
 //!
 //! let platform = DevPlatform::start(DevPlatformOptions::default()).await?;
-//! let me = reqwest::Client::new()
+//! let me = dev_platform::http_client()?
 //!     .get(format!("{}/api/me", platform.base_url()))
 //!     .bearer_auth(platform.token().expose())
 //!     .send()
@@ -42,6 +42,26 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::Faults;
+
+/// A reqwest client builder for raw HTTP to the emulator: a test playing the browser, or a request
+/// the typed [`Client`](crate::Client) would refuse to send.
+///
+/// This crate builds reqwest with `rustls-no-provider` (rustls on ring, handed to each client), so
+/// a bare `reqwest::Client::new()` in the same build has no TLS provider to use; this builder
+/// carries the same TLS configuration as [`Client`](crate::Client).
+pub fn http_client_builder() -> crate::Result<reqwest::ClientBuilder> {
+    crate::tls::http_client_builder()
+}
+
+/// [`http_client_builder`] with reqwest's defaults.
+pub fn http_client() -> crate::Result<reqwest::Client> {
+    http_client_builder()?
+        .build()
+        .map_err(|source| crate::Error::Network {
+            url: "(none: building the client)".into(),
+            source,
+        })
+}
 
 use crate::signing::{self, ReleaseCredential, ReleaseVerifier, SecretKeyHex};
 use crate::Token;

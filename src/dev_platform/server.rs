@@ -444,13 +444,19 @@ mod tests {
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        let response = reqwest::get(format!("http://{addr}/boom"))
+        let response = crate::dev_platform::http_client()
+            .expect("a client")
+            .get(format!("http://{addr}/boom"))
+            .send()
             .await
             .expect("an answer");
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let body: ErrorBody = response.json().await.expect("a JSON body");
         assert_eq!(body.error, "internal");
-        let fine = reqwest::get(format!("http://{addr}/fine"))
+        let fine = crate::dev_platform::http_client()
+            .expect("a client")
+            .get(format!("http://{addr}/fine"))
+            .send()
             .await
             .expect("an answer");
         assert_eq!(fine.status(), StatusCode::OK);

@@ -2,6 +2,7 @@
 //! the published `wavekat-platform-client` 0.0.37 (`wpc`). JSON we produce parses in theirs, the
 //! JSON their serializer produces parses in ours, and the values agree.
 
+#[path = "../../tests/support/mod.rs"]
 mod support;
 
 use std::fmt::Debug;
@@ -236,7 +237,7 @@ fn sync_stamps_the_same_schema_versions_as_0_0_37() {
 fn the_round_tripped_fixtures_cover_every_spec_property() {
     use std::collections::BTreeSet;
     let spec: serde_json::Value =
-        serde_json::from_str(include_str!("../schema/openapi.json")).unwrap();
+        serde_json::from_str(include_str!("../../schema/openapi.json")).unwrap();
     let properties = |schema: &str| -> BTreeSet<String> {
         spec["components"]["schemas"][schema]["properties"]
             .as_object()

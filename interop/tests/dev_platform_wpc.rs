@@ -18,7 +18,12 @@ async fn sign_in_with_wpc(platform: &DevPlatform) -> wpc::HandshakeOutcome {
     let url = pending.url().to_owned();
     let waiting = tokio::spawn(pending.wait());
     // The "browser": follows the emulator's redirect to wpc's own loopback listener.
-    let page = reqwest::get(&url).await.expect("the sign-in completes");
+    let page = wavekat_platform_client::dev_platform::http_client()
+        .expect("an HTTP client")
+        .get(&url)
+        .send()
+        .await
+        .expect("the sign-in completes");
     assert_eq!(page.status().as_u16(), 200);
     assert!(page.url().as_str().starts_with("http://127.0.0.1:"));
     waiting

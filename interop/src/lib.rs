@@ -1,0 +1,1 @@
+//! Nothing here: see `tests/`, `benches/` and `examples/` of this crate.
