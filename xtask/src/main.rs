@@ -47,10 +47,23 @@ fn main() -> ExitCode {
     }
 }
 
-/// The workspace root: the parent of this package's directory.
+/// The workspace root: the parent of this package's directory, as `cargo run` gives it at run
+/// time (not the compile-time path: a copy of the repo sharing a build directory may run a binary
+/// built for another checkout), else the nearest directory above the current one holding
+/// `schema/openapi.json`.
 fn workspace_root() -> PathBuf {
-    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
-    here.parent().unwrap_or(here).to_path_buf()
+    if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        let dir = PathBuf::from(dir);
+        if let Some(parent) = dir.parent() {
+            return parent.to_path_buf();
+        }
+    }
+    let mut dir = std::env::current_dir().unwrap_or_default();
+    loop {
+        if dir.join("schema/openapi.json").is_file() || !dir.pop() {
+            return dir;
+        }
+    }
 }
 
 fn read(path: &Path) -> Result<String, String> {
