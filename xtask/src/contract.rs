@@ -12,7 +12,9 @@
 //!   `required` flipped, or a request media type removed → breaking. A response status removed,
 //!   or a success (2xx) status added → breaking (the method's return type changes); an error
 //!   status added → additive. Security requirements changed → breaking unless dropped entirely.
-//!   `x-wavekat-signing` changed → breaking (the platform would refuse the requests); other
+//!   `x-wavekat-signing` changed or dropped → breaking (the platform would refuse the requests;
+//!   first stated on an operation the released contract left unannotated → additive, since the
+//!   crate then kept that fact in code); other
 //!   vendor extensions (such as `x-wavekat-idempotent`) → additive (behaviour, not shape).
 //! - **Schemas** (`components.schemas.<Name>`, every one, including those no operation refers to,
 //!   such as the mobile frames): removed → breaking, added → additive. Within one:
@@ -259,6 +261,16 @@ impl Diff {
                 "requestBody" => self.request_body(&here, a, b),
                 "responses" => self.responses(&here, object(a), object(b)),
                 "security" => self.security(&here, a, b),
+                // Annotating an operation the released contract left unannotated states a fact
+                // the crate already kept in code; changing or dropping a stated one is breaking.
+                "x-wavekat-signing" if a.is_none() => self.push(
+                    Class::Additive,
+                    here,
+                    format!(
+                        "stated as {} (the released contract did not state it)",
+                        b.map_or("(none)".to_owned(), short)
+                    ),
+                ),
                 "x-wavekat-signing" => self.push(
                     Class::Breaking,
                     here,
@@ -942,6 +954,27 @@ mod tests {
             found[0].starts_with("breaking: components.schemas.ClientFrame.oneOf[")
                 && found[0].ends_with("member removed"),
             "{found:#?}"
+        );
+    }
+
+    #[test]
+    fn stating_signing_is_additive_and_changing_it_breaking() {
+        let heartbeat = "/api/voice/installs/heartbeat";
+        let old = released();
+        let mut stated = old.clone();
+        stated["paths"][heartbeat]["post"]["x-wavekat-signing"] = json!("release");
+        assert_eq!(
+            lines(&old, &stated),
+            ["additive: paths./api/voice/installs/heartbeat.post.x-wavekat-signing stated as \"release\" (the released contract did not state it)"]
+        );
+        let mut dropped = stated.clone();
+        dropped["paths"][heartbeat]["post"]
+            .as_object_mut()
+            .unwrap()
+            .remove("x-wavekat-signing");
+        assert_eq!(
+            lines(&stated, &dropped),
+            ["breaking: paths./api/voice/installs/heartbeat.post.x-wavekat-signing changed from \"release\" to (none) (the platform checks release signatures)"]
         );
     }
 
