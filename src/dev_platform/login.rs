@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use url::{Host, Url};
 
-use super::server::{read_body, ApiError, AppState, Shared, JSON_BODY_CAP};
+use super::http::{read_body, ApiError, AppState, Shared, JSON_BODY_CAP};
 use super::store;
 use super::{hash_secret, mint_token, random_bytes, time};
 use crate::wire::{CliCodeExchangeRequest, CliCodeExchangeResponse};

@@ -24,6 +24,7 @@
 //! ```
 
 mod faults;
+mod http;
 mod login;
 mod server;
 mod store;
@@ -42,6 +43,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 pub use faults::Faults;
+pub use server::{served_api_routes, ServedRoute};
 
 /// A reqwest client builder for raw HTTP to the emulator: a test playing the browser, or a request
 /// the typed [`Client`](crate::Client) would refuse to send.
@@ -66,7 +68,7 @@ pub fn http_client() -> crate::Result<reqwest::Client> {
 use crate::signing::{self, ReleaseCredential, ReleaseVerifier, SecretKeyHex};
 use crate::Token;
 use faults::FaultPlan;
-use server::AppState;
+use http::AppState;
 use store::{Store, StoreError, User};
 
 /// The login of the user every emulator starts with.

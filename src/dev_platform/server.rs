@@ -1,144 +1,142 @@
-//! The emulator's HTTP surface: routes, JSON errors, bearer auth, fault and panic layers, and the
-//! identity and install-heartbeat endpoints.
+//! The emulator's HTTP surface: the route table, fault and panic layers, and the identity and
+//! install-heartbeat endpoints.
 
+use std::fmt;
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
-use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::header::{AUTHORIZATION, CONTENT_LENGTH, RETRY_AFTER};
+use axum::handler::Handler;
+use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
+use axum::routing::{get, post, MethodFilter, MethodRouter};
 use axum::{Json, Router};
-use futures_util::{FutureExt, StreamExt};
+use futures_util::FutureExt;
 
-use super::faults::{Fault, FaultPlan};
-use super::store::{self, InstallReport, Store, StoreError, User};
-use super::{hash_secret, login, new_uuid, time, voice};
-use crate::signing::ReleaseVerifier;
-use crate::wire::{ErrorBody, InstallHeartbeatRequest, InstallHeartbeatResponse, Me};
-
-/// The largest JSON request body accepted (sync batches, heartbeats, code exchanges).
-pub(crate) const JSON_BODY_CAP: usize = 8 * 1024 * 1024;
+use super::faults::Fault;
+use super::http::{authenticate, read_body, ApiError, Shared, JSON_BODY_CAP};
+use super::store::{self, InstallReport};
+use super::{login, new_uuid, time, voice};
+use crate::wire::{InstallHeartbeatRequest, InstallHeartbeatResponse, Me};
 
 /// The signed path of the install heartbeat.
 const HEARTBEAT_PATH: &str = "/api/voice/installs/heartbeat";
 
-/// Everything the handlers share.
-pub(crate) struct AppState {
-    pub(crate) store: Store,
-    pub(crate) verifier: ReleaseVerifier,
-    pub(crate) blobs: PathBuf,
-    pub(crate) default_user: User,
-    pub(crate) auto_approve: bool,
-    pub(crate) faults: Option<FaultPlan>,
+/// One `/api` operation the emulator serves: its method and its path exactly as
+/// `schema/openapi.json` writes it (`{sourceId}` captures included).
+///
+/// [`served_api_routes`] lists them; the same table builds the emulator's router, so a test can
+/// hold the emulator's coverage against the spec in both directions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ServedRoute {
+    /// The HTTP method, upper case (`GET`, `POST`, `PUT`).
+    pub method: &'static str,
+    /// The path template, as in the spec's `paths` (`/api/voice/recordings/{sourceId}/bytes`).
+    pub path: &'static str,
 }
 
-pub(crate) type Shared = Arc<AppState>;
-
-/// An error answer: a status and the platform's JSON error body.
-#[derive(Debug)]
-pub(crate) struct ApiError {
-    status: StatusCode,
-    code: &'static str,
-    message: Option<String>,
+impl fmt::Display for ServedRoute {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.method, self.path)
+    }
 }
 
-impl ApiError {
-    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError {
-            status,
-            code,
-            message: Some(message.into()),
+/// The `/api` operations the emulator serves, in the order its router registers them.
+pub fn served_api_routes() -> Vec<ServedRoute> {
+    api_routes().into_iter().map(|(route, _)| route).collect()
+}
+
+/// An HTTP method an `/api` route of the emulator answers.
+#[derive(Debug, Clone, Copy)]
+enum Verb {
+    Get,
+    Post,
+    Put,
+}
+
+impl Verb {
+    fn as_str(self) -> &'static str {
+        match self {
+            Verb::Get => "GET",
+            Verb::Post => "POST",
+            Verb::Put => "PUT",
         }
     }
 
-    /// 400 `bad_request`.
-    pub(crate) fn bad_request(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
-    }
-
-    /// 401 `unauthenticated`: the token is missing, unknown or revoked.
-    pub(crate) fn unauthenticated(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
-    }
-
-    /// 401 `reauth_required`: the token is valid but too old for a destructive action.
-    pub(crate) fn reauth_required() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "reauth_required",
-            "this action needs a recent sign-in; sign in again and retry",
-        )
-    }
-
-    /// 404 `not found` (the platform's spelling).
-    pub(crate) fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not found", message)
-    }
-
-    /// 413 `too_large`.
-    pub(crate) fn too_large(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message)
-    }
-
-    /// 500 `internal`: the emulator itself failed (never caused by request content).
-    pub(crate) fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the emulator failed; see its log",
-        )
+    fn filter(self) -> MethodFilter {
+        match self {
+            Verb::Get => MethodFilter::GET,
+            Verb::Post => MethodFilter::POST,
+            Verb::Put => MethodFilter::PUT,
+        }
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        tracing::error!(error = %e, "dev-platform store failure");
-        ApiError::internal()
-    }
+/// One row of the route table: what is served, and the handler serving it.
+fn api<H, T>(verb: Verb, path: &'static str, handler: H) -> (ServedRoute, MethodRouter<Shared>)
+where
+    H: Handler<T, Shared>,
+    T: 'static,
+{
+    let route = ServedRoute {
+        method: verb.as_str(),
+        path,
+    };
+    (route, MethodRouter::new().on(verb.filter(), handler))
 }
 
-impl From<std::io::Error> for ApiError {
-    fn from(e: std::io::Error) -> Self {
-        tracing::error!(error = %e, "dev-platform I/O failure");
-        ApiError::internal()
-    }
+/// The route table of the platform's API: the one list of what the emulator serves under `/api`.
+/// (The behaviour behind each row is hand-written; `tests/emulator_parity.rs` checks the rows
+/// against the spec's operations.)
+fn api_routes() -> Vec<(ServedRoute, MethodRouter<Shared>)> {
+    vec![
+        api(Verb::Get, "/api/me", me),
+        api(
+            Verb::Post,
+            "/api/auth/cli/tokens/revoke-current",
+            revoke_current,
+        ),
+        api(
+            Verb::Post,
+            "/api/auth/cli/codes/exchange",
+            login::exchange_code,
+        ),
+        api(Verb::Get, "/api/voice/calls", voice::list_calls),
+        api(Verb::Post, "/api/voice/calls/sync", voice::sync_calls),
+        api(Verb::Get, "/api/voice/recordings", voice::list_recordings),
+        api(
+            Verb::Post,
+            "/api/voice/recordings/sync",
+            voice::sync_recordings,
+        ),
+        api(
+            Verb::Put,
+            "/api/voice/recordings/{sourceId}/bytes",
+            voice::put_recording_bytes,
+        ),
+        api(Verb::Get, "/api/voice/transcripts", voice::list_transcripts),
+        api(
+            Verb::Post,
+            "/api/voice/transcripts/sync",
+            voice::sync_transcripts,
+        ),
+        api(Verb::Get, "/api/voice/accounts", voice::list_accounts),
+        api(Verb::Post, "/api/voice/accounts/sync", voice::sync_accounts),
+        api(Verb::Post, HEARTBEAT_PATH, install_heartbeat),
+    ]
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: self.code.to_owned(),
-            message: self.message,
-        };
-        (self.status, Json(body)).into_response()
-    }
-}
-
-/// The routes, with the fault layer (on `/api/*` only) and the panic safety net.
+/// The routes (the API table plus the browser sign-in pages, which are not part of the API
+/// contract), with the fault layer (on `/api/*` only) and the panic safety net.
 pub(crate) fn router(state: Shared) -> Router {
-    Router::new()
-        .route("/api/me", get(me))
-        .route("/api/auth/cli/tokens/revoke-current", post(revoke_current))
-        .route("/api/auth/cli/codes/exchange", post(login::exchange_code))
-        .route("/api/voice/calls", get(voice::list_calls))
-        .route("/api/voice/calls/sync", post(voice::sync_calls))
-        .route("/api/voice/recordings", get(voice::list_recordings))
-        .route("/api/voice/recordings/sync", post(voice::sync_recordings))
-        .route(
-            "/api/voice/recordings/{source_id}/bytes",
-            put(voice::put_recording_bytes),
-        )
-        .route("/api/voice/transcripts", get(voice::list_transcripts))
-        .route("/api/voice/transcripts/sync", post(voice::sync_transcripts))
-        .route("/api/voice/accounts", get(voice::list_accounts))
-        .route("/api/voice/accounts/sync", post(voice::sync_accounts))
-        .route(HEARTBEAT_PATH, post(install_heartbeat))
-        .route("/cli-login", get(login::page))
+    let api = api_routes()
+        .into_iter()
+        .fold(Router::new(), |router, (route, handler)| {
+            router.route(route.path, handler)
+        });
+    api.route("/cli-login", get(login::page))
         .route("/cli-login/decision", post(login::decision))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -212,118 +210,6 @@ fn dropped_connection() -> Response {
     let mut response = Response::new(Body::from_stream(body));
     *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
     response
-}
-
-/// The authenticated caller.
-#[derive(Debug, Clone)]
-pub(crate) struct Caller {
-    pub(crate) user: User,
-    pub(crate) token_hash: String,
-    pub(crate) reauth_required: bool,
-}
-
-/// Resolves `Authorization: Bearer <token>`; a missing, unknown or revoked token is
-/// `401 unauthenticated`.
-pub(crate) async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Caller, ApiError> {
-    let mut values = headers.get_all(AUTHORIZATION).iter();
-    let value = values
-        .next()
-        .ok_or_else(|| ApiError::unauthenticated("missing Authorization header"))?;
-    if values.next().is_some() {
-        return Err(ApiError::unauthenticated(
-            "more than one Authorization header",
-        ));
-    }
-    let text = value
-        .to_str()
-        .map_err(|_| ApiError::unauthenticated("Authorization header is not ASCII"))?;
-    let token = match text.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        _ => {
-            return Err(ApiError::unauthenticated(
-                "Authorization is not a Bearer token",
-            ))
-        }
-    };
-    if token.is_empty() {
-        return Err(ApiError::unauthenticated("empty bearer token"));
-    }
-    let token_hash = hash_secret(token);
-    let lookup = token_hash.clone();
-    let owner = state
-        .store
-        .call(move |conn| store::token_owner(conn, &lookup))
-        .await?;
-    match owner {
-        Some(owner) if !owner.revoked => Ok(Caller {
-            user: owner.user,
-            token_hash,
-            reauth_required: owner.reauth_required,
-        }),
-        Some(_) => Err(ApiError::unauthenticated("the token was revoked")),
-        None => Err(ApiError::unauthenticated("unknown token")),
-    }
-}
-
-/// How much of a refused body the emulator still reads and discards, so that the client, still
-/// sending, reads the error instead of a connection reset.
-const DRAIN_LIMIT: u64 = 64 * 1024 * 1024;
-
-/// Reads and discards up to [`DRAIN_LIMIT`] more bytes of a body.
-pub(crate) async fn drain(stream: &mut axum::body::BodyDataStream) {
-    let mut budget = DRAIN_LIMIT;
-    while budget > 0 {
-        match stream.next().await {
-            Some(Ok(chunk)) => budget = budget.saturating_sub(chunk.len() as u64),
-            _ => break,
-        }
-    }
-}
-
-/// Reads a whole body up to `cap` bytes: over the cap (by `Content-Length` or by count) is 413.
-pub(crate) async fn read_body(
-    headers: &HeaderMap,
-    body: Body,
-    cap: usize,
-) -> Result<Vec<u8>, ApiError> {
-    let mut stream = body.into_data_stream();
-    if let Some(len) = content_length(headers)? {
-        if len > cap as u64 {
-            drain(&mut stream).await;
-            return Err(ApiError::too_large(format!(
-                "request body of {len} bytes exceeds the {cap}-byte limit"
-            )));
-        }
-    }
-    let mut buf = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk =
-            chunk.map_err(|_| ApiError::bad_request("the request body could not be read"))?;
-        if buf.len() + chunk.len() > cap {
-            drain(&mut stream).await;
-            return Err(ApiError::too_large(format!(
-                "request body exceeds the {cap}-byte limit"
-            )));
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf)
-}
-
-/// The `Content-Length` header as a number, if present; a malformed one is 400.
-pub(crate) fn content_length(headers: &HeaderMap) -> Result<Option<u64>, ApiError> {
-    match headers.get(CONTENT_LENGTH) {
-        None => Ok(None),
-        Some(v) => v
-            .to_str()
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .map(Some)
-            .ok_or_else(|| ApiError::bad_request("malformed Content-Length")),
-    }
 }
 
 /// `GET /api/me`.
@@ -426,6 +312,7 @@ async fn install_heartbeat(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::ErrorBody;
 
     async fn boom() -> &'static str {
         panic!("a deliberate handler panic")

@@ -13,10 +13,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use tokio::io::AsyncWriteExt;
 
-use super::random_hex;
-use super::server::{
+use super::http::{
     authenticate, content_length, drain, read_body, ApiError, Caller, Shared, JSON_BODY_CAP,
 };
+use super::random_hex;
 use super::store::{
     self, AccountRow, CallRow, Cursor, ListedRow, RecordingRow, StoreError, TranscriptRow,
 };
