@@ -87,7 +87,9 @@ function capturedHeartbeat() {
 
 test("the heartbeat captured off the Rust client's wire is accepted once, then refused as a replay", async () => {
   const request = capturedHeartbeat();
-  assert.equal(request.headers.authorization, undefined);
+  assert.equal(request.headers.authorization, undefined, "no bearer on a public route");
+  assert.equal(request.headers["content-type"], "application/json");
+  assert.equal(request.headers["x-wk-sig-ver"], "2");
   const verifier = new ReleaseVerifier({ masterPublicKey: rustVectors.release.masterPublicKey, now: () => request.timestamp * 1000 });
   const first = await verifier.verify(request);
   assert.equal(first.ok, true, JSON.stringify(first));
