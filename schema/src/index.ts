@@ -25,11 +25,13 @@ export {
   validateSchema,
   type ContractValidationIssue,
   type DefaultResponseStatus,
+  type NumericStatus,
   type OperationWithRequestBody,
   type OperationWithResponseBody,
   type RequestBodyOf,
   type ResponseBodyOf,
   type ResponseStatus,
+  type ResponseStatusCode,
   type ValidationResult,
 } from "./validate.js";
 export { ed25519PublicKey, signEd25519, verifyEd25519Strict, type Ed25519PrivateKey } from "./ed25519.js";
@@ -45,6 +47,7 @@ export {
   signReleaseRequest,
   verifyCertificate,
   verifyRequestSignature,
+  type BodyBytes,
   type HeaderSource,
   type ReceivedRequest,
   type ReleaseCredential,

@@ -36,7 +36,9 @@ export const DEFAULT_MAX_AGE_SECONDS = 300;
 export const DEFAULT_MAX_FUTURE_SKEW_SECONDS = 30;
 
 const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
-const asBytes = (body: Uint8Array | string): Uint8Array => (typeof body === "string" ? utf8(body) : body);
+/** A request body: its exact bytes (a string is taken as its UTF-8 bytes). */
+export type BodyBytes = Uint8Array | ArrayBuffer | string;
+const asBytes = (body: BodyBytes): Uint8Array => (typeof body === "string" ? utf8(body) : body instanceof Uint8Array ? body : new Uint8Array(body));
 const asciiUpper = (text: string): string => text.replace(/[a-z]/g, (c) => c.toUpperCase());
 const isVisibleAscii = (text: string): boolean => /^[\x21-\x7e]+$/.test(text);
 
@@ -89,7 +91,7 @@ export interface RequestSignatureInput {
   /** The API path, without query or mount prefix. */
   path: string;
   /** The exact body bytes (a string is taken as its UTF-8 bytes). */
-  body: Uint8Array | string;
+  body: BodyBytes;
   /** The signature, 128 hex characters. */
   signature: string;
 }
@@ -146,7 +148,7 @@ export interface ReleaseRequestToSign {
   /** The API path, without query or base-URL prefix. */
   path: string;
   /** The exact body bytes that will be sent (a string is taken as its UTF-8 bytes). */
-  body: Uint8Array | string;
+  body: BodyBytes;
   /** Unix seconds to sign (default: now). */
   timestamp?: number;
   /** 16 nonce bytes (default: fresh random). */
@@ -211,8 +213,11 @@ export interface ReceivedRequest {
   path: string;
   /** The request headers. */
   headers: HeaderSource;
-  /** The exact body bytes received (a string is taken as its UTF-8 bytes). */
-  body: Uint8Array | string;
+  /**
+   * The exact body bytes received: a `Uint8Array` (a Node `Buffer` is one), an `ArrayBuffer`
+   * (fetch's `request.arrayBuffer()`), or a string taken as its UTF-8 bytes.
+   */
+  body: BodyBytes;
 }
 
 /** What {@link ReleaseVerifier.verify} established about an accepted request. */

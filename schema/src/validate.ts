@@ -57,6 +57,12 @@ export type RequestBodyOf<O extends OperationWithRequestBody> = SchemaType<Opera
 /** The statuses (as strings, e.g. `"200"`) for which operation `O` declares a JSON response body. */
 export type ResponseStatus<O extends OperationId> = Extract<keyof Operations[O]["responses"], string>;
 
+/** A declared status as a number (`401`) from its string form (`"401"`). */
+export type NumericStatus<S extends string> = S extends `${infer N extends number}` ? N : never;
+
+/** A status of operation `O` with a JSON body, as a string (`"401"`) or a number (`401`). */
+export type ResponseStatusCode<O extends OperationId> = ResponseStatus<O> | NumericStatus<ResponseStatus<O>>;
+
 /** Operations that declare a JSON response body for at least one status. */
 export type OperationWithResponseBody = { [O in OperationId]: ResponseStatus<O> extends never ? never : O }[OperationId];
 
@@ -134,19 +140,20 @@ export function validateRequestBody<O extends OperationWithRequestBody>(operatio
 }
 
 /**
- * Validates a parsed JSON response body of operation `operationId` for `status` (default `"200"`)
+ * Validates a parsed JSON response body of operation `operationId` for `status` (default `"200"`;
+ * a number or its string form; only statuses the contract declares a JSON body for type-check)
  * against the schema the contract declares for it.
  *
  * @throws TypeError if the contract declares no JSON body for that operation and status.
  */
-export function validateResponseBody<O extends OperationWithResponseBody, S extends ResponseStatus<O> = DefaultResponseStatus<O>>(
+export function validateResponseBody<O extends OperationWithResponseBody, S extends ResponseStatusCode<O> = DefaultResponseStatus<O>>(
   operationId: O,
   body: unknown,
-  status?: S | number,
-): ValidationResult<ResponseBodyOf<O, S>> {
+  status?: S,
+): ValidationResult<ResponseBodyOf<O, `${S}` & ResponseStatus<O>>> {
   const responses: Readonly<Record<string, string>> = OPERATIONS[operationId]?.responses ?? {};
   const key = String(status ?? "200");
   const schema = responses[key];
   if (schema === undefined) throw new TypeError(`operation ${JSON.stringify(operationId)} declares no JSON body for status ${key}`);
-  return validateSchema(schema as SchemaName, body) as ValidationResult<ResponseBodyOf<O, S>>;
+  return validateSchema(schema as SchemaName, body) as ValidationResult<ResponseBodyOf<O, `${S}` & ResponseStatus<O>>>;
 }

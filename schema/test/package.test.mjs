@@ -9,7 +9,8 @@ const pkg = JSON.parse(readFileSync(new URL("package.json", root), "utf8"));
 
 test("the package version equals the crate's Cargo.toml version", () => {
   const cargo = readFileSync(new URL("../Cargo.toml", root), "utf8");
-  const crateVersion = /^\[package\][^[]*?^version\s*=\s*"([^"]+)"/ms.exec(cargo)?.[1];
+  const packageTable = cargo.split(/^\[/m).find((table) => table.startsWith("package]"));
+  const crateVersion = /^version\s*=\s*"([^"]+)"/m.exec(packageTable ?? "")?.[1];
   assert.ok(crateVersion);
   assert.equal(pkg.version, crateVersion);
   const lock = JSON.parse(readFileSync(new URL("package-lock.json", root), "utf8"));

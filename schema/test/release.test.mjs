@@ -241,6 +241,14 @@ test("headers: a fetch Headers object is accepted", async () => {
   assert.equal(await code(verifier(), { ...request, headers: new Headers(request.headers) }), "ok");
 });
 
+test("a body may be an ArrayBuffer (fetch's request.arrayBuffer()) or bytes, with the same verdict as the string", async () => {
+  const request = signed();
+  const bytes = new TextEncoder().encode(request.body);
+  assert.equal(await code(verifier(), { ...request, body: bytes.buffer.slice(0) }), "ok");
+  const again = signed();
+  assert.equal(await code(verifier(), { ...again, body: Buffer.from(again.body) }), "ok");
+});
+
 test("signature: a small-order per-version key certified by the master is still refused", async () => {
   // The identity key with R = identity and S = 0 satisfies the lenient equation for any message;
   // the master certifies it, so only the strict check stands in the way.
