@@ -1,5 +1,7 @@
 // A platform-style handler for POST /api/voice/installs/heartbeat, written against the packed
-// package only as a consumer sees it: the types, a validator and the release verifier.
+// package only as a consumer sees it: the types, a validator and the release verifier, served by
+// node:http.
+import type { IncomingMessage, RequestListener } from "node:http";
 import {
   formatIssues,
   ReleaseVerifier,
@@ -11,11 +13,11 @@ import {
 } from "@wavekat/platform-contract";
 import type { components } from "@wavekat/platform-contract/wire";
 
-/** What a framework hands the handler. */
+/** What the handler reads of a request. */
 export interface Incoming {
   method: string;
   path: string;
-  headers: Record<string, string | string[] | undefined>;
+  headers: IncomingMessage["headers"];
   body: Uint8Array;
 }
 
@@ -56,5 +58,22 @@ export function heartbeatHandler(masterPublicKey: string, store: InstallStore, r
     };
     store.set(ping.installId, row);
     return { status: 200, body: row };
+  };
+}
+
+/** Serves `handle` on node:http at its route; the body is read as raw bytes, never re-encoded. */
+export function nodeListener(handle: (request: Incoming) => Promise<Outgoing>): RequestListener {
+  return (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const path = new URL(req.url ?? "/", "http://localhost").pathname;
+      const reply = (status: number, body: unknown) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+      if (req.method !== "POST" || path !== "/api/voice/installs/heartbeat") return reply(404, { error: "not found" });
+      handle({ method: req.method, path, headers: req.headers, body: Buffer.concat(chunks) }).then(
+        (out) => reply(out.status, out.body),
+        () => reply(500, { error: "internal" }),
+      );
+    });
   };
 }
