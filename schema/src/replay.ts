@@ -49,9 +49,10 @@ export interface InMemoryReplayMemoryOptions {
 export class InMemoryReplayMemory implements ReplayMemory {
   readonly #capacity: number;
   readonly #now: () => number;
-  /** `key \n nonce` → expiry (ms). Insertion order is not expiry order, so expiry scans. */
-  readonly #entries = new Map<string, number>();
-  #nextExpiry = Number.POSITIVE_INFINITY;
+  /** `key \n nonce` of every remembered nonce. */
+  readonly #entries = new Set<string>();
+  /** The same entries as a binary min-heap on expiry, so expiring costs O(log n) per entry. */
+  readonly #byExpiry: { expiresAtMs: number; id: string }[] = [];
 
   /** @param options - Capacity and clock. */
   constructor(options: InMemoryReplayMemoryOptions = {}) {
@@ -69,23 +70,55 @@ export class InMemoryReplayMemory implements ReplayMemory {
 
   /** {@inheritDoc ReplayMemory.checkAndRemember} */
   checkAndRemember(key: string, nonce: string, expiresAtMs: number): boolean {
-    const now = this.#now();
-    this.#expire(now);
+    this.#expire(this.#now());
     const id = `${key}\n${nonce}`;
     if (this.#entries.has(id)) return false;
     if (this.#entries.size >= this.#capacity) throw new ReplayMemoryFullError();
-    this.#entries.set(id, expiresAtMs);
-    this.#nextExpiry = Math.min(this.#nextExpiry, expiresAtMs);
+    this.#entries.add(id);
+    this.#push({ expiresAtMs, id });
     return true;
   }
 
+  /** Forgets every entry whose expiry is before `now`. */
   #expire(now: number): void {
-    if (now < this.#nextExpiry) return;
-    let next = Number.POSITIVE_INFINITY;
-    for (const [id, expiry] of this.#entries) {
-      if (expiry < now) this.#entries.delete(id);
-      else next = Math.min(next, expiry);
+    const heap = this.#byExpiry;
+    while (heap.length > 0 && (heap[0] as { expiresAtMs: number }).expiresAtMs < now) {
+      const top = heap[0] as { id: string };
+      const last = heap.pop() as { expiresAtMs: number; id: string };
+      if (heap.length > 0) {
+        heap[0] = last;
+        this.#siftDown(0);
+      }
+      this.#entries.delete(top.id);
     }
-    this.#nextExpiry = next;
+  }
+
+  #push(entry: { expiresAtMs: number; id: string }): void {
+    const heap = this.#byExpiry;
+    heap.push(entry);
+    let i = heap.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if ((heap[parent] as typeof entry).expiresAtMs <= entry.expiresAtMs) break;
+      heap[i] = heap[parent] as typeof entry;
+      i = parent;
+    }
+    heap[i] = entry;
+  }
+
+  #siftDown(start: number): void {
+    const heap = this.#byExpiry;
+    const entry = heap[start] as { expiresAtMs: number; id: string };
+    let i = start;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= heap.length) break;
+      const right = left + 1;
+      const child = right < heap.length && (heap[right] as typeof entry).expiresAtMs < (heap[left] as typeof entry).expiresAtMs ? right : left;
+      if ((heap[child] as typeof entry).expiresAtMs >= entry.expiresAtMs) break;
+      heap[i] = heap[child] as typeof entry;
+      i = child;
+    }
+    heap[i] = entry;
   }
 }
