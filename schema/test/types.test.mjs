@@ -10,7 +10,7 @@ test("the declarations accept correct use and refuse misuse under tsc --strict",
   const file = fileURLToPath(new URL("types/usage.ts", import.meta.url));
   const args = ["--noEmit", "--strict", "--exactOptionalPropertyTypes", "--target", "es2022", "--module", "nodenext", "--moduleResolution", "nodenext", "--types", "node", file];
   try {
-    execFileSync(tsc, args, { encoding: "utf8" });
+    execFileSync(tsc, args, { encoding: "utf8", cwd: fileURLToPath(new URL("..", import.meta.url)) });
   } catch (error) {
     assert.fail(`tsc refused test/types/usage.ts:\n${error.stdout}`);
   }
