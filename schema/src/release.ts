@@ -389,17 +389,13 @@ function readHeaders(source: HeaderSource): (name: string) => string | undefined
   }
   const record = source as Readonly<Record<string, string | readonly string[] | undefined>>;
   return (name) => {
-    let found: string | undefined | null;
+    let found: string | undefined;
     for (const [key, value] of Object.entries(record)) {
-      if (key.toLowerCase() !== name || value === undefined) continue;
-      if (found !== undefined || typeof value !== "string") {
-        if (typeof value !== "string" && value.length === 1 && found === undefined) {
-          found = value[0];
-          continue;
-        }
-        return null;
+      if (value === undefined || key.toLowerCase() !== name) continue;
+      for (const one of typeof value === "string" ? [value] : value) {
+        if (found !== undefined) return null;
+        found = one;
       }
-      found = value;
     }
     return found;
   };

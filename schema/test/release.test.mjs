@@ -231,6 +231,12 @@ test("headers: a repeated header is malformed; names match case-insensitively; u
   const repeated = signed();
   repeated.headers[RELEASE_HEADERS.sig] = [repeated.headers[RELEASE_HEADERS.sig], repeated.headers[RELEASE_HEADERS.sig]];
   assert.equal(await code(verifier(), repeated), "malformed_header");
+  const twoSpellings = signed();
+  twoSpellings.headers["X-WK-Sig"] = twoSpellings.headers[RELEASE_HEADERS.sig];
+  assert.equal(await code(verifier(), twoSpellings), "malformed_header");
+  const single = signed();
+  single.headers[RELEASE_HEADERS.sig] = [single.headers[RELEASE_HEADERS.sig]];
+  assert.equal(await code(verifier(), single), "ok", "a one-element array is one value");
   const shouting = signed();
   const upper = Object.fromEntries(Object.entries(shouting.headers).map(([k, v]) => [k.toUpperCase(), k === "x-wk-build-version" ? v : v.toUpperCase()]));
   assert.equal(await code(verifier(), { ...shouting, headers: upper }), "ok");
