@@ -29,9 +29,8 @@ for file in wire.d.ts src/generated/contract.ts src/generated/wire-schema.ts pac
 done
 echo "(a) generated files match openapi.json, wire.schema.json and the crate version"
 
-rm -rf dist
 npm run --silent build
-echo "(b) tsc --strict: dist/ built"
+echo "(b) tsc --strict: dist/ rebuilt from scratch"
 
 node parity/check-snapshots.mjs
 
