@@ -74,6 +74,7 @@ export type ResponseBodyOf<O extends OperationId, S extends ResponseStatus<O> = 
   Operations[O]["responses"][S] & SchemaName
 >;
 
+const WIRE_BASE = "wire";
 let ajv: Ajv2020 | undefined;
 const compiled = new Map<string, ValidateFunction>();
 
@@ -84,8 +85,12 @@ function validatorFor(name: string): ValidateFunction {
     throw new TypeError(`no schema named ${JSON.stringify(name)} in the contract`);
   }
   // Formats are annotations here: the contract passes timestamps through as strings.
-  ajv ??= new Ajv2020({ strict: true, allErrors: true, allowUnionTypes: true, validateFormats: false }).addSchema(WIRE_SCHEMA);
-  const validate = ajv.compile({ $ref: `${WIRE_SCHEMA.$id}#/$defs/${name}` });
+  // The bundle is registered under its own `$id`, or under "wire" if it has none.
+  ajv ??= new Ajv2020({ strict: true, allErrors: true, allowUnionTypes: true, validateFormats: false }).addSchema(
+    WIRE_SCHEMA,
+    WIRE_SCHEMA.$id === undefined ? WIRE_BASE : undefined,
+  );
+  const validate = ajv.compile({ $ref: `${WIRE_SCHEMA.$id ?? WIRE_BASE}#/$defs/${name}` });
   compiled.set(name, validate);
   return validate;
 }
