@@ -2,7 +2,7 @@
 // TypeScript type (tsc --strict, excess properties refused) and validates against
 // wire.schema.json (ajv, JSON Schema 2020-12). Snapshot files are named `<Schema>.<variant>.snap`;
 // a `.all` variant holds an array of every value of an enum.
-import { readdirSync, readFileSync, writeFileSync, mkdtempSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -81,4 +81,6 @@ try {
   console.error(`(c) tsc: snapshots do not type-check against wire.d.ts (see ${file})`);
   failures++;
 }
+// Keep the generated file only when it failed, for the message above.
+if (failures === 0) rmSync(work, { recursive: true, force: true });
 process.exit(failures === 0 ? 0 : 1);
