@@ -1,8 +1,8 @@
-// Parity checks (b) and (c): every wire snapshot in ../snapshots type-checks against its generated
+// Parity check (c): every wire snapshot in ../snapshots type-checks against its generated
 // TypeScript type (tsc --strict, excess properties refused) and validates against
 // wire.schema.json (ajv, JSON Schema 2020-12). Snapshot files are named `<Schema>.<variant>.snap`;
 // a `.all` variant holds an array of every value of an enum.
-import { readdirSync, readFileSync, writeFileSync, mkdtempSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
@@ -61,7 +61,7 @@ for (const s of snapshots) {
 }
 console.log(`(c) ajv: ${snapshots.length - failures}/${snapshots.length} snapshots valid against wire.schema.json`);
 
-// (b) tsc: one typed constant per snapshot
+// (c) tsc: one typed constant per snapshot
 const work = mkdtempSync(join(tmpdir(), "wk-parity-"));
 const lines = [`import type { components } from ${JSON.stringify(join(schemaDir, "wire"))};`, `type S = components["schemas"];`];
 snapshots.forEach((s, i) => {
@@ -76,9 +76,11 @@ try {
     ["--noEmit", "--strict", "--target", "es2022", "--module", "nodenext", "--moduleResolution", "nodenext", "--skipLibCheck", file],
     { stdio: "inherit" },
   );
-  console.log(`(b) tsc: ${snapshots.length} snapshots type-check against wire.d.ts`);
+  console.log(`(c) tsc: ${snapshots.length} snapshots type-check against wire.d.ts`);
 } catch {
-  console.error(`(b) tsc: snapshots do not type-check against wire.d.ts (see ${file})`);
+  console.error(`(c) tsc: snapshots do not type-check against wire.d.ts (see ${file})`);
   failures++;
 }
+// Keep the generated file only when it failed, for the message above.
+if (failures === 0) rmSync(work, { recursive: true, force: true });
 process.exit(failures === 0 ? 0 : 1);
