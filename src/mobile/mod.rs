@@ -47,6 +47,7 @@
 mod codec;
 mod desktop;
 mod envelope;
+mod error;
 mod frames;
 mod keys;
 mod pairing;
@@ -58,7 +59,8 @@ pub use desktop::{
     MAX_WINDOW_LIFETIME_SECS,
 };
 pub use envelope::{envelope_signing_bytes, EnvelopeError, SignedEnvelope, ENVELOPE_DOMAIN};
-pub use frames::{decode_client_frame, decode_server_frame, ClientFrame, FrameError, ServerFrame};
+pub use error::FrameError;
+pub use frames::{decode_client_frame, decode_server_frame, ClientFrame, ServerFrame};
 pub use keys::{decode_pubkey_multibase, encode_pubkey_multibase, KeyError};
 pub use pairing::{
     pair_confirm, pair_proof, pair_transcript, verify_pair_confirm, verify_pair_proof, PairRole,
