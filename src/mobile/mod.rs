@@ -52,11 +52,13 @@ mod frames;
 mod keys;
 mod pairing;
 mod phone;
+#[cfg(feature = "mobile-transport")]
+pub mod transport;
 
 pub use desktop::{
     DesktopEndpoint, DesktopRejection, DesktopSession, DesktopStep, PairedDevice, PairedDevices,
     PairingWindow, PairingWindowConfig, DEFAULT_MAX_PROOF_ATTEMPTS, DEFAULT_WINDOW_LIFETIME_SECS,
-    MAX_WINDOW_LIFETIME_SECS,
+    MAX_ECHOED_BYTES, MAX_WINDOW_LIFETIME_SECS,
 };
 pub use envelope::{envelope_signing_bytes, EnvelopeError, SignedEnvelope, ENVELOPE_DOMAIN};
 pub use error::FrameError;
