@@ -180,3 +180,37 @@ pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
     });
     Relay { addr, inject, cut }
 }
+
+/// A deployed-style proto-2 phone over a raw WebSocket: pairs in plain text frames and returns
+/// the socket.
+pub async fn raw_plain_pair(
+    desktop: &MobileDesktop,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>> {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    use wavekat_platform_client::mobile::{decode_server_frame, PhoneSession, PhoneStep};
+
+    let qr = desktop.open_pairing_window(PairingWindowConfig::default());
+    let (mut ws, _) = tokio_tungstenite::connect_async(desktop.url())
+        .await
+        .expect("upgrade");
+    let (mut session, hello) =
+        PhoneSession::enroll(qr.offer, AGENT, SigningKey::generate(&mut OsRng));
+    ws.send(Message::text(hello.encode().expect("encodes")))
+        .await
+        .expect("sent");
+    loop {
+        let Some(Ok(Message::Text(text))) = ws.next().await else {
+            panic!("the desktop answers in text frames");
+        };
+        let frame = decode_server_frame(text.as_bytes()).expect("a proto-2 frame");
+        match session.handle(frame).expect("handshake step") {
+            PhoneStep::Send(next) => ws
+                .send(Message::text(next.encode().expect("encodes")))
+                .await
+                .expect("sent"),
+            PhoneStep::Paired { .. } => return ws,
+            other => panic!("unexpected step {other:?}"),
+        }
+    }
+}

@@ -290,7 +290,8 @@ struct Shared {
     config: DesktopConfig,
     endpoint: Mutex<DesktopEndpoint>,
     registry: Mutex<Registry>,
-    events: mpsc::Sender<DesktopEvent>,
+    /// Taken at the end of shutdown, so the event stream ends.
+    events: Mutex<Option<mpsc::Sender<DesktopEvent>>>,
     started: Instant,
     next_id: AtomicU64,
     shutdown: watch::Sender<bool>,
@@ -362,7 +363,7 @@ impl MobileDesktop {
             config,
             endpoint: Mutex::new(endpoint),
             registry: Mutex::new(registry),
-            events,
+            events: Mutex::new(Some(events)),
             started: Instant::now(),
             next_id: AtomicU64::new(1),
             shutdown,
@@ -511,6 +512,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
         close.send_replace(Some(DisconnectReason::Shutdown));
     }
     while tasks.join_next().await.is_some() {}
+    lock(&shared.events).take();
 }
 
 async fn refuse_busy(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, id: ConnectionId) {
@@ -546,7 +548,11 @@ fn close_frame(code: u16, reason: &'static str) -> CloseFrame {
 }
 
 async fn emit(shared: &Shared, event: DesktopEvent) -> bool {
-    shared.events.send(event).await.is_ok()
+    let sender = lock(&shared.events).clone();
+    match sender {
+        Some(sender) => sender.send(event).await.is_ok(),
+        None => false,
+    }
 }
 
 /// What the phone's upgrade request offered.
