@@ -166,11 +166,31 @@ pub enum ServerFrame {
     },
 }
 
+/// Decodes one phone→desktop frame from text: as [`decode_client_frame`], without checking
+/// UTF-8 again (a WebSocket text message, a `&str`, is already valid UTF-8).
+pub fn decode_client_frame_text(text: &str) -> Result<ClientFrame, FrameError> {
+    if text.len() <= MAX_FRAME_BYTES {
+        if let Some(frame) = audio_chunk_fast(serde_json::Deserializer::from_str(text)) {
+            return frame;
+        }
+    }
+    decode_client_frame(text.as_bytes())
+}
+
 /// Decodes one phone→desktop frame.
 ///
 /// Checks [`MAX_FRAME_BYTES`] before parsing and [`MAX_AUDIO_CHUNK_BYTES`] for `audio_chunk`.
 /// Unknown keys are ignored; an unknown `type` decodes to [`ClientFrame::Unknown`].
 pub fn decode_client_frame(bytes: &[u8]) -> Result<ClientFrame, FrameError> {
+    if bytes.len() > MAX_FRAME_BYTES {
+        return Err(FrameError::TooLarge {
+            len: bytes.len(),
+            max: MAX_FRAME_BYTES,
+        });
+    }
+    if let Some(frame) = audio_chunk_fast(serde_json::Deserializer::from_slice(bytes)) {
+        return frame;
+    }
     let (frame_type, map) = open_frame(bytes)?;
     Ok(match frame_type.as_str() {
         "hello" => {
@@ -229,6 +249,49 @@ pub fn decode_client_frame(bytes: &[u8]) -> Result<ClientFrame, FrameError> {
         }
         _ => ClientFrame::Unknown { frame_type },
     })
+}
+
+/// The hot frame's fast path: `{"type":"audio_chunk","data":"…"}` exactly (`type` first, no
+/// other key, no escapes), read with borrowed strings and no intermediate JSON tree, the audio
+/// size checked before its `String` is allocated. Anything else (another frame, another key
+/// order, a repeated or unknown key, any syntax error) returns `None`, and the general path
+/// decodes the frame or names its error, so both paths accept and refuse the same frames.
+fn audio_chunk_fast<'de, R: serde_json::de::Read<'de>>(
+    mut deserializer: serde_json::Deserializer<R>,
+) -> Option<Result<ClientFrame, FrameError>> {
+    use serde::de::{Deserializer as _, MapAccess, Visitor};
+
+    struct Fast;
+
+    impl<'de> Visitor<'de> for Fast {
+        type Value = Option<&'de str>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an audio_chunk frame")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            if map.next_key::<&'de str>()? != Some("type")
+                || map.next_value::<&'de str>()? != "audio_chunk"
+                || map.next_key::<&'de str>()? != Some("data")
+            {
+                return Ok(None);
+            }
+            let data = map.next_value::<&'de str>()?;
+            Ok(match map.next_key::<&'de str>()? {
+                None => Some(data),
+                Some(_) => None,
+            })
+        }
+    }
+
+    let data = deserializer.deserialize_map(Fast).ok()??;
+    deserializer.end().ok()?;
+    Some(
+        check_audio_len("audio_chunk", "data", data).map(|()| ClientFrame::AudioChunk {
+            data: data.to_owned(),
+        }),
+    )
 }
 
 /// Decodes one desktop→phone frame.

@@ -62,7 +62,9 @@ pub use desktop::{
 };
 pub use envelope::{envelope_signing_bytes, EnvelopeError, SignedEnvelope, ENVELOPE_DOMAIN};
 pub use error::FrameError;
-pub use frames::{decode_client_frame, decode_server_frame, ClientFrame, ServerFrame};
+pub use frames::{
+    decode_client_frame, decode_client_frame_text, decode_server_frame, ClientFrame, ServerFrame,
+};
 pub use keys::{decode_pubkey_multibase, encode_pubkey_multibase, KeyError};
 pub use pairing::{
     pair_confirm, pair_proof, pair_transcript, verify_pair_confirm, verify_pair_proof, PairRole,
