@@ -488,3 +488,58 @@ async fn a_desktop_requiring_secure_mode_refuses_a_plain_phone_with_its_reason()
     assert_eq!(desktop.open_window_count(), 1, "the window is still open");
     desktop.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_device_paired_in_plain_mode_resumes_in_plain_mode_with_a_secure_capable_desktop() {
+    let (desktop, mut events) = desktop(DesktopSecurity::AllowPlain).await;
+    let (phone, _phone_events, identity) =
+        pair(&desktop, desktop.url(), PhoneSecurity::PlainOnly).await;
+    assert!(identity.link_secret.is_none());
+    phone.close();
+    expect_event(&mut events, |e| {
+        matches!(e, DesktopEvent::Disconnected { .. }).then_some(())
+    })
+    .await;
+    let (_phone, _events, _) = connect(
+        phone_config(desktop.url(), PhoneSecurity::PreferSecure),
+        PhoneStart::Resume(identity),
+    )
+    .await
+    .expect("resumes");
+    let secure = expect_event(&mut events, |e| match e {
+        DesktopEvent::Resumed { connection } => Some(connection.is_secure()),
+        _ => None,
+    })
+    .await;
+    assert!(!secure);
+    desktop.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_securely_paired_phone_refuses_a_desktop_answering_in_plain_mode() {
+    let (desktop, _events) = desktop(DesktopSecurity::AllowPlain).await;
+    let (phone, _phone_events, identity) =
+        pair(&desktop, desktop.url(), PhoneSecurity::RequireSecure).await;
+    phone.close();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let url = ws_url(listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        // A plain proto-2 desktop (deployed, or a downgrading relay): no nonce header.
+        if let Ok((stream, _)) = listener.accept().await {
+            let _ws = tokio_tungstenite::accept_async(stream).await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
+    let error = connect(
+        phone_config(url, PhoneSecurity::PreferSecure),
+        PhoneStart::Resume(identity),
+    )
+    .await
+    .err()
+    .expect("refused");
+    assert!(
+        matches!(error, TransportError::SecureModeUnavailable),
+        "{error:?}"
+    );
+    desktop.shutdown().await;
+}

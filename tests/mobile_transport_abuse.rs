@@ -201,7 +201,7 @@ async fn a_thousand_idle_connections_leave_the_endpoint_serving_a_genuine_phone(
         matches!(close, Some(Ok(Message::Close(Some(ref f)))) if u16::from(f.code) == 4007),
         "busy close code: {close:?}"
     );
-    let reason = expect_event(&mut events, |e| match e {
+    expect_event(&mut events, |e| match e {
         DesktopEvent::Disconnected {
             reason: DisconnectReason::TooManyConnections,
             ..
@@ -209,7 +209,6 @@ async fn a_thousand_idle_connections_leave_the_endpoint_serving_a_genuine_phone(
         _ => None,
     })
     .await;
-    assert_eq!(reason, ());
     drop(idle);
     desktop.shutdown().await;
 }

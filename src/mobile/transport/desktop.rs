@@ -30,9 +30,9 @@ use super::{
     PREVIOUS_HEADER,
 };
 use crate::mobile::{
-    decode_client_frame, ClientFrame, DesktopEndpoint, DesktopRejection, DesktopSession,
-    DesktopStep, FrameError, PairedDevice, PairingWindowConfig, ServerFrame, SignedEnvelope,
-    TranscriptFields, MOBILE_WS_PATH,
+    decode_client_frame, decode_client_frame_text, ClientFrame, DesktopEndpoint, DesktopRejection,
+    DesktopSession, DesktopStep, FrameError, PairedDevice, PairingWindowConfig, ServerFrame,
+    SignedEnvelope, TranscriptFields, MOBILE_WS_PATH,
 };
 
 /// How many past connections per device the desktop remembers for resume reports.
@@ -333,7 +333,7 @@ impl MobileDesktop {
         config: DesktopConfig,
     ) -> std::io::Result<(Self, DesktopEvents)> {
         let listener = TcpListener::bind(addr).await?;
-        Ok(Self::serve(listener, config, Vec::new())?)
+        Self::serve(listener, config, Vec::new())
     }
 
     /// Serves on `listener`, starting with the paired devices in `devices` (as persisted from
@@ -842,13 +842,19 @@ impl Conn {
         }
         let frame = match message {
             Message::Text(text) => {
-                if self.keys.is_some() || (self.nonces.is_some() && self.expects_record()) {
+                if self.keys.is_some()
+                    || (self.nonces.is_some() && self.expects_record() && !self.plain_resume_ok())
+                {
                     return self.reject_input(
                         DisconnectReason::Secure(SecureError::Unsealed),
                         "unsealed frame on a secure connection",
                     );
                 }
-                match decode_client_frame(text.as_bytes()) {
+                if self.expects_record() {
+                    // A device paired in plain mode resumes in plain mode.
+                    self.nonces = None;
+                }
+                match decode_client_frame_text(text.as_str()) {
                     Ok(frame) => frame,
                     Err(e) => {
                         let rejection = ServerFrame::Rejected {
@@ -913,6 +919,18 @@ impl Conn {
             Message::Close(_) => return Flow::Close(DisconnectReason::PeerClosed, Vec::new()),
         };
         self.on_frame(frame, tx).await
+    }
+
+    /// Whether a resume may finish unsealed on a connection that negotiated secure mode: only for
+    /// a device that paired in plain mode (it has no link secret) and only if policy allows plain.
+    fn plain_resume_ok(&self) -> bool {
+        match &self.resume {
+            Some((device, _)) => {
+                self.shared.config.security == DesktopSecurity::AllowPlain
+                    && !lock(&self.shared.registry).links.contains_key(device)
+            }
+            None => false,
+        }
     }
 
     /// Whether the next phone message must be a sealed record (after the challenge).

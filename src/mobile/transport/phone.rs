@@ -60,7 +60,7 @@ pub struct Backoff {
 impl Default for Backoff {
     fn default() -> Self {
         Backoff {
-            initial: Duration::from_millis(100),
+            initial: Duration::from_millis(10),
             max: Duration::from_secs(10),
             max_attempts: None,
         }
