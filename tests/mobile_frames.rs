@@ -669,3 +669,83 @@ fn pairing_tokens_compare_by_value() {
     assert_eq!(PairingToken::new("abc"), PairingToken::new("abc"));
     assert_ne!(PairingToken::new("abc"), PairingToken::new("abd"));
 }
+
+// ── The audio_chunk fast path agrees with the general decoder ────────────────────────────────
+
+#[test]
+fn audio_chunk_with_a_repeated_data_key_is_rejected_as_duplicate() {
+    assert_eq!(
+        client(r#"{"type":"audio_chunk","data":"AAAA","data":"AAAA"}"#),
+        Err(FrameError::DuplicateKey { key: "data".into() })
+    );
+}
+
+#[test]
+fn audio_chunk_with_a_repeated_type_after_data_is_rejected_as_duplicate() {
+    assert_eq!(
+        client(r#"{"type":"audio_chunk","data":"AAAA","type":"audio_chunk"}"#),
+        Err(FrameError::DuplicateKey { key: "type".into() })
+    );
+}
+
+#[test]
+fn audio_chunk_decodes_the_same_in_any_key_order_with_unknown_keys_or_escapes() {
+    let canonical = client(r#"{"type":"audio_chunk","data":"AAAA"}"#).expect("decode");
+    for wire in [
+        r#"{"data":"AAAA","type":"audio_chunk"}"#,
+        r#"{"type":"audio_chunk","data":"AAAA","seq":7}"#,
+        r#"{"type":"audio_chunk","data":"AA\u0041A"}"#,
+        r#" { "type" : "audio_chunk" , "data" : "AAAA" } "#,
+    ] {
+        assert_eq!(client(wire).as_ref(), Ok(&canonical), "{wire}");
+    }
+}
+
+#[test]
+fn audio_chunk_with_trailing_data_is_rejected_as_not_json() {
+    assert!(matches!(
+        client(r#"{"type":"audio_chunk","data":"AAAA"}x"#),
+        Err(FrameError::NotJson { .. })
+    ));
+}
+
+#[test]
+fn audio_chunk_whose_data_is_not_a_string_is_an_invalid_field() {
+    let e = client(r#"{"type":"audio_chunk","data":[1,2]}"#).unwrap_err();
+    assert!(invalid("audio_chunk", "data")(&e), "{e:?}");
+}
+
+#[test]
+fn canonical_audio_chunk_with_a_quote_or_backslash_in_data_is_not_taken_as_base64() {
+    assert!(matches!(
+        client(r#"{"type":"audio_chunk","data":"AA"AA"}"#),
+        Err(FrameError::NotJson { .. })
+    ));
+    assert_eq!(
+        client(r#"{"type":"audio_chunk","data":"AA\/A"}"#),
+        Ok(ClientFrame::AudioChunk {
+            data: "AA/A".into()
+        })
+    );
+}
+
+#[test]
+fn the_text_decoder_agrees_with_the_bytes_decoder() {
+    let big = format!(
+        r#"{{"type":"audio_chunk","data":"{}"}}"#,
+        b64(&vec![3u8; 4096])
+    );
+    for wire in [
+        big.as_str(),
+        r#"{"type":"audio_chunk","data":"AAAA"}"#,
+        r#"{"type":"audio_chunk","data":"AAAA","data":"AAAA"}"#,
+        r#"{"data":"AAAA","type":"audio_chunk"}"#,
+        r#"{"type":"audio_chunk","data":"AA\/A"}"#,
+        r#"{"type":"audio_chunk","data":"AAAA"} x"#,
+        r#"{"type":"audio_chunk","data":7}"#,
+        r#"{"type":"audio_stream_start","sample_rate":16000}"#,
+        r#"{"type":"nope"}"#,
+    ] {
+        assert_eq!(decode_client_frame_text(wire), client(wire), "{wire}");
+    }
+}

@@ -1,6 +1,7 @@
 //! Decode throughput of a phone `audio_chunk` frame carrying 64 KiB of PCM: our
-//! `decode_client_frame` against `serde_json::from_str::<mur_common::mobile::ClientFrame>`, the
-//! deployed endpoint's decoder. Throughput is counted in bytes of frame text. A second group
+//! `decode_client_frame_text` (and `decode_client_frame` from bytes) against
+//! `serde_json::from_str::<mur_common::mobile::ClientFrame>`, the deployed endpoint's decoder. Both
+//! text decoders take a `&str`, as a WebSocket text message is. Throughput is counted in bytes of frame text. A second group
 //! measures the whole path to PCM bytes (decode plus base64).
 
 use std::hint::black_box;
@@ -8,7 +9,7 @@ use std::hint::black_box;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use wavekat_platform_client::mobile::{decode_client_frame, ClientFrame};
+use wavekat_platform_client::mobile::{decode_client_frame, decode_client_frame_text, ClientFrame};
 
 const PCM_BYTES: usize = 64 * 1024;
 
@@ -25,7 +26,10 @@ fn decode_frame(c: &mut Criterion) {
     let wire = audio_frame();
     let mut group = c.benchmark_group("audio_chunk_64k/frame");
     group.throughput(Throughput::Bytes(wire.len() as u64));
-    group.bench_function("wavekat::decode_client_frame", |b| {
+    group.bench_function("wavekat::decode_client_frame_text", |b| {
+        b.iter(|| decode_client_frame_text(black_box(&wire)))
+    });
+    group.bench_function("wavekat::decode_client_frame(bytes)", |b| {
         b.iter(|| decode_client_frame(black_box(wire.as_bytes())))
     });
     group.bench_function("mur_common::from_str", |b| {
@@ -38,9 +42,9 @@ fn decode_to_pcm(c: &mut Criterion) {
     let wire = audio_frame();
     let mut group = c.benchmark_group("audio_chunk_64k/to_pcm");
     group.throughput(Throughput::Bytes(wire.len() as u64));
-    group.bench_function("wavekat::decode_client_frame+audio_pcm", |b| {
+    group.bench_function("wavekat::decode_client_frame_text+audio_pcm", |b| {
         b.iter(|| {
-            decode_client_frame(black_box(wire.as_bytes()))
+            decode_client_frame_text(black_box(&wire))
                 .ok()
                 .and_then(|frame| frame.audio_pcm())
         })

@@ -7,7 +7,7 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
 use super::envelope::SignedEnvelope;
-use super::frames::FrameError;
+use super::error::FrameError;
 
 /// How many bytes of a duplicate key an error keeps.
 const KEY_IN_ERROR_LIMIT: usize = 64;

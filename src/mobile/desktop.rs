@@ -23,6 +23,25 @@ pub const MAX_WINDOW_LIFETIME_SECS: u64 = 300;
 /// Default number of `hello_proof` attempts a window accepts before it is exhausted.
 pub const DEFAULT_MAX_PROOF_ATTEMPTS: u32 = 5;
 
+/// Most bytes of a phone-chosen string that a [`DesktopRejection`] (and so a `rejected` frame or a
+/// log line) repeats.
+pub const MAX_ECHOED_BYTES: usize = 64;
+
+/// At most [`MAX_ECHOED_BYTES`] of `text`, cut at a character boundary, with `…` when cut.
+fn echo_bounded(text: &str) -> String {
+    if text.len() <= MAX_ECHOED_BYTES {
+        return text.to_owned();
+    }
+    let mut end = MAX_ECHOED_BYTES;
+    while !text.is_char_boundary(end) {
+        end = end.saturating_sub(1);
+    }
+    let mut out = String::with_capacity(end.saturating_add(3));
+    out.push_str(&text[..end]);
+    out.push('…');
+    out
+}
+
 /// Lifetime and attempt limit of a new pairing window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PairingWindowConfig {
@@ -112,6 +131,12 @@ impl PairingWindow {
             token: self.token.clone(),
             did: did.to_owned(),
         }
+    }
+
+    /// The window's token, for deriving secure-mode keys in the transport.
+    #[cfg_attr(not(feature = "mobile-transport"), allow(dead_code))]
+    pub(crate) fn token(&self) -> &PairingToken {
+        &self.token
     }
 
     /// Used, then expired, then exhausted: the first that applies.
@@ -242,9 +267,28 @@ impl DesktopEndpoint {
         offer
     }
 
+    /// The pairing windows, in no particular order.
+    pub fn windows(&self) -> impl Iterator<Item = &PairingWindow> {
+        self.windows.values()
+    }
+
     /// The window with id `wid`.
     pub fn window(&self, wid: &str) -> Option<&PairingWindow> {
         self.windows.get(wid)
+    }
+
+    /// Spends one proof attempt of window `wid` at `now` without a proof to check (a secure-mode
+    /// `hello_proof` whose record MAC, keyed by the token, failed: a wrong-token guess like any
+    /// other). Returns the window's state error if it is not open.
+    #[cfg_attr(not(feature = "mobile-transport"), allow(dead_code))]
+    pub(crate) fn spend_attempt(&mut self, wid: &str, now: u64) -> Result<(), DesktopRejection> {
+        let window = self
+            .windows
+            .get_mut(wid)
+            .ok_or(DesktopRejection::UnknownWindow)?;
+        window.check_open(now)?;
+        window.attempts = window.attempts.saturating_add(1);
+        Ok(())
     }
 
     /// Forgets windows that can no longer enroll anyone (used, expired or exhausted at `now`).
@@ -290,7 +334,8 @@ pub enum DesktopRejection {
     /// The phone asked for another agent than this endpoint serves.
     #[error("agent `{requested}` is not served here")]
     AgentMismatch {
-        /// The agent the phone asked for.
+        /// The agent the phone asked for, cut to at most [`MAX_ECHOED_BYTES`] bytes (the phone
+        /// chooses it, up to a whole frame, and it is echoed in the `rejected` frame and in logs).
         requested: String,
     },
     /// The announced device key is not a valid multibase Ed25519 key.
@@ -548,7 +593,9 @@ fn step(
         }
         (State::AwaitingHello, ClientFrame::Resume { pubkey, agent }) => {
             if agent != endpoint.agent {
-                return Err(DesktopRejection::AgentMismatch { requested: agent });
+                return Err(DesktopRejection::AgentMismatch {
+                    requested: echo_bounded(&agent),
+                });
             }
             let device_key = endpoint
                 .devices
@@ -633,7 +680,9 @@ fn hello_init(
         return Err(DesktopRejection::UnsupportedProto { proto });
     }
     if agent != endpoint.agent {
-        return Err(DesktopRejection::AgentMismatch { requested: agent });
+        return Err(DesktopRejection::AgentMismatch {
+            requested: echo_bounded(&agent),
+        });
     }
     let device_key = super::keys::decode_pubkey_multibase(&pubkey)
         .map_err(DesktopRejection::InvalidDeviceKey)?;

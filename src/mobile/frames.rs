@@ -7,99 +7,9 @@ use serde_json::Value;
 
 use super::codec::{parse_strict, Fields};
 use super::envelope::{EnvelopeWire, SignedEnvelope};
+use super::error::FrameError;
 use super::pairing::PairingToken;
 use super::{MAX_AUDIO_CHUNK_BYTES, MAX_FRAME_BYTES};
-
-/// Why a frame could not be decoded or encoded. No variant carries a field's value, so a secret
-/// in a bad frame (a legacy `hello` token) never reaches an error message.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum FrameError {
-    /// The frame is larger than [`MAX_FRAME_BYTES`]; it was not parsed.
-    #[error("frame is {len} bytes, over the {max}-byte limit")]
-    TooLarge {
-        /// Frame length in bytes.
-        len: usize,
-        /// The limit, [`MAX_FRAME_BYTES`].
-        max: usize,
-    },
-    /// The frame is not one well-formed JSON text (syntax, bad UTF-8, nesting deeper than 128,
-    /// trailing data).
-    #[error("frame is not valid JSON (line {line}, column {column})")]
-    NotJson {
-        /// 1-based line of the error.
-        line: usize,
-        /// 1-based column of the error.
-        column: usize,
-    },
-    /// The frame is JSON but not an object.
-    #[error("frame is not a JSON object")]
-    NotObject,
-    /// An object in the frame repeats a key.
-    #[error("frame repeats the key `{key}`")]
-    DuplicateKey {
-        /// The repeated key (at most 64 bytes of it).
-        key: String,
-    },
-    /// The frame object has no `type` key.
-    #[error("frame has no `type` key")]
-    MissingType,
-    /// The frame's `type` is not a string.
-    #[error("frame `type` is not a string")]
-    TypeNotString,
-    /// A required field is absent.
-    #[error("`{frame}` frame is missing the field `{field}`")]
-    MissingField {
-        /// The frame's `type`.
-        frame: &'static str,
-        /// The missing field (`envelope.sig` for a nested one).
-        field: &'static str,
-    },
-    /// A field has the wrong JSON type or is out of range.
-    #[error("`{frame}` frame field `{field}` is invalid: {reason}")]
-    InvalidField {
-        /// The frame's `type`.
-        frame: &'static str,
-        /// The invalid field (`envelope.sig` for a nested one).
-        field: &'static str,
-        /// What the field must be.
-        reason: &'static str,
-    },
-    /// An audio field is not canonical standard base64 (with padding).
-    #[error("`{frame}` frame field `{field}` is not valid standard base64")]
-    InvalidBase64 {
-        /// The frame's `type`.
-        frame: &'static str,
-        /// The audio field.
-        field: &'static str,
-    },
-    /// An audio field carries more than [`MAX_AUDIO_CHUNK_BYTES`] of PCM.
-    #[error(
-        "`{frame}` frame field `{field}` carries {len} audio bytes, over the {max}-byte limit"
-    )]
-    AudioTooLarge {
-        /// The frame's `type`.
-        frame: &'static str,
-        /// The audio field.
-        field: &'static str,
-        /// Decoded length in bytes (as implied by the base64 length when decoding).
-        len: usize,
-        /// The limit, [`MAX_AUDIO_CHUNK_BYTES`].
-        max: usize,
-    },
-    /// serde_json refused to serialize the frame (not expected for these types).
-    #[error("frame could not be serialized: {reason}")]
-    Serialize {
-        /// serde_json's message.
-        reason: String,
-    },
-    /// An `Unknown` frame has no known fields, so it cannot be encoded.
-    #[error("frame type `{frame_type}` is not known to this version and cannot be encoded")]
-    EncodeUnknown {
-        /// The unknown `type` string.
-        frame_type: String,
-    },
-}
 
 /// Frames the phone sends to the desktop.
 ///
@@ -256,11 +166,31 @@ pub enum ServerFrame {
     },
 }
 
+/// Decodes one phone→desktop frame from text: as [`decode_client_frame`], without checking
+/// UTF-8 again (a WebSocket text message, a `&str`, is already valid UTF-8).
+pub fn decode_client_frame_text(text: &str) -> Result<ClientFrame, FrameError> {
+    if text.len() <= MAX_FRAME_BYTES {
+        if let Some(frame) = audio_chunk_fast(serde_json::Deserializer::from_str(text)) {
+            return frame;
+        }
+    }
+    decode_client_frame(text.as_bytes())
+}
+
 /// Decodes one phone→desktop frame.
 ///
 /// Checks [`MAX_FRAME_BYTES`] before parsing and [`MAX_AUDIO_CHUNK_BYTES`] for `audio_chunk`.
 /// Unknown keys are ignored; an unknown `type` decodes to [`ClientFrame::Unknown`].
 pub fn decode_client_frame(bytes: &[u8]) -> Result<ClientFrame, FrameError> {
+    if bytes.len() > MAX_FRAME_BYTES {
+        return Err(FrameError::TooLarge {
+            len: bytes.len(),
+            max: MAX_FRAME_BYTES,
+        });
+    }
+    if let Some(frame) = audio_chunk_fast(serde_json::Deserializer::from_slice(bytes)) {
+        return frame;
+    }
     let (frame_type, map) = open_frame(bytes)?;
     Ok(match frame_type.as_str() {
         "hello" => {
@@ -319,6 +249,49 @@ pub fn decode_client_frame(bytes: &[u8]) -> Result<ClientFrame, FrameError> {
         }
         _ => ClientFrame::Unknown { frame_type },
     })
+}
+
+/// The hot frame's fast path: `{"type":"audio_chunk","data":"…"}` exactly (`type` first, no
+/// other key, no escapes), read with borrowed strings and no intermediate JSON tree, the audio
+/// size checked before its `String` is allocated. Anything else (another frame, another key
+/// order, a repeated or unknown key, any syntax error) returns `None`, and the general path
+/// decodes the frame or names its error, so both paths accept and refuse the same frames.
+fn audio_chunk_fast<'de, R: serde_json::de::Read<'de>>(
+    mut deserializer: serde_json::Deserializer<R>,
+) -> Option<Result<ClientFrame, FrameError>> {
+    use serde::de::{Deserializer as _, MapAccess, Visitor};
+
+    struct Fast;
+
+    impl<'de> Visitor<'de> for Fast {
+        type Value = Option<&'de str>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an audio_chunk frame")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            if map.next_key::<&'de str>()? != Some("type")
+                || map.next_value::<&'de str>()? != "audio_chunk"
+                || map.next_key::<&'de str>()? != Some("data")
+            {
+                return Ok(None);
+            }
+            let data = map.next_value::<&'de str>()?;
+            Ok(match map.next_key::<&'de str>()? {
+                None => Some(data),
+                Some(_) => None,
+            })
+        }
+    }
+
+    let data = deserializer.deserialize_map(Fast).ok()??;
+    deserializer.end().ok()?;
+    Some(
+        check_audio_len("audio_chunk", "data", data).map(|()| ClientFrame::AudioChunk {
+            data: data.to_owned(),
+        }),
+    )
 }
 
 /// Decodes one desktop→phone frame.

@@ -47,18 +47,24 @@
 mod codec;
 mod desktop;
 mod envelope;
+mod error;
 mod frames;
 mod keys;
 mod pairing;
 mod phone;
+#[cfg(feature = "mobile-transport")]
+pub mod transport;
 
 pub use desktop::{
     DesktopEndpoint, DesktopRejection, DesktopSession, DesktopStep, PairedDevice, PairedDevices,
     PairingWindow, PairingWindowConfig, DEFAULT_MAX_PROOF_ATTEMPTS, DEFAULT_WINDOW_LIFETIME_SECS,
-    MAX_WINDOW_LIFETIME_SECS,
+    MAX_ECHOED_BYTES, MAX_WINDOW_LIFETIME_SECS,
 };
 pub use envelope::{envelope_signing_bytes, EnvelopeError, SignedEnvelope, ENVELOPE_DOMAIN};
-pub use frames::{decode_client_frame, decode_server_frame, ClientFrame, FrameError, ServerFrame};
+pub use error::FrameError;
+pub use frames::{
+    decode_client_frame, decode_client_frame_text, decode_server_frame, ClientFrame, ServerFrame,
+};
 pub use keys::{decode_pubkey_multibase, encode_pubkey_multibase, KeyError};
 pub use pairing::{
     pair_confirm, pair_proof, pair_transcript, verify_pair_confirm, verify_pair_proof, PairRole,

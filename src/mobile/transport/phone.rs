@@ -1,0 +1,1018 @@
+//! The phone end: [`connect`] pairs or resumes, then keeps the link up (pings, dead-peer timeout,
+//! reconnect with backoff and resume by key) behind a handle with a bounded send queue.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use futures_util::{SinkExt as _, StreamExt as _};
+use rand_core::{OsRng, RngCore as _};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use super::qr::PairingQr;
+use super::secure::{
+    parse_resume_report, Binding, LinkSecret, RecordKind, SecureError, SessionContext, SessionKeys,
+    Side, CONNECTION_NONCE_LEN,
+};
+use super::{
+    close_code, nonce_hex, parse_nonce_hex, samples_to_pcm, ws_config, TransportError,
+    NONCE_HEADER, PREVIOUS_HEADER,
+};
+use crate::mobile::pairing::TranscriptFields;
+use crate::mobile::{
+    decode_server_frame, encode_pubkey_multibase, ClientFrame, PhoneRejection, PhoneSession,
+    PhoneStep, ServerFrame, SignedEnvelope, MAX_AUDIO_CHUNK_BYTES, PAIR_PROTO,
+};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Whether the phone accepts a plain proto-2 desktop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PhoneSecurity {
+    /// Use secure mode whenever the desktop offers it; accept plain only for a desktop that never
+    /// offered it (its QR code says so and the device holds no link secret).
+    #[default]
+    PreferSecure,
+    /// Refuse plain mode ([`TransportError::SecureModeUnavailable`]).
+    RequireSecure,
+    /// Never offer secure mode (talk to a deployed desktop exactly as a proto-2 phone does).
+    PlainOnly,
+}
+
+/// Reconnect delays: `initial`, doubling up to `max`, each with up to 25 % random jitter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// First delay.
+    pub initial: Duration,
+    /// Longest delay.
+    pub max: Duration,
+    /// Attempts after a drop before the link gives up (`None`: never).
+    pub max_attempts: Option<u32>,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(10),
+            max: Duration::from_secs(10),
+            max_attempts: None,
+        }
+    }
+}
+
+impl Backoff {
+    fn delay(&self, attempt: u32) -> Duration {
+        let base = self
+            .initial
+            .saturating_mul(1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX))
+            .min(self.max);
+        let jitter_range = u64::try_from(base.as_micros() / 4).unwrap_or(u64::MAX);
+        let jitter = if jitter_range == 0 {
+            0
+        } else {
+            OsRng.next_u64() % jitter_range
+        };
+        base.saturating_add(Duration::from_micros(jitter))
+    }
+}
+
+/// Configuration of a phone link.
+#[derive(Debug, Clone)]
+pub struct PhoneConfig {
+    /// The desktop endpoint, `ws://host:port/api/v1/mobile/ws`.
+    pub url: String,
+    /// The agent name (`mur`).
+    pub agent: String,
+    /// Plain-mode policy.
+    pub security: PhoneSecurity,
+    /// Interval of WebSocket pings.
+    pub ping_interval: Duration,
+    /// The link is dropped (and reconnected) when nothing arrives for this long.
+    pub dead_peer_timeout: Duration,
+    /// Time for TCP connect, upgrade and handshake.
+    pub connect_timeout: Duration,
+    /// Reconnect delays.
+    pub backoff: Backoff,
+    /// Capacity of the send queue (frames waiting to be written).
+    pub send_queue: usize,
+    /// Capacity of the event queue.
+    pub event_queue: usize,
+}
+
+impl PhoneConfig {
+    /// Defaults for the endpoint `url` and `agent`.
+    pub fn new(url: impl Into<String>, agent: impl Into<String>) -> Self {
+        PhoneConfig {
+            url: url.into(),
+            agent: agent.into(),
+            security: PhoneSecurity::PreferSecure,
+            ping_interval: Duration::from_secs(15),
+            dead_peer_timeout: Duration::from_secs(45),
+            connect_timeout: Duration::from_secs(10),
+            backoff: Backoff::default(),
+            send_queue: 256,
+            event_queue: 256,
+        }
+    }
+}
+
+/// What the phone stores after pairing, to resume later. `Debug` hides the key and the secret.
+#[derive(Clone)]
+pub struct DeviceIdentity {
+    /// The device's signing key.
+    pub device_key: SigningKey,
+    /// Key version signed into envelopes and resume proofs.
+    pub key_version: u32,
+    /// The desktop identity (`did`) paired with, multibase.
+    pub did: String,
+    /// The link secret, if the pairing was secure; the phone then refuses plain mode.
+    pub link_secret: Option<LinkSecret>,
+}
+
+impl std::fmt::Debug for DeviceIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceIdentity")
+            .field(
+                "device",
+                &encode_pubkey_multibase(&self.device_key.verifying_key()),
+            )
+            .field("key_version", &self.key_version)
+            .field("did", &self.did)
+            .field("secure", &self.link_secret.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a link starts.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PhoneStart {
+    /// Enroll `device_key` through a scanned QR code.
+    Pair {
+        /// The QR payload.
+        qr: PairingQr,
+        /// The key to enroll.
+        device_key: SigningKey,
+    },
+    /// Resume a stored pairing.
+    Resume(DeviceIdentity),
+}
+
+/// What the link reports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PhoneEvent {
+    /// A reconnect paired again (resume).
+    Resumed {
+        /// Whether the link is in secure mode.
+        secure: bool,
+    },
+    /// A frame from the desktop (transcript, audio, event, channel data, …).
+    Frame(ServerFrame),
+    /// The link dropped; the phone reconnects after `retry_in`.
+    Disconnected {
+        /// Why.
+        error: TransportError,
+        /// Delay before the next attempt.
+        retry_in: Duration,
+    },
+    /// The link is over for good (fatal error, attempts exhausted or closed); the last event.
+    Closed {
+        /// Why.
+        error: TransportError,
+    },
+}
+
+/// The phone's event stream.
+#[derive(Debug)]
+pub struct PhoneEvents {
+    rx: mpsc::Receiver<PhoneEvent>,
+}
+
+impl PhoneEvents {
+    /// The next event; `None` after [`PhoneEvent::Closed`].
+    pub async fn recv(&mut self) -> Option<PhoneEvent> {
+        self.rx.recv().await
+    }
+}
+
+/// How an envelope reached the desktop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EnvelopeDelivery {
+    /// Secure mode: the desktop acknowledged processing it.
+    Acknowledged,
+    /// Plain mode: written to the socket (proto 2 has no acknowledgement).
+    Written,
+}
+
+/// Why an envelope was not delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeliveryFailure {
+    /// The desktop reported, after a resume, that it never processed it; send it again if needed.
+    #[error("the desktop did not receive the envelope")]
+    NotDelivered,
+    /// The link dropped after it was written and the desktop kept no record of that connection.
+    #[error("the link dropped and the desktop could not say whether it received the envelope")]
+    Unknown,
+    /// The link closed for good before it was written or acknowledged.
+    #[error("the link closed before the envelope was delivered")]
+    LinkClosed,
+}
+
+type Outcome = Result<EnvelopeDelivery, DeliveryFailure>;
+
+/// The pending outcome of one envelope.
+#[derive(Debug)]
+pub struct EnvelopeReceipt {
+    rx: oneshot::Receiver<Outcome>,
+}
+
+impl EnvelopeReceipt {
+    /// Waits for the envelope's outcome.
+    pub async fn outcome(self) -> Outcome {
+        self.rx.await.unwrap_or(Err(DeliveryFailure::LinkClosed))
+    }
+}
+
+struct Outgoing {
+    frame: ClientFrame,
+    receipt: Option<oneshot::Sender<Outcome>>,
+}
+
+/// Sends frames over the link. Cheap to clone; the link closes when every handle is dropped or
+/// [`PhoneHandle::close`] is called.
+#[derive(Debug, Clone)]
+pub struct PhoneHandle {
+    tx: mpsc::Sender<Outgoing>,
+    close: Arc<watch::Sender<bool>>,
+    device_key: SigningKey,
+    key_version: u32,
+}
+
+impl PhoneHandle {
+    /// Signs `payload` (canonical JSON-RPC) with the device key and queues it, waiting for space.
+    pub async fn send_envelope(&self, payload: Vec<u8>) -> Result<EnvelopeReceipt, TransportError> {
+        let (outgoing, receipt) = self.envelope(payload);
+        self.tx
+            .send(outgoing)
+            .await
+            .map_err(|_| TransportError::LinkClosed)?;
+        Ok(receipt)
+    }
+
+    /// As [`PhoneHandle::send_envelope`], but fails with [`TransportError::QueueFull`] at once
+    /// when the queue is full.
+    pub fn try_send_envelope(&self, payload: Vec<u8>) -> Result<EnvelopeReceipt, TransportError> {
+        let (outgoing, receipt) = self.envelope(payload);
+        self.tx.try_send(outgoing).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => TransportError::QueueFull,
+            mpsc::error::TrySendError::Closed(_) => TransportError::LinkClosed,
+        })?;
+        Ok(receipt)
+    }
+
+    fn envelope(&self, payload: Vec<u8>) -> (Outgoing, EnvelopeReceipt) {
+        let envelope = SignedEnvelope::sign(payload, &self.device_key, self.key_version);
+        let (tx, rx) = oneshot::channel();
+        (
+            Outgoing {
+                frame: ClientFrame::Envelope { envelope },
+                receipt: Some(tx),
+            },
+            EnvelopeReceipt { rx },
+        )
+    }
+
+    async fn send(&self, frame: ClientFrame) -> Result<(), TransportError> {
+        self.tx
+            .send(Outgoing {
+                frame,
+                receipt: None,
+            })
+            .await
+            .map_err(|_| TransportError::LinkClosed)
+    }
+
+    /// Starts an utterance at `sample_rate` Hz.
+    pub async fn send_audio_start(&self, sample_rate: u32) -> Result<(), TransportError> {
+        self.send(ClientFrame::AudioStreamStart { sample_rate })
+            .await
+    }
+
+    /// Sends mono f32 samples, split into chunks of at most
+    /// [`MAX_AUDIO_CHUNK_BYTES`](crate::mobile::MAX_AUDIO_CHUNK_BYTES).
+    pub async fn send_audio(&self, samples: &[f32]) -> Result<(), TransportError> {
+        for chunk in samples.chunks(MAX_AUDIO_CHUNK_BYTES / 4) {
+            let frame = ClientFrame::audio_chunk_from_pcm(&samples_to_pcm(chunk))
+                .map_err(TransportError::Frame)?;
+            self.send(frame).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends the utterance.
+    pub async fn send_audio_end(&self) -> Result<(), TransportError> {
+        self.send(ClientFrame::AudioStreamEnd).await
+    }
+
+    /// Sends a channel query (`list`, or `events` with a channel and an inclusive start).
+    pub async fn send_channel_query(
+        &self,
+        op: impl Into<String>,
+        channel_id: Option<String>,
+        since_seq: Option<u64>,
+    ) -> Result<(), TransportError> {
+        self.send(ClientFrame::ChannelQuery {
+            op: op.into(),
+            channel_id,
+            since_seq,
+        })
+        .await
+    }
+
+    /// Closes the link; queued frames not yet written are dropped (their envelopes fail).
+    pub fn close(&self) {
+        self.close.send_replace(true);
+    }
+}
+
+/// One established link.
+struct Link {
+    ws: Ws,
+    keys: Option<SessionKeys>,
+    phone_nonce: Option<[u8; CONNECTION_NONCE_LEN]>,
+    /// The resume report received with `paired`, if any.
+    report: Option<([u8; CONNECTION_NONCE_LEN], u64)>,
+    /// Application frames that arrived with the handshake's last flight.
+    early: Vec<ServerFrame>,
+}
+
+/// Pairs or resumes; returns the link and (after enrollment) the new identity.
+///
+/// On success the background task keeps the link up. The first connection is not retried: an
+/// error here is the caller's to handle.
+pub async fn connect(
+    config: PhoneConfig,
+    start: PhoneStart,
+) -> Result<(PhoneHandle, PhoneEvents, DeviceIdentity), TransportError> {
+    let (link, identity) = match start {
+        PhoneStart::Pair { qr, device_key } => {
+            let (link, secret) =
+                tokio::time::timeout(config.connect_timeout, enroll(&config, &qr, &device_key))
+                    .await
+                    .map_err(|_| TransportError::Timeout("pairing"))??;
+            let identity = DeviceIdentity {
+                device_key,
+                key_version: 0,
+                did: qr.offer.did.clone(),
+                link_secret: secret,
+            };
+            (link, identity)
+        }
+        PhoneStart::Resume(identity) => {
+            let link =
+                tokio::time::timeout(config.connect_timeout, resume(&config, &identity, None))
+                    .await
+                    .map_err(|_| TransportError::Timeout("resuming"))??;
+            (link, identity)
+        }
+    };
+    let (tx, rx) = mpsc::channel(config.send_queue.max(1));
+    let (events_tx, events_rx) = mpsc::channel(config.event_queue.max(1));
+    let (close, close_rx) = watch::channel(false);
+    let handle = PhoneHandle {
+        tx,
+        close: Arc::new(close),
+        device_key: identity.device_key.clone(),
+        key_version: identity.key_version,
+    };
+    let runner = Runner {
+        config,
+        identity: identity.clone(),
+        queue: rx,
+        events: events_tx,
+        close: close_rx,
+        unsettled: None,
+        held: VecDeque::new(),
+    };
+    tokio::spawn(runner.run(link));
+    Ok((handle, PhoneEvents { rx: events_rx }, identity))
+}
+
+fn fresh_nonce() -> [u8; CONNECTION_NONCE_LEN] {
+    let mut nonce = [0u8; CONNECTION_NONCE_LEN];
+    OsRng.fill_bytes(&mut nonce);
+    nonce
+}
+
+/// Opens the WebSocket, offering secure mode unless the policy says plain only. Returns the
+/// socket and, when the desktop accepted secure mode, both nonces.
+async fn open(
+    config: &PhoneConfig,
+    previous: Option<[u8; CONNECTION_NONCE_LEN]>,
+) -> Result<
+    (
+        Ws,
+        Option<([u8; CONNECTION_NONCE_LEN], [u8; CONNECTION_NONCE_LEN])>,
+    ),
+    TransportError,
+> {
+    let mut request = config
+        .url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| TransportError::WebSocket(e.to_string()))?;
+    let phone_nonce = fresh_nonce();
+    if config.security != PhoneSecurity::PlainOnly {
+        let headers = request.headers_mut();
+        if let Ok(v) = HeaderValue::from_str(&nonce_hex(&phone_nonce)) {
+            headers.insert(NONCE_HEADER, v);
+        }
+        if let Some(previous) = previous {
+            if let Ok(v) = HeaderValue::from_str(&nonce_hex(&previous)) {
+                headers.insert(PREVIOUS_HEADER, v);
+            }
+        }
+    }
+    let (ws, response) =
+        tokio_tungstenite::connect_async_with_config(request, Some(ws_config()), true)
+            .await
+            .map_err(|e| TransportError::WebSocket(e.to_string()))?;
+    let desktop_nonce = response
+        .headers()
+        .get(NONCE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_nonce_hex);
+    let nonces = match (config.security, desktop_nonce) {
+        (PhoneSecurity::PlainOnly, _) => None,
+        (_, Some(desktop_nonce)) => Some((phone_nonce, desktop_nonce)),
+        (PhoneSecurity::RequireSecure, None) => return Err(TransportError::SecureModeUnavailable),
+        (_, None) => None,
+    };
+    Ok((ws, nonces))
+}
+
+async fn send_text(ws: &mut Ws, frame: &ClientFrame) -> Result<(), TransportError> {
+    let text = frame.encode().map_err(TransportError::Frame)?;
+    ws.send(Message::text(text))
+        .await
+        .map_err(|e| TransportError::WebSocket(e.to_string()))
+}
+
+/// One received handshake message: a plain frame or an opened record.
+enum Received {
+    Frame(ServerFrame),
+    Record(RecordKind, Vec<u8>),
+}
+
+async fn receive(ws: &mut Ws, keys: Option<&mut SessionKeys>) -> Result<Received, TransportError> {
+    loop {
+        let message = match ws.next().await {
+            None => return Err(TransportError::Closed { code: None }),
+            Some(Err(e)) => return Err(TransportError::WebSocket(e.to_string())),
+            Some(Ok(m)) => m,
+        };
+        match message {
+            Message::Text(text) => {
+                // A rejection may arrive unsealed even on a secure link (before keys exist).
+                let frame = decode_server_frame(text.as_bytes()).map_err(TransportError::Frame)?;
+                return Ok(Received::Frame(frame));
+            }
+            Message::Binary(bytes) => {
+                let Some(keys) = keys else {
+                    return Err(TransportError::Secure(SecureError::Unsealed));
+                };
+                let opened = keys.open(&bytes).map_err(TransportError::Secure)?;
+                return Ok(Received::Record(opened.kind, opened.payload.to_vec()));
+            }
+            Message::Close(frame) => {
+                return Err(TransportError::Closed {
+                    code: frame.map(|f| u16::from(f.code)),
+                })
+            }
+            _ => {}
+        }
+    }
+}
+
+fn rejection(error: PhoneRejection) -> TransportError {
+    match &error {
+        PhoneRejection::RejectedByDesktop { reason } if reason == "device is not paired" => {
+            TransportError::Unpaired
+        }
+        PhoneRejection::RejectedByDesktop { reason } if reason == "secure mode is required" => {
+            TransportError::SecureModeRequired
+        }
+        _ => TransportError::Rejected(error),
+    }
+}
+
+async fn enroll(
+    config: &PhoneConfig,
+    qr: &PairingQr,
+    device_key: &SigningKey,
+) -> Result<(Link, Option<LinkSecret>), TransportError> {
+    let (mut ws, nonces) = open(config, None).await?;
+    if nonces.is_none() && qr.secure && config.security != PhoneSecurity::PlainOnly {
+        return Err(TransportError::SecureModeUnavailable);
+    }
+    let (mut session, hello) =
+        PhoneSession::enroll(qr.offer.clone(), config.agent.clone(), device_key.clone());
+    let pubkey = session.pubkey().to_owned();
+    send_text(&mut ws, &hello).await?;
+    let challenge = match receive(&mut ws, None).await? {
+        Received::Frame(frame) => frame,
+        Received::Record(..) => return Err(TransportError::Secure(SecureError::Unsealed)),
+    };
+    let pair_nonce = match &challenge {
+        ServerFrame::PairChallenge { nonce, .. } => nonce.clone(),
+        _ => Vec::new(),
+    };
+    let proof = match session.handle(challenge).map_err(rejection)? {
+        PhoneStep::Send(proof) => proof,
+        _ => return Err(TransportError::Rejected(PhoneRejection::SessionClosed)),
+    };
+    let (mut keys, secret) = match nonces {
+        Some((phone_nonce, desktop_nonce)) => {
+            let fields = TranscriptFields {
+                proto: PAIR_PROTO,
+                agent: &config.agent,
+                wid: &qr.offer.wid,
+                did: &qr.offer.did,
+                phone_pubkey: &pubkey,
+                nonce: &pair_nonce,
+            };
+            let secret = LinkSecret::from_enrollment(&qr.offer.token, &fields)
+                .map_err(|e| TransportError::Rejected(PhoneRejection::Transcript(e)))?;
+            let ctx = SessionContext {
+                did: &qr.offer.did,
+                device: &pubkey,
+                phone_nonce: &phone_nonce,
+                desktop_nonce: &desktop_nonce,
+                binding: Binding::Enroll {
+                    pair_nonce: &pair_nonce,
+                },
+            };
+            (
+                Some(SessionKeys::derive(&secret, Side::Phone, &ctx)),
+                Some(secret),
+            )
+        }
+        None => (None, None),
+    };
+    send_frame(&mut ws, keys.as_mut(), &proof).await?;
+    finish_handshake(ws, session, keys, nonces.map(|(p, _)| p), secret).await
+}
+
+async fn send_frame(
+    ws: &mut Ws,
+    keys: Option<&mut SessionKeys>,
+    frame: &ClientFrame,
+) -> Result<(), TransportError> {
+    match keys {
+        Some(keys) => {
+            let text = frame.encode().map_err(TransportError::Frame)?;
+            ws.send(Message::binary(
+                keys.seal(RecordKind::Frame, text.as_bytes()),
+            ))
+            .await
+            .map_err(|e| TransportError::WebSocket(e.to_string()))
+        }
+        None => send_text(ws, frame).await,
+    }
+}
+
+/// Waits for `paired` (sealed in secure mode) and, on a secure resume, the resume report.
+async fn finish_handshake(
+    mut ws: Ws,
+    mut session: PhoneSession,
+    mut keys: Option<SessionKeys>,
+    phone_nonce: Option<[u8; CONNECTION_NONCE_LEN]>,
+    secret: Option<LinkSecret>,
+) -> Result<(Link, Option<LinkSecret>), TransportError> {
+    let paired = match receive(&mut ws, keys.as_mut()).await? {
+        Received::Frame(frame) => {
+            if keys.is_some() && !matches!(frame, ServerFrame::Rejected { .. }) {
+                return Err(TransportError::Secure(SecureError::Unsealed));
+            }
+            frame
+        }
+        Received::Record(RecordKind::Frame, payload) => {
+            decode_server_frame(&payload).map_err(TransportError::Frame)?
+        }
+        Received::Record(..) => {
+            return Err(TransportError::Secure(SecureError::UnknownKind { kind: 1 }))
+        }
+    };
+    match session.handle(paired).map_err(rejection)? {
+        PhoneStep::Paired { .. } => {}
+        _ => return Err(TransportError::Rejected(PhoneRejection::SessionClosed)),
+    }
+    Ok((
+        Link {
+            ws,
+            keys,
+            phone_nonce,
+            report: None,
+            early: Vec::new(),
+        },
+        secret,
+    ))
+}
+
+async fn resume(
+    config: &PhoneConfig,
+    identity: &DeviceIdentity,
+    previous: Option<[u8; CONNECTION_NONCE_LEN]>,
+) -> Result<Link, TransportError> {
+    let (mut ws, nonces) = open(config, previous).await?;
+    if nonces.is_none() && identity.link_secret.is_some() {
+        return Err(TransportError::SecureModeUnavailable);
+    }
+    let (mut session, hello) = PhoneSession::resume(
+        config.agent.clone(),
+        identity.device_key.clone(),
+        identity.key_version,
+    );
+    let pubkey = session.pubkey().to_owned();
+    send_text(&mut ws, &hello).await?;
+    let challenge = match receive(&mut ws, None).await? {
+        Received::Frame(frame) => frame,
+        Received::Record(..) => return Err(TransportError::Secure(SecureError::Unsealed)),
+    };
+    let challenge_text = match &challenge {
+        ServerFrame::Challenge { nonce } => nonce.clone(),
+        _ => String::new(),
+    };
+    let proof = match session.handle(challenge).map_err(rejection)? {
+        PhoneStep::Send(proof) => proof,
+        _ => return Err(TransportError::Rejected(PhoneRejection::SessionClosed)),
+    };
+    let mut keys = match (nonces, &identity.link_secret) {
+        (Some((phone_nonce, desktop_nonce)), Some(secret)) => {
+            let ctx = SessionContext {
+                did: &identity.did,
+                device: &pubkey,
+                phone_nonce: &phone_nonce,
+                desktop_nonce: &desktop_nonce,
+                binding: Binding::Resume {
+                    challenge: &challenge_text,
+                },
+            };
+            Some(SessionKeys::derive(secret, Side::Phone, &ctx))
+        }
+        // The desktop offers secure mode but this device paired in plain mode: stay plain
+        // (unless the policy requires secure).
+        (Some(_), None) if config.security == PhoneSecurity::RequireSecure => {
+            return Err(TransportError::SecureModeUnavailable)
+        }
+        _ => None,
+    };
+    let secure = keys.is_some();
+    send_frame(&mut ws, keys.as_mut(), &proof).await?;
+    let (mut link, _) = finish_handshake(
+        ws,
+        session,
+        keys.take(),
+        nonces.filter(|_| secure).map(|(p, _)| p),
+        None,
+    )
+    .await?;
+    if secure && previous.is_some() {
+        match receive(&mut link.ws, link.keys.as_mut()).await? {
+            Received::Record(RecordKind::ResumeReport, payload) => {
+                link.report = parse_resume_report(&payload);
+            }
+            Received::Record(RecordKind::Frame, payload) => {
+                link.early
+                    .push(decode_server_frame(&payload).map_err(TransportError::Frame)?);
+            }
+            Received::Record(RecordKind::Ack, _) => {}
+            Received::Frame(_) => return Err(TransportError::Secure(SecureError::Unsealed)),
+        }
+    }
+    Ok(link)
+}
+
+/// Envelopes written on a connection that dropped before they were acknowledged.
+struct Unsettled {
+    phone_nonce: [u8; CONNECTION_NONCE_LEN],
+    pending: Vec<(u64, oneshot::Sender<Outcome>)>,
+}
+
+struct Runner {
+    config: PhoneConfig,
+    identity: DeviceIdentity,
+    queue: mpsc::Receiver<Outgoing>,
+    events: mpsc::Sender<PhoneEvent>,
+    close: watch::Receiver<bool>,
+    unsettled: Option<Unsettled>,
+    /// A frame taken from the queue whose write failed; sent first on the next link.
+    held: VecDeque<Outgoing>,
+}
+
+enum End {
+    /// Closed by the handle (or all handles dropped).
+    Local,
+    /// The link failed.
+    Failed(TransportError),
+}
+
+impl Runner {
+    async fn run(mut self, first: Link) {
+        let mut link = first;
+        let error = loop {
+            self.settle(&link);
+            let end = self.serve(&mut link).await;
+            let error = match end {
+                End::Local => break TransportError::LinkClosed,
+                End::Failed(error) => error,
+            };
+            if !error.is_retryable() {
+                break error;
+            }
+            let previous = link.phone_nonce;
+            match self.reconnect(error, previous).await {
+                Ok(next) => link = next,
+                Err(error) => break error,
+            }
+        };
+        self.fail_all();
+        let _ = self.events.send(PhoneEvent::Closed { error }).await;
+    }
+
+    /// Settles the previous connection's unacknowledged envelopes from the resume report.
+    fn settle(&mut self, link: &Link) {
+        let Some(unsettled) = self.unsettled.take() else {
+            return;
+        };
+        let count = match link.report {
+            Some((nonce, count)) if nonce == unsettled.phone_nonce && count != u64::MAX => {
+                Some(count)
+            }
+            _ => None,
+        };
+        for (seq, receipt) in unsettled.pending {
+            let outcome = match count {
+                Some(count) if seq < count => Ok(EnvelopeDelivery::Acknowledged),
+                Some(_) => Err(DeliveryFailure::NotDelivered),
+                None => Err(DeliveryFailure::Unknown),
+            };
+            let _ = receipt.send(outcome);
+        }
+    }
+
+    fn fail_all(&mut self) {
+        if let Some(unsettled) = self.unsettled.take() {
+            for (_, receipt) in unsettled.pending {
+                let _ = receipt.send(Err(DeliveryFailure::Unknown));
+            }
+        }
+        self.queue.close();
+        for outgoing in self.held.drain(..) {
+            if let Some(receipt) = outgoing.receipt {
+                let _ = receipt.send(Err(DeliveryFailure::LinkClosed));
+            }
+        }
+        while let Ok(outgoing) = self.queue.try_recv() {
+            if let Some(receipt) = outgoing.receipt {
+                let _ = receipt.send(Err(DeliveryFailure::LinkClosed));
+            }
+        }
+    }
+
+    async fn reconnect(
+        &mut self,
+        mut error: TransportError,
+        mut previous: Option<[u8; CONNECTION_NONCE_LEN]>,
+    ) -> Result<Link, TransportError> {
+        let mut attempt: u32 = 0;
+        loop {
+            if let Some(max) = self.config.backoff.max_attempts {
+                if attempt >= max {
+                    return Err(error);
+                }
+            }
+            let retry_in = self.config.backoff.delay(attempt);
+            let _ = self
+                .events
+                .send(PhoneEvent::Disconnected { error, retry_in })
+                .await;
+            let mut close = self.close.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(retry_in) => {}
+                _ = super::raised(&mut close) => return Err(TransportError::LinkClosed),
+            }
+            attempt = attempt.saturating_add(1);
+            let ask = self.unsettled.as_ref().map(|u| u.phone_nonce).or(previous);
+            match tokio::time::timeout(
+                self.config.connect_timeout,
+                resume(&self.config, &self.identity, ask),
+            )
+            .await
+            {
+                Ok(Ok(link)) => {
+                    let _ = self
+                        .events
+                        .send(PhoneEvent::Resumed {
+                            secure: link.keys.is_some(),
+                        })
+                        .await;
+                    return Ok(link);
+                }
+                Ok(Err(e)) if !e.is_retryable() => return Err(e),
+                Ok(Err(e)) => error = e,
+                Err(_) => error = TransportError::Timeout("resuming"),
+            }
+            previous = ask;
+        }
+    }
+
+    /// Runs one link until it ends.
+    async fn serve(&mut self, link: &mut Link) -> End {
+        for frame in std::mem::take(&mut link.early) {
+            let _ = self.events.send(PhoneEvent::Frame(frame)).await;
+        }
+        let mut pending: VecDeque<(u64, oneshot::Sender<Outcome>)> = VecDeque::new();
+        let mut ping = tokio::time::interval(self.config.ping_interval);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ping.tick().await;
+        let mut last_seen = tokio::time::Instant::now();
+        let mut close = self.close.clone();
+        let end = loop {
+            let dead_at = last_seen + self.config.dead_peer_timeout;
+            tokio::select! {
+                biased;
+                _ = super::raised(&mut close) => {
+                    let _ = link.ws.close(None).await;
+                    break End::Local;
+                }
+                message = link.ws.next() => {
+                    last_seen = tokio::time::Instant::now();
+                    match self.on_message(link, message, &mut pending).await {
+                        Ok(()) => {}
+                        Err(error) => break End::Failed(error),
+                    }
+                }
+                outgoing = next_outgoing(&mut self.held, &mut self.queue) => {
+                    let Some(outgoing) = outgoing else {
+                        let _ = link.ws.close(None).await;
+                        break End::Local;
+                    };
+                    if let Err(error) = self.write(link, outgoing, &mut pending).await {
+                        break End::Failed(error);
+                    }
+                }
+                _ = ping.tick() => {
+                    if let Err(e) = link.ws.send(Message::Ping(Default::default())).await {
+                        break End::Failed(TransportError::WebSocket(e.to_string()));
+                    }
+                }
+                _ = tokio::time::sleep_until(dead_at) => break End::Failed(TransportError::DeadPeer),
+            }
+        };
+        match (&end, link.phone_nonce) {
+            (End::Failed(_), Some(phone_nonce)) if !pending.is_empty() => {
+                self.unsettled = Some(Unsettled {
+                    phone_nonce,
+                    pending: pending.into_iter().collect(),
+                });
+            }
+            _ => {
+                for (_, receipt) in pending {
+                    let _ = receipt.send(Err(DeliveryFailure::Unknown));
+                }
+            }
+        }
+        end
+    }
+
+    async fn write(
+        &mut self,
+        link: &mut Link,
+        outgoing: Outgoing,
+        pending: &mut VecDeque<(u64, oneshot::Sender<Outcome>)>,
+    ) -> Result<(), TransportError> {
+        let text = match outgoing.frame.encode() {
+            Ok(text) => text,
+            Err(e) => {
+                if let Some(receipt) = outgoing.receipt {
+                    let _ = receipt.send(Err(DeliveryFailure::LinkClosed));
+                }
+                return Err(TransportError::Frame(e));
+            }
+        };
+        let (message, seq) = match link.keys.as_mut() {
+            Some(keys) => {
+                let seq = keys.next_send_seq();
+                (
+                    Message::binary(keys.seal(RecordKind::Frame, text.as_bytes())),
+                    Some(seq),
+                )
+            }
+            None => (Message::text(text), None),
+        };
+        match link.ws.send(message).await {
+            Ok(()) => {
+                if let Some(receipt) = outgoing.receipt {
+                    match seq {
+                        Some(seq) => pending.push_back((seq, receipt)),
+                        None => {
+                            let _ = receipt.send(Ok(EnvelopeDelivery::Written));
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // Whether any byte left is unknown for a sealed record: treat it as sent, and let
+                // the resume report settle it. A plain frame is resent on the next link.
+                match (seq, outgoing.receipt) {
+                    (Some(seq), Some(receipt)) => pending.push_back((seq, receipt)),
+                    (None, receipt) => self.held.push_back(Outgoing {
+                        frame: outgoing.frame,
+                        receipt,
+                    }),
+                    (Some(_), None) => {}
+                }
+                Err(TransportError::WebSocket(e.to_string()))
+            }
+        }
+    }
+
+    async fn on_message(
+        &mut self,
+        link: &mut Link,
+        message: Option<Result<Message, WsError>>,
+        pending: &mut VecDeque<(u64, oneshot::Sender<Outcome>)>,
+    ) -> Result<(), TransportError> {
+        let message = match message {
+            None => return Err(TransportError::Closed { code: None }),
+            Some(Err(e)) => return Err(TransportError::WebSocket(e.to_string())),
+            Some(Ok(message)) => message,
+        };
+        let frame = match message {
+            Message::Text(text) => {
+                let frame = decode_server_frame(text.as_bytes()).map_err(TransportError::Frame)?;
+                if link.keys.is_some() && !matches!(frame, ServerFrame::Rejected { .. }) {
+                    return Err(TransportError::Secure(SecureError::Unsealed));
+                }
+                frame
+            }
+            Message::Binary(bytes) => {
+                let Some(keys) = link.keys.as_mut() else {
+                    return Err(TransportError::Secure(SecureError::Unsealed));
+                };
+                let opened = keys.open(&bytes).map_err(TransportError::Secure)?;
+                while pending.front().is_some_and(|(seq, _)| *seq < opened.ack) {
+                    if let Some((_, receipt)) = pending.pop_front() {
+                        let _ = receipt.send(Ok(EnvelopeDelivery::Acknowledged));
+                    }
+                }
+                match opened.kind {
+                    RecordKind::Frame => {
+                        decode_server_frame(opened.payload).map_err(TransportError::Frame)?
+                    }
+                    RecordKind::Ack | RecordKind::ResumeReport => return Ok(()),
+                }
+            }
+            Message::Close(frame) => {
+                let code = frame.map(|f| u16::from(f.code));
+                return Err(match code {
+                    Some(close_code::UNPAIRED) => TransportError::Unpaired,
+                    Some(close_code::SECURE_REQUIRED) => TransportError::SecureModeRequired,
+                    code => TransportError::Closed { code },
+                });
+            }
+            _ => return Ok(()),
+        };
+        match frame {
+            ServerFrame::Rejected { reason } => {
+                Err(rejection(PhoneRejection::RejectedByDesktop { reason }))
+            }
+            frame => {
+                let _ = self.events.send(PhoneEvent::Frame(frame)).await;
+                Ok(())
+            }
+        }
+    }
+}
+
+async fn next_outgoing(
+    held: &mut VecDeque<Outgoing>,
+    queue: &mut mpsc::Receiver<Outgoing>,
+) -> Option<Outgoing> {
+    if let Some(outgoing) = held.pop_front() {
+        return Some(outgoing);
+    }
+    queue.recv().await
+}

@@ -1,0 +1,216 @@
+//! Shared parts of the mobile transport tests: a desktop on 127.0.0.1, a paired phone, event
+//! waiting, and a raw TCP relay that can inject bytes or cut the connection.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use rand_core::OsRng;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use wavekat_platform_client::mobile::transport::{
+    connect, DesktopConfig, DesktopEvent, DesktopEvents, DesktopSecurity, DeviceIdentity,
+    MobileDesktop, PhoneConfig, PhoneEvents, PhoneHandle, PhoneSecurity, PhoneStart,
+};
+use wavekat_platform_client::mobile::{PairingWindowConfig, MOBILE_WS_PATH};
+
+pub const AGENT: &str = "mur";
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub async fn desktop(security: DesktopSecurity) -> (MobileDesktop, DesktopEvents) {
+    desktop_with(|c| c.security = security).await
+}
+
+pub async fn desktop_with(tune: impl FnOnce(&mut DesktopConfig)) -> (MobileDesktop, DesktopEvents) {
+    let identity = SigningKey::generate(&mut OsRng);
+    let mut config = DesktopConfig::new(AGENT, &identity.verifying_key());
+    tune(&mut config);
+    MobileDesktop::bind("127.0.0.1:0", config)
+        .await
+        .expect("desktop binds on 127.0.0.1")
+}
+
+pub fn phone_config(url: String, security: PhoneSecurity) -> PhoneConfig {
+    let mut config = PhoneConfig::new(url, AGENT);
+    config.security = security;
+    config.connect_timeout = Duration::from_secs(5);
+    config.backoff.initial = Duration::from_millis(20);
+    config.backoff.max = Duration::from_millis(200);
+    config
+}
+
+pub fn ws_url(addr: std::net::SocketAddr) -> String {
+    format!("ws://{addr}{MOBILE_WS_PATH}")
+}
+
+/// Pairs a new phone with `desktop` through `url` (the desktop's or a proxy's).
+pub async fn pair(
+    desktop: &MobileDesktop,
+    url: String,
+    security: PhoneSecurity,
+) -> (PhoneHandle, PhoneEvents, DeviceIdentity) {
+    let mut qr = desktop.open_pairing_window(PairingWindowConfig::default());
+    if security == PhoneSecurity::PlainOnly {
+        qr.secure = false;
+    }
+    let start = PhoneStart::Pair {
+        qr,
+        device_key: SigningKey::generate(&mut OsRng),
+    };
+    connect(phone_config(url, security), start)
+        .await
+        .expect("the phone pairs")
+}
+
+/// The next event matching `want`, skipping others; panics after [`WAIT`].
+pub async fn expect_event<T>(
+    events: &mut DesktopEvents,
+    mut want: impl FnMut(DesktopEvent) -> Option<T>,
+) -> T {
+    let found = tokio::time::timeout(WAIT, async {
+        while let Some(event) = events.recv().await {
+            if let Some(found) = want(event) {
+                return Some(found);
+            }
+        }
+        None
+    })
+    .await;
+    match found {
+        Ok(Some(found)) => found,
+        Ok(None) => panic!("the desktop's event stream ended"),
+        Err(_) => panic!("no matching desktop event within {WAIT:?}"),
+    }
+}
+
+/// Every event that arrives within `quiet` of the previous one.
+pub async fn drain(events: &mut DesktopEvents, quiet: Duration) -> Vec<DesktopEvent> {
+    let mut out = Vec::new();
+    while let Ok(Some(event)) = tokio::time::timeout(quiet, events.recv()).await {
+        out.push(event);
+    }
+    out
+}
+
+/// A masked WebSocket client frame (`opcode` 1 text, 2 binary), as a LAN attacker would write it
+/// into the phone's TCP stream.
+pub fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x80 | opcode];
+    let len = payload.len();
+    if len < 126 {
+        out.push(0x80 | len as u8);
+    } else if len <= 0xffff {
+        out.push(0x80 | 126);
+        out.extend_from_slice(&(len as u16).to_be_bytes());
+    } else {
+        out.push(0x80 | 127);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    let mask = [0x37, 0xfa, 0x21, 0x3d];
+    out.extend_from_slice(&mask);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    out
+}
+
+/// A byte relay between phones and the desktop on 127.0.0.1. `inject` writes bytes into the
+/// phone→desktop direction of the live connection; `cut` closes every live connection.
+pub struct Relay {
+    pub addr: std::net::SocketAddr,
+    pub inject: mpsc::UnboundedSender<Vec<u8>>,
+    pub cut: tokio::sync::broadcast::Sender<()>,
+}
+
+pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("relay binds");
+    let addr = listener.local_addr().expect("relay address");
+    let (inject, mut inject_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (cut, _) = tokio::sync::broadcast::channel(4);
+    let cut_tx = cut.clone();
+    tokio::spawn(async move {
+        let (inject_tx, _) = tokio::sync::broadcast::channel::<Vec<u8>>(16);
+        let forwarder = inject_tx.clone();
+        tokio::spawn(async move {
+            while let Some(bytes) = inject_rx.recv().await {
+                let _ = forwarder.send(bytes);
+            }
+        });
+        while let Ok((phone, _)) = listener.accept().await {
+            let Ok(desktop) = TcpStream::connect(upstream).await else {
+                continue;
+            };
+            let mut cut_rx = cut_tx.subscribe();
+            let mut inject_rx = inject_tx.subscribe();
+            tokio::spawn(async move {
+                let (mut pr, mut pw) = phone.into_split();
+                let (mut dr, mut dw) = desktop.into_split();
+                let up = async {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        tokio::select! {
+                            n = pr.read(&mut buf) => {
+                                let n = match n { Ok(0) | Err(_) => break, Ok(n) => n };
+                                if dw.write_all(&buf[..n]).await.is_err() { break; }
+                            }
+                            Ok(bytes) = inject_rx.recv() => {
+                                if dw.write_all(&bytes).await.is_err() { break; }
+                            }
+                        }
+                    }
+                };
+                let down = async {
+                    let mut buf = vec![0u8; 64 * 1024];
+                    loop {
+                        let n = match dr.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        if pw.write_all(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                tokio::select! {
+                    _ = up => {}
+                    _ = down => {}
+                    _ = cut_rx.recv() => {}
+                }
+            });
+        }
+    });
+    Relay { addr, inject, cut }
+}
+
+/// A deployed-style proto-2 phone over a raw WebSocket: pairs in plain text frames and returns
+/// the socket.
+pub async fn raw_plain_pair(
+    desktop: &MobileDesktop,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>> {
+    use futures_util::{SinkExt as _, StreamExt as _};
+    use tokio_tungstenite::tungstenite::Message;
+    use wavekat_platform_client::mobile::{decode_server_frame, PhoneSession, PhoneStep};
+
+    let qr = desktop.open_pairing_window(PairingWindowConfig::default());
+    let (mut ws, _) = tokio_tungstenite::connect_async(desktop.url())
+        .await
+        .expect("upgrade");
+    let (mut session, hello) =
+        PhoneSession::enroll(qr.offer, AGENT, SigningKey::generate(&mut OsRng));
+    ws.send(Message::text(hello.encode().expect("encodes")))
+        .await
+        .expect("sent");
+    loop {
+        let Some(Ok(Message::Text(text))) = ws.next().await else {
+            panic!("the desktop answers in text frames");
+        };
+        let frame = decode_server_frame(text.as_bytes()).expect("a proto-2 frame");
+        match session.handle(frame).expect("handshake step") {
+            PhoneStep::Send(next) => ws
+                .send(Message::text(next.encode().expect("encodes")))
+                .await
+                .expect("sent"),
+            PhoneStep::Paired { .. } => return ws,
+            other => panic!("unexpected step {other:?}"),
+        }
+    }
+}

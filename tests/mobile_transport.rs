@@ -1,0 +1,545 @@
+//! The phone ↔ desktop transport over real WebSockets on 127.0.0.1: pairing, streaming, resume,
+//! unpairing, secure-mode negotiation, and the two LAN attacks on plain proto 2 (an injected frame
+//! after pairing; a relayed resume) succeeding in plain mode and refused in secure mode.
+
+mod mobile_support;
+
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use futures_util::{SinkExt as _, StreamExt as _};
+use mobile_support::*;
+use rand_core::OsRng;
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::Message;
+use wavekat_platform_client::mobile::transport::{
+    connect, DesktopEvent, DesktopSecurity, DisconnectReason, EnvelopeDelivery, PhoneEvent,
+    PhoneSecurity, PhoneStart, SecureError, TransportError, NONCE_HEADER,
+};
+use wavekat_platform_client::mobile::{
+    decode_server_frame, encode_pubkey_multibase, ClientFrame, DesktopRejection,
+    PairingWindowConfig, PhoneSession, PhoneStep, ServerFrame, MAX_ECHOED_BYTES,
+};
+
+const INJECTED_QUERY: &str =
+    r#"{"type":"channel_query","op":"events","channel_id":"attacker","since_seq":0}"#;
+
+fn is_injected(event: &DesktopEvent) -> bool {
+    matches!(event, DesktopEvent::ChannelQuery { channel_id: Some(c), .. } if c == "attacker")
+}
+
+#[tokio::test]
+async fn secure_phone_pairs_streams_audio_and_resumes_after_a_dropped_connection() {
+    let (desktop, mut events) = desktop(DesktopSecurity::RequireSecure).await;
+    let relay = relay(desktop.local_addr()).await;
+    let (phone, mut phone_events, identity) =
+        pair(&desktop, ws_url(relay.addr), PhoneSecurity::PreferSecure).await;
+    assert!(
+        identity.link_secret.is_some(),
+        "a secure pairing yields a link secret"
+    );
+    let connection = expect_event(&mut events, |e| match e {
+        DesktopEvent::Paired { connection, record } => Some((connection, record)),
+        _ => None,
+    })
+    .await;
+    assert!(connection.0.is_secure());
+    assert_eq!(
+        connection.1.device.pubkey,
+        encode_pubkey_multibase(&identity.device_key.verifying_key())
+    );
+
+    let samples: Vec<f32> = (0..1600).map(|i| (i as f32 / 1600.0) - 0.5).collect();
+    phone.send_audio_start(16_000).await.expect("queued");
+    phone.send_audio(&samples).await.expect("queued");
+    phone.send_audio_end().await.expect("queued");
+    let rate = expect_event(&mut events, |e| match e {
+        DesktopEvent::AudioStart { sample_rate, .. } => Some(sample_rate),
+        _ => None,
+    })
+    .await;
+    assert_eq!(rate, 16_000);
+    let received = expect_event(&mut events, |e| match e {
+        DesktopEvent::AudioChunk { samples, .. } => Some(samples),
+        _ => None,
+    })
+    .await;
+    assert_eq!(received, samples);
+    expect_event(&mut events, |e| {
+        matches!(e, DesktopEvent::AudioEnd { .. }).then_some(())
+    })
+    .await;
+
+    // The desktop answers through the connection handle.
+    connection
+        .0
+        .send(ServerFrame::Transcript {
+            text: "hello".into(),
+            is_final: true,
+        })
+        .await
+        .expect("queued to the phone");
+    let transcript = tokio::time::timeout(WAIT, async {
+        while let Some(event) = phone_events.recv().await {
+            if let PhoneEvent::Frame(ServerFrame::Transcript { text, .. }) = event {
+                return Some(text);
+            }
+        }
+        None
+    })
+    .await
+    .expect("the transcript arrives in time");
+    assert_eq!(transcript.as_deref(), Some("hello"));
+
+    // Drop the TCP connection under both ends: the phone reconnects and resumes by key.
+    let _ = relay.cut.send(());
+    let resumed = tokio::time::timeout(WAIT, async {
+        while let Some(event) = phone_events.recv().await {
+            if let PhoneEvent::Resumed { secure } = event {
+                return Some(secure);
+            }
+        }
+        None
+    })
+    .await
+    .expect("the phone resumes in time");
+    assert_eq!(resumed, Some(true));
+    expect_event(&mut events, |e| {
+        matches!(e, DesktopEvent::Resumed { .. }).then_some(())
+    })
+    .await;
+
+    let receipt = phone
+        .send_envelope(br#"{"id":1,"jsonrpc":"2.0","method":"message/send"}"#.to_vec())
+        .await
+        .expect("queued");
+    let envelope = expect_event(&mut events, |e| match e {
+        DesktopEvent::Envelope { envelope, .. } => Some(envelope),
+        _ => None,
+    })
+    .await;
+    envelope
+        .verify(&identity.device_key.verifying_key())
+        .expect("the desktop hands over an envelope that verifies under the device key");
+    assert_eq!(receipt.outcome().await, Ok(EnvelopeDelivery::Acknowledged));
+    desktop.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_deployed_proto2_phone_pairs_with_plain_text_frames() {
+    let (desktop, mut events) = desktop(DesktopSecurity::AllowPlain).await;
+    let qr = desktop.open_pairing_window(PairingWindowConfig::default());
+    let (mut ws, response) = tokio_tungstenite::connect_async(desktop.url())
+        .await
+        .expect("upgrade");
+    assert!(
+        response.headers().get(NONCE_HEADER).is_none(),
+        "a phone that does not offer secure mode gets none"
+    );
+    let key = SigningKey::generate(&mut OsRng);
+    let (mut session, hello) = PhoneSession::enroll(qr.offer, "mur", key);
+    ws.send(Message::text(hello.encode().expect("encodes")))
+        .await
+        .expect("sent");
+    loop {
+        let Some(Ok(Message::Text(text))) = ws.next().await else {
+            panic!("the desktop answers in text frames");
+        };
+        let frame = decode_server_frame(text.as_bytes()).expect("a proto-2 frame");
+        match session.handle(frame).expect("handshake step") {
+            PhoneStep::Send(next) => ws
+                .send(Message::text(next.encode().expect("encodes")))
+                .await
+                .expect("sent"),
+            PhoneStep::Paired { agent } => {
+                assert_eq!(agent, "mur");
+                break;
+            }
+            other => panic!("unexpected step {other:?}"),
+        }
+    }
+    let record = expect_event(&mut events, |e| match e {
+        DesktopEvent::Paired { record, connection } => Some((record, connection.is_secure())),
+        _ => None,
+    })
+    .await;
+    assert!(!record.1, "a proto-2 phone's link is plain");
+    assert!(record.0.link_secret.is_none());
+    desktop.shutdown().await;
+}
+
+#[tokio::test]
+async fn plain_mode_accepts_a_frame_injected_after_pairing() {
+    let (desktop, mut events) = desktop(DesktopSecurity::AllowPlain).await;
+    let relay = relay(desktop.local_addr()).await;
+    let (_phone, _phone_events, _identity) =
+        pair(&desktop, ws_url(relay.addr), PhoneSecurity::PlainOnly).await;
+    expect_event(&mut events, |e| {
+        matches!(e, DesktopEvent::Paired { .. }).then_some(())
+    })
+    .await;
+    relay
+        .inject
+        .send(client_frame(1, INJECTED_QUERY.as_bytes()))
+        .expect("relay running");
+    expect_event(&mut events, |e| is_injected(&e).then_some(())).await;
+    desktop.shutdown().await;
+}
+
+#[tokio::test]
+async fn secure_mode_refuses_a_frame_injected_after_pairing() {
+    let (desktop, mut events) = desktop(DesktopSecurity::AllowPlain).await;
+    let relay = relay(desktop.local_addr()).await;
+    let (_phone, _phone_events, _identity) =
+        pair(&desktop, ws_url(relay.addr), PhoneSecurity::RequireSecure).await;
+    expect_event(&mut events, |e| {
+        matches!(e, DesktopEvent::Paired { .. }).then_some(())
+    })
+    .await;
+    // A forged record: right layout, sequence 0, a MAC the attacker cannot compute.
+    let mut forged = vec![0u8];
+    forged.extend_from_slice(&1u64.to_be_bytes());
+    forged.extend_from_slice(&0u64.to_be_bytes());
+    forged.extend_from_slice(&[0u8; 32]);
+    forged.extend_from_slice(INJECTED_QUERY.as_bytes());
+    relay
+        .inject
+        .send(client_frame(2, &forged))
+        .expect("relay running");
+    let (reason, others) = tokio::time::timeout(WAIT, async {
+        let mut others = Vec::new();
+        while let Some(event) = events.recv().await {
+            match event {
+                DesktopEvent::Disconnected { reason, .. } => return (reason, others),
+                other => others.push(other),
+            }
+        }
+        panic!("event stream ended")
+    })
+    .await
+    .expect("the desktop ends the connection in time");
+    assert_eq!(reason, DisconnectReason::Secure(SecureError::BadMac));
+    assert!(
+        !others.iter().any(is_injected),
+        "the injected query never reaches the daemon"
+    );
+    desktop.shutdown().await;
+}
+
+#[tokio::test]
+async fn secure_mode_refuses_an_unsealed_frame_injected_after_pairing() {
+    let (desktop, mut events) = desktop(DesktopSecurity::AllowPlain).await;
+    let relay = relay(desktop.local_addr()).await;
+    let (_phone, _phone_events, _identity) =
+        pair(&desktop, ws_url(relay.addr), PhoneSecurity::RequireSecure).await;
+    expect_event(&mut events, |e| {
+        matches!(e, DesktopEvent::Paired { .. }).then_some(())
+    })
+    .await;
+    relay
+        .inject
+        .send(client_frame(1, INJECTED_QUERY.as_bytes()))
+        .expect("relay running");
+    let reason = expect_event(&mut events, |e| match e {
+        e if is_injected(&e) => panic!("the injected query reached the daemon"),
+        DesktopEvent::Disconnected { reason, .. } => Some(reason),
+        _ => None,
+    })
+    .await;
+    assert_eq!(reason, DisconnectReason::Secure(SecureError::Unsealed));
+    desktop.shutdown().await;
+}
+
+/// A man in the middle the phone reaches instead of the desktop: it opens its own connection to
+/// the desktop, relays the resume handshake, then sends a frame of its own on the resumed link.
+/// Returns once the attacker's desktop connection has ended or the injected frame is sent.
+async fn relaying_attacker(listener: TcpListener, desktop_url: String, secure: bool) {
+    let Ok((stream, _)) = listener.accept().await else {
+        return;
+    };
+    let callback =
+        |request: &tokio_tungstenite::tungstenite::handshake::server::Request,
+         mut response: tokio_tungstenite::tungstenite::handshake::server::Response| {
+            if request.headers().get(NONCE_HEADER).is_some() {
+                // Answer the phone as a secure desktop would, with a nonce of the attacker's own.
+                response.headers_mut().insert(
+                    NONCE_HEADER,
+                    HeaderValue::from_static(
+                        "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff",
+                    ),
+                );
+            }
+            Ok(response)
+        };
+    let Ok(mut phone) = tokio_tungstenite::accept_hdr_async(stream, callback).await else {
+        return;
+    };
+    let mut request = desktop_url.into_client_request().expect("url");
+    if secure {
+        request.headers_mut().insert(
+            NONCE_HEADER,
+            HeaderValue::from_static(
+                "ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100",
+            ),
+        );
+    }
+    let Ok((mut desktop, _)) = tokio_tungstenite::connect_async(request).await else {
+        return;
+    };
+    // resume →, ← challenge, proof →, ← paired
+    for _ in 0..2 {
+        let Some(Ok(from_phone)) = phone.next().await else {
+            return;
+        };
+        if desktop.send(from_phone).await.is_err() {
+            return;
+        }
+        let Some(Ok(from_desktop)) = desktop.next().await else {
+            return;
+        };
+        let paired = matches!(&from_desktop, Message::Text(t) if t.contains("\"paired\""));
+        if phone.send(from_desktop).await.is_err() {
+            return;
+        }
+        if paired {
+            let _ = desktop.send(Message::text(INJECTED_QUERY)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            return;
+        }
+    }
+}
+
+async fn relayed_resume(security: PhoneSecurity) -> Vec<DesktopEvent> {
+    let (desktop, mut events) = desktop(DesktopSecurity::AllowPlain).await;
+    let (phone, _phone_events, identity) = pair(&desktop, desktop.url(), security).await;
+    phone.close();
+    drain(&mut events, Duration::from_millis(300)).await;
+
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("attacker binds");
+    let attacker_url = ws_url(listener.local_addr().expect("address"));
+    let attacker = tokio::spawn(relaying_attacker(
+        listener,
+        desktop.url(),
+        security != PhoneSecurity::PlainOnly,
+    ));
+    let mut config = phone_config(attacker_url, security);
+    config.connect_timeout = Duration::from_secs(2);
+    let victim = tokio::spawn(connect(config, PhoneStart::Resume(identity)));
+    let _ = tokio::time::timeout(WAIT, attacker).await;
+    let seen = drain(&mut events, Duration::from_millis(500)).await;
+    victim.abort();
+    desktop.shutdown().await;
+    seen
+}
+
+#[tokio::test]
+async fn plain_mode_lets_a_relay_resume_as_the_phone_and_inject_frames() {
+    let seen = relayed_resume(PhoneSecurity::PlainOnly).await;
+    assert!(
+        seen.iter()
+            .any(|e| matches!(e, DesktopEvent::Resumed { .. })),
+        "the attacker's own connection resumed as the phone: {seen:?}"
+    );
+    assert!(
+        seen.iter().any(is_injected),
+        "and its frame was accepted: {seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn secure_mode_refuses_a_relayed_resume() {
+    let seen = relayed_resume(PhoneSecurity::RequireSecure).await;
+    assert!(
+        !seen
+            .iter()
+            .any(|e| matches!(e, DesktopEvent::Resumed { .. })),
+        "no resume on the attacker's connection: {seen:?}"
+    );
+    assert!(!seen.iter().any(is_injected));
+    assert!(
+        seen.iter().any(|e| matches!(
+            e,
+            DesktopEvent::Disconnected {
+                reason: DisconnectReason::Secure(SecureError::BadMac),
+                ..
+            }
+        )),
+        "the relayed proof fails its MAC: {seen:?}"
+    );
+}
+
+#[tokio::test]
+async fn unpairing_a_device_ends_its_open_connection_and_its_phone_stops() {
+    let (desktop, mut events) = desktop(DesktopSecurity::AllowPlain).await;
+    let (phone, mut phone_events, identity) =
+        pair(&desktop, desktop.url(), PhoneSecurity::PreferSecure).await;
+    let device = encode_pubkey_multibase(&identity.device_key.verifying_key());
+    expect_event(&mut events, |e| {
+        matches!(e, DesktopEvent::Paired { .. }).then_some(())
+    })
+    .await;
+
+    assert!(desktop.unpair(&device).await);
+    assert_eq!(
+        desktop.connection_count(),
+        0,
+        "unpair returns after the link ended"
+    );
+    let reason = expect_event(&mut events, |e| match e {
+        DesktopEvent::Disconnected {
+            reason, device: d, ..
+        } => {
+            assert_eq!(d.as_deref(), Some(device.as_str()));
+            Some(reason)
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(reason, DisconnectReason::Unpaired);
+    let closed = tokio::time::timeout(WAIT, async {
+        while let Some(event) = phone_events.recv().await {
+            if let PhoneEvent::Closed { error } = event {
+                return Some(error);
+            }
+        }
+        None
+    })
+    .await
+    .expect("the phone stops in time");
+    assert!(
+        matches!(closed, Some(TransportError::Unpaired)),
+        "unpaired is fatal for the phone: {closed:?}"
+    );
+    assert!(
+        phone.send_audio_end().await.is_err(),
+        "nothing more can be sent"
+    );
+    assert!(desktop.devices().is_empty());
+    desktop.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_attacker_chosen_agent_of_a_megabyte_is_cut_in_the_rejection() {
+    let (desktop, mut events) = desktop(DesktopSecurity::AllowPlain).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(desktop.url())
+        .await
+        .expect("upgrade");
+    let hello = ClientFrame::HelloInit {
+        proto: 2,
+        agent: "A".repeat(1000 * 1000),
+        pubkey: encode_pubkey_multibase(&SigningKey::generate(&mut OsRng).verifying_key()),
+        wid: "w".into(),
+    };
+    ws.send(Message::text(hello.encode().expect("encodes under 1 MiB")))
+        .await
+        .expect("sent");
+    let Some(Ok(Message::Text(text))) = ws.next().await else {
+        panic!("a rejected frame");
+    };
+    assert!(
+        text.len() < 200,
+        "the rejection is {} bytes; it must not echo the agent",
+        text.len()
+    );
+    let ServerFrame::Rejected { reason } = decode_server_frame(text.as_bytes()).expect("frame")
+    else {
+        panic!("expected rejected");
+    };
+    assert!(reason.contains(&"A".repeat(MAX_ECHOED_BYTES)));
+    let reason = expect_event(&mut events, |e| match e {
+        DesktopEvent::Disconnected { reason, .. } => Some(reason),
+        _ => None,
+    })
+    .await;
+    let DisconnectReason::Rejected(DesktopRejection::AgentMismatch { requested }) = reason else {
+        panic!("expected an agent mismatch, got {reason:?}");
+    };
+    assert!(requested.len() <= MAX_ECHOED_BYTES + '…'.len_utf8());
+    desktop.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_desktop_requiring_secure_mode_refuses_a_plain_phone_with_its_reason() {
+    let (desktop, mut events) = desktop(DesktopSecurity::RequireSecure).await;
+    let qr = desktop.open_pairing_window(PairingWindowConfig::default());
+    let start = PhoneStart::Pair {
+        qr,
+        device_key: SigningKey::generate(&mut OsRng),
+    };
+    let error = connect(phone_config(desktop.url(), PhoneSecurity::PlainOnly), start)
+        .await
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(error, TransportError::SecureModeRequired),
+        "{error:?}"
+    );
+    assert!(!error.is_retryable());
+    let reason = expect_event(&mut events, |e| match e {
+        DesktopEvent::Disconnected { reason, .. } => Some(reason),
+        _ => None,
+    })
+    .await;
+    assert_eq!(reason, DisconnectReason::SecureModeRequired);
+    assert_eq!(desktop.open_window_count(), 1, "the window is still open");
+    desktop.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_device_paired_in_plain_mode_resumes_in_plain_mode_with_a_secure_capable_desktop() {
+    let (desktop, mut events) = desktop(DesktopSecurity::AllowPlain).await;
+    let (phone, _phone_events, identity) =
+        pair(&desktop, desktop.url(), PhoneSecurity::PlainOnly).await;
+    assert!(identity.link_secret.is_none());
+    phone.close();
+    expect_event(&mut events, |e| {
+        matches!(e, DesktopEvent::Disconnected { .. }).then_some(())
+    })
+    .await;
+    let (_phone, _events, _) = connect(
+        phone_config(desktop.url(), PhoneSecurity::PreferSecure),
+        PhoneStart::Resume(identity),
+    )
+    .await
+    .expect("resumes");
+    let secure = expect_event(&mut events, |e| match e {
+        DesktopEvent::Resumed { connection } => Some(connection.is_secure()),
+        _ => None,
+    })
+    .await;
+    assert!(!secure);
+    desktop.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_securely_paired_phone_refuses_a_desktop_answering_in_plain_mode() {
+    let (desktop, _events) = desktop(DesktopSecurity::AllowPlain).await;
+    let (phone, _phone_events, identity) =
+        pair(&desktop, desktop.url(), PhoneSecurity::RequireSecure).await;
+    phone.close();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let url = ws_url(listener.local_addr().expect("address"));
+    tokio::spawn(async move {
+        // A plain proto-2 desktop (deployed, or a downgrading relay): no nonce header.
+        if let Ok((stream, _)) = listener.accept().await {
+            let _ws = tokio_tungstenite::accept_async(stream).await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        }
+    });
+    let error = connect(
+        phone_config(url, PhoneSecurity::PreferSecure),
+        PhoneStart::Resume(identity),
+    )
+    .await
+    .err()
+    .expect("refused");
+    assert!(
+        matches!(error, TransportError::SecureModeUnavailable),
+        "{error:?}"
+    );
+    desktop.shutdown().await;
+}
