@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use support::raw_http::serve_status_forever;
-use wavekat_platform_client::{Client, Error, RetryPolicy, Token, VoiceCalls};
+use wavekat_platform_client::{sync::VoiceCalls, Client, Error, RetryPolicy, Token};
 
 fn quick(attempts: u32) -> RetryPolicy {
     RetryPolicy {
@@ -28,7 +28,7 @@ fn client(url: &str, policy: RetryPolicy) -> Client {
 #[tokio::test]
 async fn an_idempotent_get_is_retried_up_to_max_attempts_then_reports_the_last_status() {
     let (url, requests) = serve_status_forever("503 Service Unavailable", "").await;
-    let err = client(&url, quick(4)).whoami().await.unwrap_err();
+    let err = client(&url, quick(4)).get_me().await.unwrap_err();
     assert_eq!(requests.load(Ordering::SeqCst), 4);
     assert!(matches!(err, Error::Http { status: 503, .. }), "{err:?}");
     assert!(err.is_retryable());
@@ -64,7 +64,7 @@ async fn revoking_a_token_is_never_retried() {
 async fn retries_can_be_turned_off() {
     let (url, requests) = serve_status_forever("429 Too Many Requests", "Retry-After: 0\r\n").await;
     let err = client(&url, RetryPolicy::none())
-        .whoami()
+        .get_me()
         .await
         .unwrap_err();
     assert_eq!(requests.load(Ordering::SeqCst), 1);
@@ -83,7 +83,7 @@ async fn statuses_that_are_not_transient_are_not_retried() {
         "500 Internal Server Error",
     ] {
         let (url, requests) = serve_status_forever(status, "").await;
-        let _ = client(&url, quick(5)).whoami().await.unwrap_err();
+        let _ = client(&url, quick(5)).get_me().await.unwrap_err();
         assert_eq!(requests.load(Ordering::SeqCst), 1, "{status}");
     }
 }
@@ -98,7 +98,7 @@ async fn the_total_time_bound_stops_retrying_before_the_attempts_run_out() {
         max_delay: Duration::from_secs(1),
         max_elapsed: Duration::from_millis(1500),
     };
-    let _ = client(&url, policy).whoami().await.unwrap_err();
+    let _ = client(&url, policy).get_me().await.unwrap_err();
     // Waits of 1 s each (Retry-After): the second fits in 1.5 s, the third would not.
     assert_eq!(requests.load(Ordering::SeqCst), 2);
 }

@@ -7,7 +7,7 @@ mod support;
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::{json, Value};
 use support::*;
-use wavekat_platform_client::*;
+use wavekat_platform_client::wire::*;
 
 /// Adds an unknown key to every object at every nesting level.
 fn inject_unknown_keys(value: &mut Value) {
@@ -66,23 +66,20 @@ fn unknown_keys_at_every_level_are_ignored() {
     assert_tolerates_unknown_keys(&full_transcript());
     assert_tolerates_unknown_keys(&full_account());
     assert_tolerates_unknown_keys(&full_heartbeat_response());
-    assert_tolerates_unknown_keys(&Page {
-        items: vec![full_call(), minimal_call()],
-        next_before: Some("2026-05-16T10:00:20Z".into()),
-    });
-    assert_tolerates_unknown_keys(&VoiceRecordingsSyncResponse {
-        accepted: 1,
-        skipped: 0,
-        items: vec![VoiceRecordingSyncItem {
-            source_id: "a".into(),
-            r2_key: "voice/recordings/1/a.wav".into(),
-            bytes_uploaded: true,
-        }],
-    });
-    assert_tolerates_unknown_keys(&SyncResponse {
-        accepted: 1,
-        skipped: 2,
-    });
+    assert_tolerates_unknown_keys(&Page::new(
+        vec![full_call(), minimal_call()],
+        Some("2026-05-16T10:00:20Z".into()),
+    ));
+    assert_tolerates_unknown_keys(&VoiceRecordingsSyncResponse::new(
+        1,
+        0,
+        vec![VoiceRecordingSyncItem::new(
+            "a".into(),
+            "voice/recordings/1/a.wav".into(),
+            true,
+        )],
+    ));
+    assert_tolerates_unknown_keys(&SyncResponse::new(1, 2));
 }
 
 #[test]
@@ -200,18 +197,16 @@ fn absent_and_null_optionals_both_read_as_none() {
 #[test]
 fn what_we_send_never_contains_null() {
     let bodies = [
-        serde_json::to_value(SyncRequest {
-            items: vec![full_call(), minimal_call()],
-        }),
-        serde_json::to_value(SyncRequest {
-            items: vec![full_recording(), minimal_recording()],
-        }),
-        serde_json::to_value(SyncRequest {
-            items: vec![full_transcript(), minimal_transcript()],
-        }),
-        serde_json::to_value(SyncRequest {
-            items: vec![full_account(), minimal_account()],
-        }),
+        serde_json::to_value(SyncRequest::new(vec![full_call(), minimal_call()])),
+        serde_json::to_value(SyncRequest::new(vec![
+            full_recording(),
+            minimal_recording(),
+        ])),
+        serde_json::to_value(SyncRequest::new(vec![
+            full_transcript(),
+            minimal_transcript(),
+        ])),
+        serde_json::to_value(SyncRequest::new(vec![full_account(), minimal_account()])),
         serde_json::to_value(full_heartbeat_request()),
         serde_json::to_value(minimal_heartbeat_request()),
         serde_json::to_value(VoiceCallsQuery::default()),
