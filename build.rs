@@ -207,11 +207,9 @@ impl Spec {
                 if !HTTP_METHODS.contains(&method.as_str()) {
                     continue;
                 }
-                let id = op
-                    .get("operationId")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| format!("{} {path} has no operationId", method.to_uppercase()))?
-                    .to_owned();
+                let id = snake_case(op.get("operationId").and_then(Value::as_str).ok_or_else(
+                    || format!("{} {path} has no operationId", method.to_uppercase()),
+                )?);
                 let by_method = matches!(
                     method.as_str(),
                     "get" | "head" | "put" | "delete" | "options" | "trace"
@@ -597,29 +595,22 @@ fn pascal_case(value: &str) -> String {
     out
 }
 
-/// camelCase → snake_case, as progenitor names arguments (`includeDeleted` → `include_deleted`).
+/// The Rust name progenitor gives an operationId or parameter (its `sanitize(…, Snake)`): heck's
+/// snake_case after replacing characters that cannot continue an identifier.
 fn snake_case(value: &str) -> String {
-    let mut out = String::new();
-    let chars: Vec<char> = value.chars().collect();
-    for (i, c) in chars.iter().enumerate() {
-        if c.is_ascii_uppercase() {
-            let prev_lower = i > 0
-                && chars
-                    .get(i - 1)
-                    .is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit());
-            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_ascii_lowercase());
-            let prev_upper = i > 0 && chars.get(i - 1).is_some_and(|p| p.is_ascii_uppercase());
-            if prev_lower || (prev_upper && next_lower) {
-                out.push('_');
+    use heck::ToSnakeCase;
+    let cleaned: String = value
+        .replace('\'', "")
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '_' {
+                c
+            } else {
+                '-'
             }
-            out.push(c.to_ascii_lowercase());
-        } else if *c == '-' || *c == '.' {
-            out.push('_');
-        } else {
-            out.push(*c);
-        }
-    }
-    out
+        })
+        .collect();
+    cleaned.to_snake_case()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1030,5 +1021,53 @@ fn operations_source(operations: &[ClientOperation]) -> String {
         );
     }
     s.push_str("}\n");
+
+    // A call of every operation whose arguments can be made up without knowing the contract
+    // (path and query strings, optional queries, byte bodies, empty sync batches), for the test
+    // that pins retries to the spec's facts.
+    let mut calls = String::new();
+    let mut skipped = Vec::new();
+    for op in operations {
+        let mut args = Vec::new();
+        for (name, ty) in &op.params {
+            let compact: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
+            let arg = if compact.starts_with("Option<") {
+                "None".to_owned()
+            } else if compact.starts_with('&') && compact.ends_with("str") {
+                "\"probe\"".to_owned()
+            } else if compact.contains("SyncRequest<") {
+                "&crate::wire::SyncRequest::new(Vec::new())".to_owned()
+            } else if op.generics.type_params().any(|t| t.ident == compact) {
+                "Vec::<u8>::new()".to_owned()
+            } else {
+                skipped.push(format!(
+                    "({:?}, {:?})",
+                    op.name,
+                    format!("argument {name}: {ty}")
+                ));
+                String::new()
+            };
+            args.push(arg);
+        }
+        if args.iter().any(String::is_empty) {
+            continue;
+        }
+        let _ = writeln!(
+            calls,
+            "({name:?}, |c| Box::pin(async move {{ c.{name}({args}).await.map(|_| ()) }})),",
+            name = op.name,
+            args = args.join(", ")
+        );
+    }
+    let _ = write!(
+        s,
+        "/// Every operation callable with made-up arguments, for the retry test.\n\
+         #[cfg(test)]\n\
+         pub(crate) const PROBE_CALLS: &[(&str, for<'c> fn(&'c Client) -> crate::client::BoxFuture<'c, crate::Result<()>>)] = &[\n{calls}];\n\
+         /// Operations the probe cannot call, and why.\n\
+         #[cfg(test)]\n\
+         pub(crate) const PROBE_SKIPPED: &[(&str, &str)] = &[{}];\n",
+        skipped.join(", ")
+    );
     s
 }

@@ -44,7 +44,7 @@ const ERROR_BODY_READ_LIMIT: usize = 64 * 1024;
 /// What the hooks decide per operation, read from the spec by `build.rs`.
 #[derive(Debug)]
 pub(crate) struct OperationFacts {
-    /// The spec's `operationId`.
+    /// The operationId, as progenitor names its method (snake_case).
     pub(crate) id: &'static str,
     /// The HTTP method.
     #[allow(dead_code)]

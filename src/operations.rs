@@ -10,3 +10,102 @@ use crate::client::Client;
 use crate::generated::types;
 
 include!(concat!(env!("OUT_DIR"), "/operations.rs"));
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::{PROBE_CALLS, PROBE_SKIPPED};
+    use crate::client::{operation, OPERATIONS};
+    use crate::{Client, RetryPolicy, Token};
+
+    /// A server on 127.0.0.1 answering every request `503` and recording its request lines.
+    async fn unavailable_server() -> (String, Arc<Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&request);
+                    let line = text.lines().next().unwrap_or_default().to_owned();
+                    log.lock().unwrap().push(line);
+                    let _ = socket
+                        .write_all(
+                            b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                        )
+                        .await;
+                });
+            }
+        });
+        (url, seen)
+    }
+
+    #[tokio::test]
+    async fn every_operation_is_retried_exactly_as_the_spec_says() {
+        for (name, call) in PROBE_CALLS {
+            let facts = operation(name).unwrap_or_else(|| panic!("{name} has no facts row"));
+            if facts.release_signed {
+                continue;
+            }
+            let (url, seen) = unavailable_server().await;
+            let client = Client::builder(&url)
+                .token(Token::new("probe-token"))
+                .retry_policy(RetryPolicy {
+                    max_attempts: 2,
+                    base_delay: Duration::from_millis(1),
+                    max_delay: Duration::from_millis(1),
+                    max_elapsed: Duration::from_secs(10),
+                })
+                .build()
+                .unwrap();
+            let err = call(&client).await.unwrap_err();
+            let lines = seen.lock().unwrap().clone();
+            let expected = if facts.idempotent { 2 } else { 1 };
+            assert_eq!(
+                lines.len(),
+                expected,
+                "{name} ({} {}): idempotent = {} in the spec, sent {lines:?}",
+                facts.method,
+                facts.path,
+                facts.idempotent
+            );
+            assert_eq!(err.status(), Some(503), "{name}: {err}");
+            let target = lines[0].split(' ').nth(1).unwrap_or_default();
+            assert_eq!(
+                err.url(),
+                Some(format!("{url}{target}").as_str()),
+                "{name}: the error names the request's real URL"
+            );
+        }
+    }
+
+    #[test]
+    fn every_read_operation_is_probed() {
+        for facts in OPERATIONS.iter().filter(|f| f.method == "GET") {
+            assert!(
+                PROBE_CALLS.iter().any(|(name, _)| *name == facts.id),
+                "{} is not probed: {:?}",
+                facts.id,
+                PROBE_SKIPPED.iter().find(|(name, _)| *name == facts.id)
+            );
+        }
+    }
+}
