@@ -19,6 +19,8 @@
 //! - `wire_validate.rs`: per generated struct, the fields holding enum values (refused on send
 //!   when unknown).
 //! - `sync_endpoints.rs`: the sync resources, from the `POST …/{R}/sync` + `GET …/{R}` pairs.
+//! - `wire_components.rs`: every component of the spec with the Rust type that carries it, for
+//!   the JSON Schema derived from the Rust types (`crate::wire::component_schemas`).
 
 use std::collections::BTreeSet;
 use std::error::Error;
@@ -84,6 +86,7 @@ fn main() -> Result<(), BoxError> {
         "sync_endpoints.rs",
         spec.sync_endpoints_source(&operations)?,
     )?;
+    write("wire_components.rs", spec.components_source()?)?;
     Ok(())
 }
 
@@ -344,6 +347,52 @@ impl Spec {
             }
         }
         out
+    }
+
+    fn components_source(&self) -> Result<String, BoxError> {
+        let mut rows = String::new();
+        let mut variants = String::new();
+        let mut frame_variants = BTreeSet::new();
+        for (name, schema) in &self.schemas {
+            if schema.get("x-wavekat-transport").is_none() {
+                continue;
+            }
+            if let Some(mapping) = schema
+                .pointer("/discriminator/mapping")
+                .and_then(Value::as_object)
+            {
+                for (tag, target) in mapping {
+                    let target = target
+                        .as_str()
+                        .and_then(|t| t.strip_prefix("#/components/schemas/"))
+                        .ok_or_else(|| {
+                            format!("{name}: discriminator mapping {tag} is not a component")
+                        })?;
+                    frame_variants.insert(target.to_owned());
+                    let _ = writeln!(variants, "({name:?}, {tag:?}, {target:?}),");
+                }
+            }
+        }
+        for (name, schema) in &self.schemas {
+            let rust = if schema.get("x-wavekat-transport").is_some() {
+                if frame_variants.contains(name) {
+                    continue;
+                }
+                format!("crate::mobile::{name}")
+            } else if let Some((record, page)) = self.collection_shape(name) {
+                format!("{}<{record}>", if page { "Page" } else { "SyncRequest" })
+            } else {
+                name.clone()
+            };
+            let _ = writeln!(rows, "({name:?}, <{rust} as JsonSchema>::json_schema),");
+        }
+        Ok(format!(
+            "/// Every component of the spec with the Rust type that carries it (frame variants are\n\
+             /// carried by their frame enum).\n\
+             pub(crate) const COMPONENTS: &[(&str, fn(&mut schemars::SchemaGenerator) -> schemars::Schema)] = &[\n{rows}];\n\
+             /// Mobile frame variants: (frame component, `type` tag, variant component).\n\
+             pub(crate) const FRAME_VARIANTS: &[(&str, &str, &str)] = &[\n{variants}];\n"
+        ))
     }
 
     fn operation_facts_source(&self) -> String {

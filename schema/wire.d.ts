@@ -297,7 +297,10 @@ export interface components {
         };
         /** @description Response of a successful code exchange. */
         CliCodeExchangeResponse: {
-            /** @description The bearer token. */
+            /**
+             * Format: wavekat-token
+             * @description The bearer token.
+             */
             token: string;
             /** @description The user's login, when the platform echoes it. */
             login?: string | null;

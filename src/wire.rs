@@ -244,6 +244,87 @@ trait WireEnum {
 
 include!(concat!(env!("OUT_DIR"), "/wire_validate.rs"));
 
+include!(concat!(env!("OUT_DIR"), "/wire_components.rs"));
+
+/// The JSON Schema (draft 2020-12) of every component of `schema/openapi.json`, keyed by the
+/// component's name and derived from the Rust types through `schemars`: the generated types, the
+/// hand-written `Page<R>`, `SyncRequest<R>` and enums, and the mobile frames (one entry per frame
+/// variant, as the spec names them). References between them read `#/$defs/<Name>`; helper types
+/// the spec does not name are inlined. `schema/wire.schema.json` is built from this.
+pub fn component_schemas() -> std::collections::BTreeMap<String, serde_json::Value> {
+    use serde_json::Value;
+
+    let mut generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let mut out: std::collections::BTreeMap<String, Value> = COMPONENTS
+        .iter()
+        .map(|(name, schema)| ((*name).to_owned(), schema(&mut generator).to_value()))
+        .collect();
+    for (frame, tag, variant) in FRAME_VARIANTS {
+        let Some(branches) = out
+            .get_mut(*frame)
+            .and_then(|f| f.get_mut("oneOf"))
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        let tagged = |branch: &Value| {
+            let t = branch.pointer("/properties/type");
+            t.and_then(|t| t.get("const")).and_then(Value::as_str) == Some(*tag)
+                || t.and_then(|t| t.pointer("/enum/0")).and_then(Value::as_str) == Some(*tag)
+        };
+        if let Some(branch) = branches.iter_mut().find(|b| tagged(b)) {
+            let body = std::mem::replace(
+                branch,
+                serde_json::json!({ "$ref": format!("#/$defs/{variant}") }),
+            );
+            out.insert((*variant).to_owned(), body);
+        }
+    }
+    let helpers = generator.definitions().clone();
+    let named: std::collections::BTreeSet<String> = out.keys().cloned().collect();
+    for schema in out.values_mut() {
+        inline_unnamed(schema, &named, &helpers, 0);
+    }
+    out
+}
+
+/// Replaces `$ref`s to definitions the spec does not name with their bodies.
+fn inline_unnamed(
+    schema: &mut serde_json::Value,
+    named: &std::collections::BTreeSet<String>,
+    helpers: &serde_json::Map<String, serde_json::Value>,
+    depth: usize,
+) {
+    use serde_json::Value;
+    if depth > 32 {
+        return;
+    }
+    if let Value::Object(map) = schema {
+        let target = map
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix("#/$defs/"))
+            .map(str::to_owned);
+        if let Some(target) = target.filter(|t| !named.contains(t)) {
+            if let Some(body) = helpers.get(&target) {
+                map.remove("$ref");
+                if let Value::Object(body) = body {
+                    for (k, v) in body {
+                        map.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+            }
+        }
+        for value in map.values_mut() {
+            inline_unnamed(value, named, helpers, depth + 1);
+        }
+    } else if let Value::Array(items) = schema {
+        for value in items {
+            inline_unnamed(value, named, helpers, depth + 1);
+        }
+    }
+}
+
 /// A bearer token travels as a plain JSON string; only its `Debug` is redacted.
 impl Serialize for Token {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

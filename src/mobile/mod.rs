@@ -51,6 +51,7 @@ mod frames;
 mod keys;
 mod pairing;
 mod phone;
+mod schema;
 
 pub use desktop::{
     DesktopEndpoint, DesktopRejection, DesktopSession, DesktopStep, PairedDevice, PairedDevices,
