@@ -69,7 +69,11 @@ fn no_operation_id_is_written_by_hand_in_the_library() {
             }
         }
     }
-    assert!(found.is_empty(), "operationIds typed by hand:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "operationIds typed by hand:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]
@@ -90,7 +94,11 @@ fn the_client_layers_type_no_api_path() {
             }
         }
     }
-    assert!(found.is_empty(), "API paths typed by hand:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "API paths typed by hand:\n{}",
+        found.join("\n")
+    );
 }
 
 /// Every generated wire struct, by name.
@@ -107,7 +115,10 @@ fn generated_structs() -> Vec<String> {
 #[test]
 fn every_generated_wire_struct_is_non_exhaustive() {
     let structs = generated_structs();
-    assert!(structs.iter().any(|s| s == "VoiceCallRecord"), "{structs:?}");
+    assert!(
+        structs.iter().any(|s| s == "VoiceCallRecord"),
+        "{structs:?}"
+    );
     for name in &structs {
         let at = GENERATED.find(&format!("pub struct {name} {{")).unwrap();
         let attrs: String = GENERATED[..at]
@@ -127,7 +138,10 @@ fn every_generated_wire_struct_is_non_exhaustive() {
 fn readme_examples_and_fixtures_build_wire_types_only_through_constructors() {
     let mut names = generated_structs();
     names.extend(["Page".to_owned(), "SyncRequest".to_owned()]);
-    let mut files = vec![root().join("README.md"), root().join("tests/support/mod.rs")];
+    let mut files = vec![
+        root().join("README.md"),
+        root().join("tests/support/mod.rs"),
+    ];
     files.extend(rust_files(&root().join("examples")));
     files.extend(rust_files(&root().join("interop/examples")));
     files.extend(rust_files(&root().join("src")));
@@ -168,12 +182,16 @@ fn readme_examples_and_fixtures_build_wire_types_only_through_constructors() {
 fn a_code_exchange_response_never_shows_its_token_in_debug() {
     for token in ["wk_live_9f8e7d6c5b4a", "Opaque9f8e7d6c5b4aToken"] {
         let response: CliCodeExchangeResponse =
-            serde_json::from_value(serde_json::json!({ "token": token, "login": "eason" })).unwrap();
+            serde_json::from_value(serde_json::json!({ "token": token, "login": "eason" }))
+                .unwrap();
         assert_eq!(response.token.expose(), token);
         let shown = format!("{response:?}");
         assert!(!shown.contains(token), "{shown}");
         assert!(!shown.contains("9f8e7d6c5b4a"), "{shown}");
-        assert!(shown.contains("eason"), "the rest of the response still shows: {shown}");
+        assert!(
+            shown.contains("eason"),
+            "the rest of the response still shows: {shown}"
+        );
         assert_eq!(
             serde_json::to_value(&response).unwrap()["token"],
             token,

@@ -1,6 +1,5 @@
 //! Interop: the published `wavekat-platform-client` 0.0.37 (`wpc`) works against the emulator:
 //! loopback sign-in, whoami, sync and list of all four resources, bytes, and a signed heartbeat.
-#![cfg(feature = "dev-platform")]
 
 use serde_json::json;
 use wavekat_platform_client::dev_platform::{DevPlatform, DevPlatformOptions};
