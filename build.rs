@@ -389,7 +389,9 @@ impl Spec {
         Ok(format!(
             "/// Every component of the spec with the Rust type that carries it (frame variants are\n\
              /// carried by their frame enum).\n\
-             pub(crate) const COMPONENTS: &[(&str, fn(&mut schemars::SchemaGenerator) -> schemars::Schema)] = &[\n{rows}];\n\
+             pub(crate) const COMPONENTS: &[(&str, SchemaFn)] = &[\n{rows}];\n\
+             /// Derives one component's schema.\n\
+             type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;\n\
              /// Mobile frame variants: (frame component, `type` tag, variant component).\n\
              pub(crate) const FRAME_VARIANTS: &[(&str, &str, &str)] = &[\n{variants}];\n"
         ))
@@ -413,7 +415,7 @@ impl Spec {
     fn enums_source(&self) -> String {
         let mut s = String::new();
         let mut table = String::from(
-            "/// Every string enum of the spec's components with its values, in spec order.\n#[cfg(test)]\npub(crate) const SPEC_ENUMS: &[(&str, &[&str], fn(&str) -> bool, usize)] = &[\n",
+            "/// Parses a value and says whether it is a known variant rendering back the same.\n#[cfg(test)]\ntype ParsesKnown = fn(&str) -> bool;\n/// Every string enum of the spec's components with its values, in spec order: (schema, values, parser, known count).\n#[cfg(test)]\npub(crate) const SPEC_ENUMS: &[(&str, &[&str], ParsesKnown, usize)] = &[\n",
         );
         for (name, schema, values) in self.enums() {
             let doc = schema
@@ -605,6 +607,7 @@ impl sealed::Dispatch for {marker} {{
         }})
     }}
 
+    #[allow(clippy::clone_on_copy)]
     fn list<'a>(client: &'a Client, q: &'a {query}) -> BoxFuture<'a, Result<Page<{record}>>> where Self: SyncEndpoint {{
         Box::pin(async move {{
             {lets}
@@ -1112,7 +1115,10 @@ fn operations_source(operations: &[ClientOperation]) -> String {
         s,
         "/// Every operation callable with made-up arguments, for the retry test.\n\
          #[cfg(test)]\n\
-         pub(crate) const PROBE_CALLS: &[(&str, for<'c> fn(&'c Client) -> crate::client::BoxFuture<'c, crate::Result<()>>)] = &[\n{calls}];\n\
+         pub(crate) const PROBE_CALLS: &[(&str, ProbeCall)] = &[\n{calls}];\n\
+         /// Calls one operation, dropping its value.\n\
+         #[cfg(test)]\n\
+         type ProbeCall = for<'c> fn(&'c Client) -> crate::client::BoxFuture<'c, crate::Result<()>>;\n\
          /// Operations the probe cannot call, and why.\n\
          #[cfg(test)]\n\
          pub(crate) const PROBE_SKIPPED: &[(&str, &str)] = &[{}];\n",

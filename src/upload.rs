@@ -186,9 +186,7 @@ impl UploadSource {
 impl ReplayBody for UploadSource {
     fn again(&self) -> BoxFuture<'_, Option<reqwest::Body>> {
         Box::pin(async move {
-            if self.replayable.is_none() {
-                return None;
-            }
+            self.replayable.as_ref()?;
             match self.open().await {
                 Ok(body) => Some(body),
                 Err(err) => {
