@@ -17,10 +17,22 @@
 //! - `wire_enums.rs`: every string enum of the components, with an `Unknown(String)` catch-all,
 //!   plus the table of spec values the test suite checks.
 //! - `wire_validate.rs`: per generated struct, the fields holding enum values (refused on send
-//!   when unknown).
+//!   when unknown), and the records carrying the sync envelope (`schemaVersion` + `extras`).
 //! - `sync_endpoints.rs`: the sync resources, from the `POST …/{R}/sync` + `GET …/{R}` pairs.
 //! - `wire_components.rs`: every component of the spec with the Rust type that carries it, for
 //!   the JSON Schema derived from the Rust types (`crate::wire::component_schemas`).
+
+//!
+//! The spec's vendor extensions this reads (everything else follows from plain OpenAPI):
+//!
+//! | Where | Extension | Meaning |
+//! |---|---|---|
+//! | operation | `x-wavekat-idempotent: true\|false` | May be retried; default from the method (GET, HEAD, PUT, DELETE, OPTIONS, TRACE yes; POST, PATCH no). |
+//! | operation | `x-wavekat-signing: "release"` | Release-signed: no bearer, no user agent, never retried. |
+//! | sync operation | `x-wavekat-schema-version: N` | Stamped on records that leave `schemaVersion` unset (default 1). |
+//! | query parameter | `x-wavekat-default-known-values: "<Enum>"` | Sent as every known value of the enum, comma-separated, when the query leaves it unset. |
+//! | string property | `format: "wavekat-token"` | A bearer token: `crate::Token` (redacting `Debug`). |
+//! | component | `x-wavekat-transport` | Not an HTTP body (the mobile frames): not generated, hand-written in `src/mobile`. |
 
 use std::collections::BTreeSet;
 use std::error::Error;
@@ -895,6 +907,24 @@ fn shape_types(file: &mut syn::File, spec: &Spec) -> Result<Vec<StructInfo>, Box
 
 fn wire_validate_source(structs: &[StructInfo], spec: &Spec) -> String {
     let mut s = String::new();
+    // Records carrying the sync envelope at their top level: both envelope keys among their
+    // properties (the envelope schema itself excluded).
+    let enveloped: Vec<&str> = structs
+        .iter()
+        .filter(|st| {
+            let wire: BTreeSet<&str> = st.fields.iter().map(|f| f.wire.as_str()).collect();
+            let idents: BTreeSet<&str> = st.fields.iter().map(|f| f.ident.as_str()).collect();
+            wire.contains("schemaVersion")
+                && wire.contains("extras")
+                && idents.contains("schema_version")
+                && idents.contains("extras")
+                && st.fields.len() > 2
+        })
+        .map(|st| st.name.as_str())
+        .collect();
+    if !enveloped.is_empty() {
+        let _ = writeln!(s, "has_sync_envelope!({});", enveloped.join(", "));
+    }
     for st in structs {
         let props = spec
             .schema(&st.name)

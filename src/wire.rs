@@ -205,13 +205,6 @@ macro_rules! has_sync_envelope {
     )+};
 }
 
-has_sync_envelope!(
-    VoiceCallRecord,
-    VoiceRecordingRecord,
-    VoiceTranscriptRecord,
-    VoiceAccountRecord
-);
-
 /// Where a record holds an enum value this version does not know (the platform would bounce the
 /// whole batch with 400, so such a record is refused before sending).
 #[derive(Debug, Clone, PartialEq, Eq)]
