@@ -32,6 +32,7 @@
 //! | sync operation | `x-wavekat-schema-version: N` | Stamped on records that leave `schemaVersion` unset (default 1). |
 //! | query parameter | `x-wavekat-default-known-values: "<Enum>"` | Sent as every known value of the enum, comma-separated, when the query leaves it unset. |
 //! | string property | `format: "wavekat-token"` | A bearer token: `crate::Token` (redacting `Debug`). |
+//! | string enum | `x-wavekat-enum-descriptions: {value: text}` | The doc of each Rust variant. |
 //! | component | `x-wavekat-transport` | Not an HTTP body (the mobile frames): not generated, hand-written in `src/mobile`. |
 
 use std::collections::BTreeSet;
@@ -448,11 +449,15 @@ impl Spec {
                 while !used.insert(variant.clone()) {
                     variant.push('_');
                 }
-                let _ = writeln!(
-                    s,
-                    "        #[doc = {:?}]",
-                    format!("`{value}` on the wire.")
-                );
+                let described = schema
+                    .pointer("/x-wavekat-enum-descriptions")
+                    .and_then(|d| d.get(value))
+                    .and_then(Value::as_str);
+                let doc = match described {
+                    Some(text) => format!("{text} (`{value}`)"),
+                    None => format!("`{value}` on the wire."),
+                };
+                let _ = writeln!(s, "        #[doc = {doc:?}]");
                 let _ = writeln!(s, "        {variant} = {value:?},");
             }
             let _ = writeln!(s, "    }}\n}}");
