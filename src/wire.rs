@@ -368,4 +368,28 @@ mod spec_enum_tests {
             );
         }
     }
+
+    #[test]
+    fn every_string_enum_of_the_spec_has_its_rust_enum() {
+        let spec: serde_json::Value =
+            serde_json::from_str(include_str!("../schema/openapi.json")).unwrap();
+        let schemas = spec["components"]["schemas"].as_object().unwrap();
+        let mut seen = 0;
+        for (name, schema) in schemas {
+            let Some(values) = schema.get("enum").and_then(serde_json::Value::as_array) else {
+                continue;
+            };
+            if schema.get("x-wavekat-transport").is_some() {
+                continue;
+            }
+            seen += 1;
+            let (_, listed, _, _) = SPEC_ENUMS
+                .iter()
+                .find(|(schema, ..)| schema == name)
+                .unwrap_or_else(|| panic!("{name} has no generated Rust enum"));
+            let values: Vec<&str> = values.iter().filter_map(|v| v.as_str()).collect();
+            assert_eq!(*listed, values.as_slice(), "{name}");
+        }
+        assert_eq!(seen, SPEC_ENUMS.len(), "a Rust enum with no spec enum");
+    }
 }

@@ -102,3 +102,107 @@ async fn the_total_time_bound_stops_retrying_before_the_attempts_run_out() {
     // Waits of 1 s each (Retry-After): the second fits in 1.5 s, the third would not.
     assert_eq!(requests.load(Ordering::SeqCst), 2);
 }
+
+/// A server that answers its requests with `statuses` in turn (then the last one), recording each
+/// request's `Content-Type` and full body.
+async fn serve_sequence(
+    statuses: &'static [&'static str],
+) -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        for n in 0.. {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let mut data = Vec::new();
+            let mut buf = vec![0u8; 64 * 1024];
+            let head_end = loop {
+                if let Some(at) = data.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break at + 4;
+                }
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(k) => data.extend_from_slice(&buf[..k]),
+                }
+            };
+            let head = String::from_utf8_lossy(&data[..head_end]).to_ascii_lowercase();
+            let header = |name: &str| {
+                head.lines()
+                    .find_map(|l| l.strip_prefix(&format!("{name}: ")).map(str::to_owned))
+                    .unwrap_or_default()
+            };
+            let length: usize = header("content-length").trim().parse().unwrap_or(0);
+            while data.len() < head_end + length {
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(k) => data.extend_from_slice(&buf[..k]),
+                }
+            }
+            log.lock()
+                .unwrap()
+                .push((header("content-type"), data[head_end..].to_vec()));
+            let status = statuses[n.min(statuses.len() - 1)];
+            let reply =
+                format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = socket.write_all(reply.as_bytes()).await;
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn a_file_upload_is_reopened_for_a_retry_and_its_progress_restarts() {
+    let (url, seen) = serve_sequence(&["503 Service Unavailable", "204 No Content"]).await;
+    let wav: Vec<u8> = (0..700_000u32).map(|n| (n % 251) as u8).collect();
+    let path = std::env::temp_dir().join(format!("wk-retry-upload-{}.wav", std::process::id()));
+    std::fs::write(&path, &wav).unwrap();
+    let progress = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let events = progress.clone();
+    client(&url, quick(3))
+        .upload_recording_with_progress(
+            "rec-1",
+            wavekat_platform_client::upload::RecordingBody::file(&path),
+            move |p| events.lock().unwrap().push(p.sent),
+        )
+        .await
+        .unwrap();
+    std::fs::remove_file(&path).ok();
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 2, "one 503, then the retry");
+    for (content_type, body) in &requests {
+        assert_eq!(
+            content_type, "audio/wav",
+            "the spec's media type on every attempt"
+        );
+        assert!(body == &wav, "every attempt sends the whole file");
+    }
+    let sent = progress.lock().unwrap().clone();
+    let restarts = sent.iter().filter(|s| **s == 0).count();
+    assert_eq!(
+        restarts, 2,
+        "progress starts from 0 on each attempt: {sent:?}"
+    );
+    assert_eq!(sent.last(), Some(&700_000));
+}
+
+#[tokio::test]
+async fn a_reader_upload_is_sent_once_because_it_cannot_be_replayed() {
+    let (url, seen) = serve_sequence(&["503 Service Unavailable", "204 No Content"]).await;
+    let body = wavekat_platform_client::upload::RecordingBody::reader(
+        std::io::Cursor::new(vec![7u8; 1000]),
+        1000,
+    );
+    let err = client(&url, quick(3))
+        .upload_recording("rec-1", body)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err:?}");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
