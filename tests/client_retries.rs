@@ -104,7 +104,7 @@ async fn the_total_time_bound_stops_retrying_before_the_attempts_run_out() {
 }
 
 /// A server that answers its requests with `statuses` in turn (then the last one), recording each
-/// request's `Content-Type` and full body.
+/// request's head (lower-cased) and full body.
 async fn serve_sequence(
     statuses: &'static [&'static str],
 ) -> (
@@ -147,7 +147,7 @@ async fn serve_sequence(
             }
             log.lock()
                 .unwrap()
-                .push((header("content-type"), data[head_end..].to_vec()));
+                .push((head.clone(), data[head_end..].to_vec()));
             let status = statuses[n.min(statuses.len() - 1)];
             let reply =
                 format!("HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
@@ -176,9 +176,10 @@ async fn a_file_upload_is_reopened_for_a_retry_and_its_progress_restarts() {
     std::fs::remove_file(&path).ok();
     let requests = seen.lock().unwrap().clone();
     assert_eq!(requests.len(), 2, "one 503, then the retry");
-    for (content_type, body) in &requests {
+    for (head, body) in &requests {
         assert_eq!(
-            content_type, "audio/wav",
+            header_of(head, "content-type").as_deref(),
+            Some("audio/wav"),
             "the spec's media type on every attempt"
         );
         assert!(body == &wav, "every attempt sends the whole file");
@@ -205,4 +206,58 @@ async fn a_reader_upload_is_sent_once_because_it_cannot_be_replayed() {
         .unwrap_err();
     assert_eq!(err.status(), Some(503), "{err:?}");
     assert_eq!(seen.lock().unwrap().len(), 1);
+}
+
+fn header_of(head: &str, name: &str) -> Option<String> {
+    head.lines().find_map(|l| {
+        l.strip_prefix(&format!("{name}: "))
+            .map(|v| v.trim().to_owned())
+    })
+}
+
+fn heartbeat_client(url: &str) -> wavekat_platform_client::ClientBuilder {
+    Client::builder(url)
+        .token(Token::new("wk_bearer_secret_value"))
+        .user_agent("wavekat-cli/9.9.9")
+        .retry_policy(quick(4))
+}
+
+#[tokio::test]
+async fn a_release_signed_operation_carries_no_bearer_or_user_agent_and_is_never_retried() {
+    use wavekat_platform_client::heartbeat::SystemInfo;
+    use wavekat_platform_client::signing::{generate_master, issue_release_credential};
+    let (url, seen) = serve_sequence(&["503 Service Unavailable", "200 OK"]).await;
+    let (master, _) = generate_master().unwrap();
+    let credential = issue_release_credential(master.expose(), "1.4.2").unwrap();
+    let client = heartbeat_client(&url)
+        .release_credential(credential)
+        .build()
+        .unwrap();
+    let request = SystemInfo::detect().heartbeat_request("install-1", "1.4.2");
+    let err = client.install_heartbeat(&request).await.unwrap_err();
+    assert_eq!(err.status(), Some(503), "{err:?}");
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(
+        requests.len(),
+        1,
+        "x-wavekat-signing: release is never retried"
+    );
+    let head = &requests[0].0;
+    assert_eq!(header_of(head, "authorization"), None, "{head}");
+    assert_eq!(header_of(head, "user-agent"), None, "{head}");
+    assert!(header_of(head, "x-wk-sig").is_some(), "signed: {head}");
+}
+
+#[tokio::test]
+async fn a_release_signed_operation_without_a_credential_is_refused_before_sending() {
+    use wavekat_platform_client::heartbeat::SystemInfo;
+    let (url, seen) = serve_sequence(&["200 OK"]).await;
+    let client = heartbeat_client(&url).build().unwrap();
+    let request = SystemInfo::detect().heartbeat_request("install-1", "1.4.2");
+    let err = client.install_heartbeat(&request).await.unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidInput(m) if m.contains("release_credential")),
+        "{err:?}"
+    );
+    assert!(seen.lock().unwrap().is_empty());
 }
