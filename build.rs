@@ -134,10 +134,16 @@ fn adapt_for_progenitor(spec: &mut Value) {
                 responses.retain(|status, _| status.starts_with('2'));
             }
 
-            // 2. The release-signature headers are computed from the exact serialized body, which
-            //    exists only inside the request hook (`crate::client::Hooks`), so they are not
-            //    method arguments.
-            if let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) {
+            // 2. The release-signature headers of a release-signed operation are computed from
+            //    the exact serialized body, which exists only inside the request hook
+            //    (`crate::client::Hooks`), so they are not method arguments.
+            let release_signed =
+                op.get("x-wavekat-signing").and_then(Value::as_str) == Some("release");
+            if let Some(params) = op
+                .get_mut("parameters")
+                .and_then(Value::as_array_mut)
+                .filter(|_| release_signed)
+            {
                 params.retain(|p| p.get("in").and_then(Value::as_str) != Some("header"));
             }
 
@@ -1086,10 +1092,10 @@ fn operations_source(operations: &[ClientOperation]) -> String {
             }
         }
         let generics = generics_text(&op.generics);
-        let call = if op.output == "()" {
-            "call_unit"
-        } else {
-            "call_json"
+        let call = match op.output.as_str() {
+            "()" => "call_unit",
+            "ByteStream" => "call_bytes",
+            _ => "call_json",
         };
         let args: Vec<&str> = op.params.iter().map(|(n, _)| n.as_str()).collect();
         let lifetime = if op.generics.lifetimes().next().is_some() {

@@ -537,6 +537,30 @@ impl Client {
         }
     }
 
+    /// Awaits a generated call that answers a non-JSON body, handed over as a stream.
+    #[allow(dead_code)]
+    pub(crate) async fn call_bytes(
+        &self,
+        call: impl Future<
+            Output = std::result::Result<
+                ResponseValue<progenitor_client::ByteStream>,
+                progenitor_client::Error<()>,
+            >,
+        >,
+    ) -> Result<progenitor_client::ByteStream> {
+        match self.scoped(None, call).await {
+            (Ok(value), _) => Ok(value.into_inner()),
+            (Err(progenitor_client::Error::UnexpectedResponse(response)), _)
+                if response.status().is_success() =>
+            {
+                Ok(progenitor_client::ByteStream::new(Box::pin(
+                    response.bytes_stream(),
+                )))
+            }
+            (Err(err), url) => Err(map_error(&url, err).await),
+        }
+    }
+
     /// Awaits a generated call whose success body is ignored (any 2xx is success).
     pub(crate) async fn call_unit(
         &self,

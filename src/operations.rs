@@ -8,6 +8,8 @@
 use crate::client::Client;
 #[allow(unused_imports)]
 use crate::generated::types;
+#[allow(unused_imports)]
+use progenitor_client::ByteStream;
 
 include!(concat!(env!("OUT_DIR"), "/operations.rs"));
 
