@@ -1,5 +1,5 @@
 //! The five-minute tour, end to end against the embedded platform emulator, with no set-up:
-//! sign in through the loopback handshake, `whoami`, a release-signed heartbeat, sync a realistic
+//! sign in through the loopback handshake, `get_me`, a release-signed heartbeat, sync a realistic
 //! day of calls, transcripts and accounts, list them back, and upload a WAV recording with a
 //! progress bar.
 //!

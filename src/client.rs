@@ -231,31 +231,27 @@ async fn execute_with_retries(
         let Some(retry_after) = retry::classify(&result) else {
             return result;
         };
-        if !may_retry || replay.as_ref().is_some_and(|b| b.failed_locally()) {
+        let replayable = copy.is_some() || shell.is_some();
+        if !replayable || replay.as_ref().is_some_and(|b| b.failed_locally()) {
             return result;
         }
         let wait = policy.delay(attempt, retry_after);
         if started.elapsed() + wait > policy.max_elapsed {
             return result;
         }
-        let next = match (copy, shell, &replay) {
-            (Some(copy), _, _) => copy,
-            (None, Some(mut shell), Some(body)) => {
-                tokio::time::sleep(wait).await;
-                let Some(body) = body.again().await else {
-                    return result;
-                };
-                *shell.body_mut() = Some(body);
-                log_retry(&result, wait);
-                request = shell;
-                attempt += 1;
-                continue;
-            }
-            _ => return result,
-        };
         log_retry(&result, wait);
         tokio::time::sleep(wait).await;
-        request = next;
+        request = match (copy, shell, &replay) {
+            (Some(copy), _, _) => copy,
+            (None, Some(mut shell), Some(body)) => match body.again().await {
+                Some(body) => {
+                    *shell.body_mut() = Some(body);
+                    shell
+                }
+                None => return result,
+            },
+            _ => return result,
+        };
         attempt += 1;
     }
 }
