@@ -30,7 +30,7 @@
 //! | operation | `x-wavekat-idempotent: true\|false` | May be retried; default from the method (GET, HEAD, PUT, DELETE, OPTIONS, TRACE yes; POST, PATCH no). |
 //! | operation | `x-wavekat-signing: "release"` | Release-signed: no bearer, no user agent, never retried. |
 //! | sync operation | `x-wavekat-schema-version: N` | Stamped on records that leave `schemaVersion` unset (default 1). |
-//! | query parameter | `x-wavekat-default-known-values: "<Enum>"` | Sent as every known value of the enum, comma-separated, when the query leaves it unset. |
+//! | list-query property | `x-wavekat-default-known-values: "<Enum>"` | Sent as every known value of the enum, comma-separated, when the query leaves it unset. |
 //! | string property | `format: "wavekat-token"` | A bearer token: `crate::Token` (redacting `Debug`). |
 //! | string enum | `x-wavekat-enum-descriptions: {value: text}` | The doc of each Rust variant. |
 //! | component | `x-wavekat-transport` | Not an HTTP body (the mobile frames): not generated, hand-written in `src/mobile`. |
@@ -562,8 +562,9 @@ impl Spec {
                     )
                     .into());
                 }
-                let default = match wire
-                    .get("x-wavekat-default-known-values")
+                let property = query_props.and_then(|p| p.get(wire_name));
+                let default = match property
+                    .and_then(|p| p.get("x-wavekat-default-known-values"))
                     .and_then(Value::as_str)
                 {
                     Some(e) if self.is_enum(e) => {
@@ -571,8 +572,7 @@ impl Spec {
                     }
                     Some(e) => {
                         return Err(format!(
-                            "{}: x-wavekat-default-known-values names {e}, not an enum schema",
-                            list.id
+                            "{query}.{wire_name}: x-wavekat-default-known-values names {e}, not an enum schema"
                         )
                         .into())
                     }
