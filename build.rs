@@ -8,7 +8,7 @@
 //! - `platform_api.rs`: progenitor's client and types. Every generated struct is made
 //!   `#[non_exhaustive]` and given `new(<required fields>)` and `with_<optional field>` methods, so
 //!   an optional property added to the spec never breaks a consumer's construction; string
-//!   properties with `format: wavekat-token` become [`crate::Token`] (redacting `Debug`).
+//!   properties marked `x-wavekat-token: true` become [`crate::Token`] (redacting `Debug`).
 //! - `operations.rs`: one public `Client` method per operation (same name and positional
 //!   arguments as progenitor's), mapping the result to `crate::Result`.
 //! - `operation_facts.rs`: per operation, whether it may be retried (`x-wavekat-idempotent`, else
@@ -31,7 +31,7 @@
 //! | operation | `x-wavekat-signing: "release"` | Release-signed: no bearer, no user agent, never retried. |
 //! | sync operation | `x-wavekat-schema-version: N` | Stamped on records that leave `schemaVersion` unset (default 1). |
 //! | list-query property | `x-wavekat-default-known-values: "<Enum>"` | Sent as every known value of the enum, comma-separated, when the query leaves it unset. |
-//! | string property | `format: "wavekat-token"` | A bearer token: `crate::Token` (redacting `Debug`). |
+//! | string property | `x-wavekat-token: true` | A bearer token: `crate::Token` (redacting `Debug`); on the wire still a plain string. |
 //! | string enum | `x-wavekat-enum-descriptions: {value: text}` | The doc of each Rust variant. |
 //! | component | `x-wavekat-transport` | Not an HTTP body (the mobile frames): not generated, hand-written in `src/mobile`. |
 
@@ -47,8 +47,10 @@ use serde_json::Value;
 type BoxError = Box<dyn Error>;
 
 const SPEC: &str = "schema/openapi.json";
-/// The string format marking a bearer token: such properties become `crate::Token`.
-const TOKEN_FORMAT: &str = "wavekat-token";
+/// The extension marking a string property as a bearer token: its Rust type is `crate::Token`.
+/// A vendor extension, not a `format`: the wire value is an ordinary string, only its Rust
+/// representation differs.
+const TOKEN_MARK: &str = "x-wavekat-token";
 const HTTP_METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
@@ -814,18 +816,21 @@ fn shape_types(file: &mut syn::File, spec: &Spec) -> Result<Vec<StructInfo>, Box
             let wire = serde_rename(&field.attrs).unwrap_or_else(|| ident.clone());
             let token = props
                 .and_then(|p| p.get(&wire))
-                .and_then(|p| p.get("format"))
-                .and_then(Value::as_str)
-                == Some(TOKEN_FORMAT);
+                .and_then(|p| p.get(TOKEN_MARK))
+                == Some(&Value::Bool(true));
             if token {
-                let is_string = type_string(&field.ty).ends_with("String");
-                if !is_string {
-                    return Err(format!(
-                        "{name}.{wire}: format {TOKEN_FORMAT} needs a required string"
-                    )
-                    .into());
-                }
-                field.ty = syn::parse_str("crate::Token")?;
+                field.ty = match type_string(&field.ty).as_str() {
+                    "::std::string::String" => syn::parse_str("crate::Token")?,
+                    "::std::option::Option<::std::string::String>" => {
+                        syn::parse_str("::std::option::Option<crate::Token>")?
+                    }
+                    other => {
+                        return Err(format!(
+                            "{name}.{wire}: {TOKEN_MARK} marks a string, not {other}"
+                        )
+                        .into())
+                    }
+                };
             }
             let optional = option_inner(&field.ty).is_some() || has_serde_default(&field.attrs);
             fields.push(FieldInfo {

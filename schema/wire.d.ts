@@ -297,10 +297,7 @@ export interface components {
         };
         /** @description Response of a successful code exchange. */
         CliCodeExchangeResponse: {
-            /**
-             * Format: wavekat-token
-             * @description The bearer token.
-             */
+            /** @description The bearer token. */
             token: string;
             /** @description The user's login, when the platform echoes it. */
             login?: string | null;
