@@ -14,7 +14,10 @@ use wavekat_platform_client::mobile::{
     encode_pubkey_multibase, pair_confirm, pair_proof, pair_transcript, PairRole, PairingToken,
     SignedEnvelope, TranscriptFields,
 };
-use wavekat_platform_client::{generate_master, issue_release_credential, Client};
+use wavekat_platform_client::{
+    signing::{generate_master, issue_release_credential},
+    Client,
+};
 
 const HEARTBEAT_PATH: &str = "/api/voice/installs/heartbeat";
 
@@ -29,7 +32,9 @@ fn random_bytes<const N: usize>() -> [u8; N] {
 }
 
 /// Sends a real heartbeat to a one-shot local server and returns what went over the wire.
-async fn captured_heartbeat(credential: &wavekat_platform_client::ReleaseCredential) -> Value {
+async fn captured_heartbeat(
+    credential: &wavekat_platform_client::signing::ReleaseCredential,
+) -> Value {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -62,7 +67,7 @@ async fn captured_heartbeat(credential: &wavekat_platform_client::ReleaseCredent
             }
         }
     });
-    Client::install_heartbeat(&url, "parity", "1.0.0", Some("direct"), credential)
+    Client::send_install_heartbeat(&url, "parity", "1.0.0", Some("direct"), credential)
         .await
         .expect("heartbeat");
     let (head, body) = server.await.expect("server");

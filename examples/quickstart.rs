@@ -1,5 +1,5 @@
 //! The five-minute tour, end to end against the embedded platform emulator, with no set-up:
-//! sign in through the loopback handshake, `whoami`, a release-signed heartbeat, sync a realistic
+//! sign in through the loopback handshake, `get_me`, a release-signed heartbeat, sync a realistic
 //! day of calls, transcripts and accounts, list them back, and upload a WAV recording with a
 //! progress bar.
 //!
@@ -11,11 +11,15 @@ use futures_util::TryStreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use wavekat_platform_client::dev_platform::{self, DevPlatform, DevPlatformOptions};
 use wavekat_platform_client::{
-    loopback_handshake, Client, HandshakeOptions, RecordingBody, VoiceAccountRecord, VoiceAccounts,
-    VoiceAccountsQuery, VoiceCallCodec, VoiceCallDirection, VoiceCallDisposition,
-    VoiceCallEndReason, VoiceCallRecord, VoiceCalls, VoiceCallsQuery, VoiceRecordingRecord,
-    VoiceTranscriptChannel, VoiceTranscriptRecord, VoiceTranscripts, VoiceTranscriptsQuery,
-    VoiceTransport,
+    handshake::{loopback_handshake, HandshakeOptions},
+    sync::{VoiceAccounts, VoiceCalls, VoiceTranscripts},
+    upload::RecordingBody,
+    wire::{
+        VoiceAccountRecord, VoiceCallCodec, VoiceCallDirection, VoiceCallDisposition,
+        VoiceCallEndReason, VoiceCallRecord, VoiceCallsQuery, VoiceRecordingRecord,
+        VoiceTranscriptChannel, VoiceTranscriptRecord, VoiceTransport,
+    },
+    Client,
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -41,12 +45,12 @@ async fn main() -> Result<(), BoxError> {
     let (outcome, _page) = tokio::join!(pending.wait(), browser);
     let outcome = outcome?;
     let client = Client::new(&base, outcome.token)?;
-    let me = client.whoami().await?;
+    let me = client.get_me().await?;
     println!("signed in as        {} ({})", me.login, me.id);
 
     // 3. A release build proves itself with a per-version credential from the release master.
     let credential = platform.issue_release_credential("1.4.2")?;
-    let install = Client::install_heartbeat(
+    let install = Client::send_install_heartbeat(
         &base,
         "6f1c2b9e-8a41-4d6e-9b0f-1d2c3e4f5a6b",
         "1.4.2",
@@ -71,9 +75,10 @@ async fn main() -> Result<(), BoxError> {
     );
 
     // 5. Read it back: every page, one page in memory at a time.
-    let query = VoiceCallsQuery {
-        limit: std::num::NonZeroU32::new(25),
-        ..Default::default()
+    let query = {
+        let mut r = VoiceCallsQuery::new();
+        r.limit = std::num::NonZeroU32::new(25);
+        r
     };
     let listed: Vec<VoiceCallRecord> = client.list_all::<VoiceCalls>(query).try_collect().await?;
     let answered = listed
@@ -85,29 +90,23 @@ async fn main() -> Result<(), BoxError> {
         .find(|c| c.disposition == VoiceCallDisposition::Answered)
         .map(|c| c.source_id.clone())
         .unwrap_or_default();
-    let segments = client
-        .list::<VoiceTranscripts>(&VoiceTranscriptsQuery {
-            call_source_id: first_answered.clone(),
-        })
-        .await?;
+    let segments = client.list_voice_transcripts(&first_answered).await?;
     let lines = client
-        .list::<VoiceAccounts>(&VoiceAccountsQuery::default())
+        .list_voice_accounts(None, Some(&VoiceTransport::known_comma_separated()))
         .await?;
     println!("listed              {} calls ({answered} answered), {} segments of {first_answered}, {} lines", listed.len(), segments.items.len(), lines.items.len());
 
     // 6. A recording: metadata first, then the WAV bytes, streamed with a progress bar.
     let wav = sine_wav(16_000, 2, Duration::from_secs(20));
-    let meta = VoiceRecordingRecord {
-        source_id: format!("{first_answered}-rec"),
-        call_source_id: first_answered,
-        size_bytes: wav.len() as u64,
-        duration_ms: 20_000,
-        sample_rate: 16_000,
-        channels: 2,
-        created_at: "2026-11-20T17:45:02Z".into(),
-        schema_version: None,
-        extras: None,
-    };
+    let meta = VoiceRecordingRecord::new(
+        format!("{first_answered}-rec"),
+        first_answered,
+        wav.len() as u64,
+        20_000,
+        16_000,
+        2,
+        "2026-11-20T17:45:02Z".into(),
+    );
     client.sync_recordings(std::slice::from_ref(&meta)).await?;
     let bar = ProgressBar::new(wav.len() as u64).with_style(
         ProgressStyle::with_template(
@@ -117,11 +116,9 @@ async fn main() -> Result<(), BoxError> {
     );
     let progress = bar.clone();
     client
-        .upload_recording_bytes_with_progress(
-            &meta.source_id,
-            RecordingBody::bytes(wav),
-            move |p| progress.set_position(p.sent),
-        )
+        .upload_recording_with_progress(&meta.source_id, RecordingBody::bytes(wav), move |p| {
+            progress.set_position(p.sent)
+        })
         .await?;
     bar.finish();
     let uploaded = client
@@ -192,55 +189,51 @@ fn a_day_of_calls() -> (Vec<VoiceCallRecord>, Vec<VoiceTranscriptRecord>) {
         let answered = disposition == VoiceCallDisposition::Answered;
         let end_secs = 6 + talk_secs;
         let source_id = format!("2b7e1f00-0000-4000-8000-{:012}", i);
-        calls.push(VoiceCallRecord {
-            source_id: source_id.clone(),
-            account_id: "a1b2c3d4-0000-4000-8000-00000000a001".into(),
-            direction: if i % 4 == 3 {
-                VoiceCallDirection::Outbound
-            } else {
-                VoiceCallDirection::Inbound
-            },
-            party: parties[i as usize % parties.len()].into(),
-            ring_at: ring.clone(),
-            answer_at: answered.then(|| format!("2026-11-20T{h:02}:{m:02}:06+13:00")),
-            end_at: format!(
-                "2026-11-20T{h:02}:{:02}:{:02}+13:00",
-                m + end_secs / 60,
-                end_secs % 60
-            ),
-            duration_ms: answered.then_some(i64::from(talk_secs) * 1000),
-            disposition,
-            end_reason: reason,
-            error: None,
-            share_visibility: None,
-            transfer_target: None,
-            codec: answered.then_some(if i % 2 == 0 {
-                VoiceCallCodec::Opus
-            } else {
-                VoiceCallCodec::Pcmu
-            }),
-            flow_id: None,
-            flow_name: None,
-            flow_outcome: None,
-            flow_steps: None,
-            events: None,
-            deleted_at: None,
-            schema_version: None,
-            extras: None,
+        calls.push({
+            let mut r = {
+                let mut r = {
+                    let mut r = VoiceCallRecord::new(
+                        source_id.clone(),
+                        "a1b2c3d4-0000-4000-8000-00000000a001".into(),
+                        if i % 4 == 3 {
+                            VoiceCallDirection::Outbound
+                        } else {
+                            VoiceCallDirection::Inbound
+                        },
+                        parties[i as usize % parties.len()].into(),
+                        ring.clone(),
+                        format!(
+                            "2026-11-20T{h:02}:{:02}:{:02}+13:00",
+                            m + end_secs / 60,
+                            end_secs % 60
+                        ),
+                        disposition,
+                        reason,
+                    );
+                    r.answer_at = answered.then(|| format!("2026-11-20T{h:02}:{m:02}:06+13:00"));
+                    r
+                };
+                r.codec = answered.then_some(if i % 2 == 0 {
+                    VoiceCallCodec::Opus
+                } else {
+                    VoiceCallCodec::Pcmu
+                });
+                r
+            };
+            r.duration_ms = answered.then_some(i64::from(talk_secs) * 1000);
+            r
         });
         if answered {
             for (n, (channel, text)) in lines.iter().enumerate() {
                 let start = n as i64 * 4_000;
-                transcripts.push(VoiceTranscriptRecord {
-                    source_id: format!("{}", i * 10 + n as u32 + 1),
-                    call_source_id: source_id.clone(),
-                    channel: channel.clone(),
-                    ts_ms: start,
-                    end_ms: start + 3_200,
-                    text: (*text).into(),
-                    schema_version: None,
-                    extras: None,
-                });
+                transcripts.push(VoiceTranscriptRecord::new(
+                    format!("{}", i * 10 + n as u32 + 1),
+                    source_id.clone(),
+                    channel.clone(),
+                    start,
+                    start + 3_200,
+                    (*text).into(),
+                ));
             }
         }
     }
@@ -248,23 +241,21 @@ fn a_day_of_calls() -> (Vec<VoiceCallRecord>, Vec<VoiceTranscriptRecord>) {
 }
 
 fn two_lines() -> Vec<VoiceAccountRecord> {
-    let line = |id: &str, name: &str, transport: VoiceTransport, port: u16| VoiceAccountRecord {
-        source_id: id.into(),
-        enabled: true,
-        display_name: name.into(),
-        username: "1001".into(),
-        domain: "sip.example.com".into(),
-        auth_username: None,
-        server: Some("edge.sip.example.com".into()),
-        port: Some(port),
-        transport,
-        register_expires: 300,
-        keepalive_secs: Some(25),
-        disclosure_enabled: true,
-        updated_at: "2026-11-20T07:30:00Z".into(),
-        deleted_at: None,
-        schema_version: None,
-        extras: None,
+    let line = |id: &str, name: &str, transport: VoiceTransport, port: u16| {
+        VoiceAccountRecord::new(
+            id.into(),
+            true,
+            name.into(),
+            "1001".into(),
+            "sip.example.com".into(),
+            transport,
+            300,
+            true,
+            "2026-11-20T07:30:00Z".into(),
+        )
+        .with_keepalive_secs(25)
+        .with_port(port)
+        .with_server("edge.sip.example.com".into())
     };
     vec![
         line(

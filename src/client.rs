@@ -1,23 +1,26 @@
-//! The platform client: bearer auth, batched sync, listing, recording upload, retries.
+//! The platform client: bearer auth, user agent, timeouts, retries, tracing.
 //!
-//! Every call goes through the generated progenitor client in [`crate::generated`]; the
+//! Every call goes through the generated progenitor client in [`crate::generated`]; the public
+//! methods of [`Client`] for the spec's operations are generated too (`src/operations.rs`). The
 //! cross-cutting behaviour (auth header, user agent, per-request timeout, request signing,
-//! retries, tracing) lives once, in the [`ClientHooks`] implementation below.
+//! retries, tracing) lives once, in the [`ClientHooks`] implementation below, and every
+//! per-operation decision it makes comes from the spec's table in `operation_facts.rs`.
 //!
 //! ```no_run
 //! # async fn run() -> wavekat_platform_client::Result<()> {
-//! use wavekat_platform_client::{Client, Token, VoiceCalls, VoiceCallsQuery};
+//! use wavekat_platform_client::{Client, Token};
 //!
 //! let client = Client::new("https://platform.wavekat.com", Token::new("wk_…"))?;
-//! let me = client.whoami().await?;
-//! let page = client.list::<VoiceCalls>(&VoiceCallsQuery::default()).await?;
+//! let me = client.get_me().await?;
+//! let page = client.list_voice_calls(None, None, None).await?;
 //! println!("{} has {} recent calls", me.login, page.items.len());
 //! # Ok(()) }
 //! ```
 
 use std::fmt;
 use std::future::Future;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use progenitor_client::{ClientHooks, ClientInfo, OperationInfo, ResponseValue};
@@ -30,31 +33,70 @@ use crate::generated;
 use crate::retry::{self, RetryPolicy};
 use crate::signing::ReleaseCredential;
 use crate::token::Token;
-use crate::wire::Me;
 
-/// The default `User-Agent`: `wavekat-platform-client/<crate version>`.
-pub const DEFAULT_USER_AGENT: &str = concat!("wavekat-platform-client/", env!("CARGO_PKG_VERSION"));
+const DEFAULT_USER_AGENT: &str = concat!("wavekat-platform-client/", env!("CARGO_PKG_VERSION"));
 
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes of an error body read to classify it (the kept part is cut to 500 bytes).
 const ERROR_BODY_READ_LIMIT: usize = 64 * 1024;
 
-/// Operations that are safe to send twice: reads, upserts keyed by `sourceId`, and the bytes PUT.
-fn is_idempotent(operation_id: &str) -> bool {
-    matches!(
-        operation_id,
-        "get_me"
-            | "list_voice_calls"
-            | "list_voice_recordings"
-            | "list_voice_transcripts"
-            | "list_voice_accounts"
-            | "sync_voice_calls"
-            | "sync_voice_recordings"
-            | "sync_voice_transcripts"
-            | "sync_voice_accounts"
-            | "upload_recording_bytes"
-    )
+/// What the hooks decide per operation, read from the spec by `build.rs`.
+#[derive(Debug)]
+pub(crate) struct OperationFacts {
+    /// The operationId, as progenitor names its method (snake_case).
+    pub(crate) id: &'static str,
+    /// The HTTP method.
+    #[allow(dead_code)]
+    pub(crate) method: &'static str,
+    /// The path template, e.g. `/api/voice/calls`.
+    pub(crate) path: &'static str,
+    /// Safe to send twice: `x-wavekat-idempotent`, else GET/HEAD/PUT/DELETE yes, POST/PATCH no.
+    pub(crate) idempotent: bool,
+    /// `x-wavekat-signing: release`: signed with a release credential, no bearer, no user agent,
+    /// never retried (a resend would carry a used nonce).
+    pub(crate) release_signed: bool,
+    /// The request body's media type from the spec's `requestBody.content`.
+    pub(crate) content_type: Option<&'static str>,
+}
+
+include!(concat!(env!("OUT_DIR"), "/operation_facts.rs"));
+
+/// The spec's facts for an operation.
+pub(crate) fn operation(id: &str) -> Option<&'static OperationFacts> {
+    OPERATIONS.iter().find(|op| op.id == id)
+}
+
+impl OperationFacts {
+    /// A body that is not JSON is a byte stream: bounded by the read timeout, not a whole-request
+    /// deadline (a 1 GiB upload must not hit it).
+    fn streams_body(&self) -> bool {
+        self.content_type
+            .is_some_and(|t| t != "application/json" && !t.ends_with("+json"))
+    }
+}
+
+/// A boxed future.
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A request body that can be produced again for a retry (a file re-opened, bytes re-sent).
+pub(crate) trait ReplayBody: Send + Sync {
+    /// A fresh body for the next attempt; `None` when it cannot be sent again.
+    fn again(&self) -> BoxFuture<'_, Option<reqwest::Body>>;
+    /// Whether the last attempt failed reading the body locally (then it is not retried).
+    fn failed_locally(&self) -> bool;
+}
+
+/// What one public call shares with the hooks that run inside it.
+struct CallScope {
+    /// The URL of the request the hooks sent, for errors.
+    url: Mutex<Option<String>>,
+    /// How to rebuild a streamed body for a retry.
+    body: Option<Arc<dyn ReplayBody>>,
+}
+
+tokio::task_local! {
+    static CALL: CallScope;
 }
 
 /// State the generated client's request hooks read. Cheap to clone.
@@ -94,24 +136,36 @@ impl ClientHooks<Hooks> for generated::Client {
         // progenitor stamps the spec's info.version on every call; the platform never sent or
         // read it, so it stays off the wire.
         headers.remove("api-version");
-        if let Some(token) = &state.token {
-            headers.insert(AUTHORIZATION, token.clone());
+        let facts = operation(info.operation_id);
+        let release_signed = facts.is_some_and(|f| f.release_signed);
+        if !release_signed {
+            if let Some(token) = &state.token {
+                headers.insert(AUTHORIZATION, token.clone());
+            }
+            if let Some(agent) = &state.user_agent {
+                headers.insert(USER_AGENT, agent.clone());
+            }
         }
-        if let Some(agent) = &state.user_agent {
-            headers.insert(USER_AGENT, agent.clone());
-        }
-        if info.operation_id == "upload_recording_bytes" {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static("audio/wav"));
+        let streams_body = facts.is_some_and(OperationFacts::streams_body);
+        if let Some(media) = facts.and_then(|f| f.content_type).filter(|_| streams_body) {
+            let value = HeaderValue::from_str(media).map_err(|_| {
+                progenitor_client::Error::Custom(format!(
+                    "the spec's media type {media:?} is not a header value"
+                ))
+            })?;
+            headers.insert(CONTENT_TYPE, value);
         } else if let Some(timeout) = state.request_timeout {
-            // Uploads are bounded by the read timeout instead: a 1 GiB body must not hit a
-            // whole-request deadline.
             *request.timeout_mut() = Some(timeout);
         }
-        if info.operation_id == "install_heartbeat" {
-            if let Some(credential) = &state.signer {
-                sign(request, credential, &state.base_path)
-                    .map_err(progenitor_client::Error::Custom)?;
-            }
+        if release_signed {
+            let credential = state.signer.as_ref().ok_or_else(|| {
+                progenitor_client::Error::Custom(format!(
+                    "{} is release-signed: build the client with ClientBuilder::release_credential",
+                    info.operation_id
+                ))
+            })?;
+            sign(request, credential, &state.base_path)
+                .map_err(progenitor_client::Error::Custom)?;
         }
         Ok(())
     }
@@ -130,58 +184,82 @@ impl ClientHooks<Hooks> for generated::Client {
             status = tracing::field::Empty,
             attempt = tracing::field::Empty,
         );
-        execute_with_retries(self.client(), request, info.operation_id, policy, &span)
+        let idempotent = operation(info.operation_id).is_some_and(|f| f.idempotent);
+        let replay = CALL
+            .try_with(|scope| {
+                if let Ok(mut url) = scope.url.lock() {
+                    *url = Some(request.url().to_string());
+                }
+                scope.body.clone()
+            })
+            .ok()
+            .flatten();
+        execute_with_retries(self.client(), request, idempotent, replay, policy, &span)
             .instrument(span.clone())
             .await
     }
 }
 
-/// Sends `request`, retrying idempotent operations as `policy` allows. Requests whose body cannot
-/// be replayed (streams) are sent once; their callers retry with a fresh body.
+/// The one retry loop: sends `request`, retrying idempotent operations as `policy` allows on the
+/// failures [`retry::classify`] calls transient. An in-memory body is cloned for the next
+/// attempt; a streamed one is rebuilt by the call's [`ReplayBody`], or the request is sent once.
 async fn execute_with_retries(
     client: &reqwest::Client,
     mut request: reqwest::Request,
-    operation_id: &str,
+    idempotent: bool,
+    replay: Option<Arc<dyn ReplayBody>>,
     policy: &RetryPolicy,
     span: &tracing::Span,
 ) -> reqwest::Result<reqwest::Response> {
     let started = Instant::now();
-    let idempotent = is_idempotent(operation_id);
     let mut attempt: u32 = 1;
     loop {
         span.record("attempt", attempt);
-        let replay = if idempotent && attempt < policy.max_attempts {
-            request.try_clone()
-        } else {
-            None
-        };
+        let may_retry = idempotent && attempt < policy.max_attempts;
+        let copy = if may_retry { request.try_clone() } else { None };
+        let shell = (may_retry && copy.is_none() && replay.is_some()).then(|| {
+            let mut shell = reqwest::Request::new(request.method().clone(), request.url().clone());
+            *shell.headers_mut() = request.headers().clone();
+            *shell.timeout_mut() = request.timeout().copied();
+            *shell.version_mut() = request.version();
+            shell
+        });
         let result = client.execute(request).await;
-        let retry_after = match &result {
-            Ok(response) => {
-                let status = response.status().as_u16();
-                span.record("status", status);
-                if !retry::is_retryable_status(status) {
-                    return result;
-                }
-                retry::retry_after(response.headers())
-            }
-            Err(err) if retry::is_retryable_transport(err) => None,
-            Err(_) => return result,
-        };
-        let Some(next) = replay else {
+        if let Ok(response) = &result {
+            span.record("status", response.status().as_u16());
+        }
+        let Some(retry_after) = retry::classify(&result) else {
             return result;
         };
+        let replayable = copy.is_some() || shell.is_some();
+        if !replayable || replay.as_ref().is_some_and(|b| b.failed_locally()) {
+            return result;
+        }
         let wait = policy.delay(attempt, retry_after);
         if started.elapsed() + wait > policy.max_elapsed {
             return result;
         }
-        match &result {
-            Ok(response) => tracing::debug!(status = response.status().as_u16(), ?wait, "retrying"),
-            Err(err) => tracing::debug!(error = %err, ?wait, "retrying"),
-        }
+        log_retry(&result, wait);
         tokio::time::sleep(wait).await;
-        request = next;
+        request = match (copy, shell, &replay) {
+            (Some(copy), _, _) => copy,
+            (None, Some(mut shell), Some(body)) => match body.again().await {
+                Some(body) => {
+                    *shell.body_mut() = Some(body);
+                    shell
+                }
+                None => return result,
+            },
+            _ => return result,
+        };
         attempt += 1;
+    }
+}
+
+fn log_retry(result: &reqwest::Result<reqwest::Response>, wait: Duration) {
+    match result {
+        Ok(response) => tracing::debug!(status = response.status().as_u16(), ?wait, "retrying"),
+        Err(err) => tracing::debug!(error = %err, ?wait, "retrying"),
     }
 }
 
@@ -251,7 +329,7 @@ impl ClientBuilder {
             request_timeout: Some(DEFAULT_REQUEST_TIMEOUT),
             read_timeout: DEFAULT_REQUEST_TIMEOUT,
             retry: RetryPolicy::default(),
-            sync_batch_size: crate::SYNC_BATCH_CAP,
+            sync_batch_size: crate::sync::SYNC_BATCH_CAP,
             signer: None,
         }
     }
@@ -294,19 +372,17 @@ impl ClientBuilder {
         self
     }
 
-    /// Records per sync request, 1 to [`crate::SYNC_BATCH_CAP`] (default: the cap).
+    /// Records per sync request, 1 to [`crate::sync::SYNC_BATCH_CAP`] (default: the cap).
     pub fn sync_batch_size(mut self, size: usize) -> Self {
         self.sync_batch_size = size;
         self
     }
 
-    pub(crate) fn signer(mut self, credential: ReleaseCredential) -> Self {
+    /// The release credential that signs the spec's release-signed operations (the install
+    /// heartbeat). Those carry no bearer token and no user agent, whatever else is set, and are
+    /// never retried.
+    pub fn release_credential(mut self, credential: ReleaseCredential) -> Self {
         self.signer = Some(credential);
-        self
-    }
-
-    pub(crate) fn without_user_agent(mut self) -> Self {
-        self.user_agent = None;
         self
     }
 
@@ -327,10 +403,10 @@ impl ClientBuilder {
                 self.base_url
             )));
         }
-        if !(1..=crate::SYNC_BATCH_CAP).contains(&self.sync_batch_size) {
+        if !(1..=crate::sync::SYNC_BATCH_CAP).contains(&self.sync_batch_size) {
             return Err(Error::InvalidInput(format!(
                 "sync batch size must be 1..={}, got {}",
-                crate::SYNC_BATCH_CAP,
+                crate::sync::SYNC_BATCH_CAP,
                 self.sync_batch_size
             )));
         }
@@ -372,7 +448,6 @@ impl ClientBuilder {
         }));
         Ok(Client {
             api: generated::Client::new_with_client(&self.base_url, http, hooks),
-            retry: self.retry,
             sync_batch_size: self.sync_batch_size,
         })
     }
@@ -382,11 +457,13 @@ impl ClientBuilder {
 #[derive(Debug, Clone)]
 pub struct Client {
     pub(crate) api: generated::Client,
-    pub(crate) retry: RetryPolicy,
     pub(crate) sync_batch_size: usize,
 }
 
 impl Client {
+    /// The default `User-Agent`: `wavekat-platform-client/<crate version>`.
+    pub const DEFAULT_USER_AGENT: &'static str = DEFAULT_USER_AGENT;
+
     /// A client for `base_url` (trailing `/` stripped) that authenticates with `token`, with
     /// default timeouts and retries.
     pub fn new(base_url: &str, token: Token) -> Result<Client> {
@@ -403,37 +480,46 @@ impl Client {
         self.api.baseurl()
     }
 
-    /// `GET /api/me`: the signed-in user. The canonical "is this token alive" check.
-    pub async fn whoami(&self) -> Result<Me> {
-        self.json("/api/me", self.api.get_me()).await
-    }
-
-    /// `POST /api/auth/cli/tokens/revoke-current`: revokes this client's token. Afterwards every
-    /// call with it fails with [`Error::Unauthorized`]; discard it.
-    pub async fn revoke_current_token(&self) -> Result<()> {
-        self.unit(
-            "/api/auth/cli/tokens/revoke-current",
-            self.api.revoke_current_token(),
-        )
-        .await
-    }
-
-    pub(crate) fn url(&self, path: &str) -> String {
+    /// The URL of an operation's path template, for errors that have no request of their own.
+    pub(crate) fn operation_url(&self, operation_id: &str) -> String {
+        let path = operation(operation_id).map_or("", |f| f.path);
         format!("{}{path}", self.base_url())
     }
 
-    /// Awaits a generated call that answers JSON, mapping every failure to [`Error`].
-    pub(crate) async fn json<T: DeserializeOwned>(
+    /// Runs `call` with the scope its hooks report the request URL into; returns its output and
+    /// the URL of the (last) request it sent.
+    pub(crate) async fn scoped<F: Future>(
         &self,
-        path: &str,
+        body: Option<Arc<dyn ReplayBody>>,
+        call: F,
+    ) -> (F::Output, String) {
+        let scope = CallScope {
+            url: Mutex::new(None),
+            body,
+        };
+        let (output, url) = CALL
+            .scope(scope, async move {
+                let output = call.await;
+                let url = CALL
+                    .try_with(|s| s.url.lock().ok().and_then(|mut u| u.take()))
+                    .ok()
+                    .flatten();
+                (output, url)
+            })
+            .await;
+        (output, url.unwrap_or_else(|| self.base_url().to_owned()))
+    }
+
+    /// Awaits a generated call that answers JSON, mapping every failure to [`Error`].
+    pub(crate) async fn call_json<T: DeserializeOwned>(
+        &self,
         call: impl Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<()>>>,
     ) -> Result<T> {
-        match call.await {
-            Ok(value) => Ok(value.into_inner()),
-            Err(progenitor_client::Error::UnexpectedResponse(response))
+        match self.scoped(None, call).await {
+            (Ok(value), _) => Ok(value.into_inner()),
+            (Err(progenitor_client::Error::UnexpectedResponse(response)), url)
                 if response.status().is_success() =>
             {
-                let url = self.url(path);
                 let bytes = response
                     .bytes()
                     .await
@@ -443,24 +529,56 @@ impl Client {
                     message: e.to_string(),
                 })
             }
-            Err(err) => Err(map_error(&self.url(path), err).await),
+            (Err(err), url) => Err(map_error(&url, err).await),
+        }
+    }
+
+    /// Awaits a generated call that answers a non-JSON body, handed over as a stream.
+    #[allow(dead_code)]
+    pub(crate) async fn call_bytes(
+        &self,
+        call: impl Future<
+            Output = std::result::Result<
+                ResponseValue<progenitor_client::ByteStream>,
+                progenitor_client::Error<()>,
+            >,
+        >,
+    ) -> Result<progenitor_client::ByteStream> {
+        match self.scoped(None, call).await {
+            (Ok(value), _) => Ok(value.into_inner()),
+            (Err(progenitor_client::Error::UnexpectedResponse(response)), _)
+                if response.status().is_success() =>
+            {
+                Ok(progenitor_client::ByteStream::new(Box::pin(
+                    response.bytes_stream(),
+                )))
+            }
+            (Err(err), url) => Err(map_error(&url, err).await),
         }
     }
 
     /// Awaits a generated call whose success body is ignored (any 2xx is success).
-    pub(crate) async fn unit(
+    pub(crate) async fn call_unit(
         &self,
-        path: &str,
         call: impl Future<Output = std::result::Result<ResponseValue<()>, progenitor_client::Error<()>>>,
     ) -> Result<()> {
-        match call.await {
-            Ok(_) => Ok(()),
-            Err(progenitor_client::Error::UnexpectedResponse(response))
+        self.call_unit_replaying(None, call).await
+    }
+
+    /// [`Client::call_unit`] for a streamed body that `body` can rebuild for a retry.
+    pub(crate) async fn call_unit_replaying(
+        &self,
+        body: Option<Arc<dyn ReplayBody>>,
+        call: impl Future<Output = std::result::Result<ResponseValue<()>, progenitor_client::Error<()>>>,
+    ) -> Result<()> {
+        match self.scoped(body, call).await {
+            (Ok(_), _) => Ok(()),
+            (Err(progenitor_client::Error::UnexpectedResponse(response)), _)
                 if response.status().is_success() =>
             {
                 Ok(())
             }
-            Err(err) => Err(map_error(&self.url(path), err).await),
+            (Err(err), url) => Err(map_error(&url, err).await),
         }
     }
 

@@ -4,11 +4,10 @@ use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::handshake::{CodeLogin, HandshakeOutcome};
 use crate::retry::RetryPolicy;
-use crate::token::Token;
 use crate::wire::CliCodeExchangeRequest;
 
 impl CodeLogin {
-    /// `POST /api/auth/cli/codes/exchange`: trades the code the user pasted (surrounding
+    /// Trades the code the user pasted (surrounding
     /// whitespace trimmed) and this sign-in's state for a bearer token. Unauthenticated; never
     /// retried (a code works once). A wrong, used or expired code (they last 10 minutes) is
     /// [`Error::CodeRejected`]: ask the user again.
@@ -24,10 +23,9 @@ impl CodeLogin {
             code: code.to_owned(),
             state: self.state().to_owned(),
         };
-        let path = "/api/auth/cli/codes/exchange";
-        match client.json(path, client.api.exchange_cli_code(&body)).await {
+        match client.exchange_cli_code(&body).await {
             Ok(response) => Ok(HandshakeOutcome {
-                token: Token::new(response.token),
+                token: response.token,
                 login: response.login,
             }),
             Err(Error::Http { status: 400, .. }) => Err(Error::CodeRejected),

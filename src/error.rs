@@ -6,7 +6,7 @@ use std::fmt;
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Maximum number of body bytes an error keeps (cut back to a UTF-8 boundary).
-pub const ERROR_BODY_LIMIT: usize = 500;
+const ERROR_BODY_LIMIT: usize = 500;
 
 /// Every error the crate surfaces.
 ///
@@ -95,7 +95,7 @@ pub enum Error {
         /// Rows skipped by the applied batches.
         skipped: u32,
         /// Per-item results of the applied batches (recordings only; empty otherwise).
-        items: Vec<crate::VoiceRecordingSyncItem>,
+        items: Vec<crate::wire::VoiceRecordingSyncItem>,
         /// Why the next batch failed.
         #[source]
         source: Box<Error>,
@@ -127,6 +127,9 @@ pub enum Error {
 }
 
 impl Error {
+    /// The most bytes of an error body kept in [`Error::Http`] and [`Error::Unauthorized`].
+    pub const BODY_LIMIT: usize = ERROR_BODY_LIMIT;
+
     /// The HTTP status, when the error came from an HTTP answer.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -156,7 +159,7 @@ impl Error {
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Network { .. } | Error::Timeout { .. } => true,
-            Error::Http { status, .. } => matches!(status, 429 | 502 | 503 | 504),
+            Error::Http { status, .. } => crate::retry::is_retryable_status(*status),
             Error::SyncIncomplete { source, .. } => source.is_retryable(),
             _ => false,
         }

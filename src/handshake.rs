@@ -418,7 +418,7 @@ impl HandshakeHandle {
 ///
 /// ```no_run
 /// # async fn sign_in() -> Result<(), wavekat_platform_client::Error> {
-/// use wavekat_platform_client::{loopback_handshake, HandshakeOptions};
+/// use wavekat_platform_client::handshake::{loopback_handshake, HandshakeOptions};
 ///
 /// let options = HandshakeOptions::default().client("wavekat-voice");
 /// let pending = loopback_handshake("https://platform.wavekat.com", options).await?;

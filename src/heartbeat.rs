@@ -1,10 +1,10 @@
 //! The anonymous, release-signed install heartbeat and the host facts it reports.
 //!
 //! ```no_run
-//! # async fn run(credential: wavekat_platform_client::ReleaseCredential) -> wavekat_platform_client::Result<()> {
+//! # async fn run(credential: wavekat_platform_client::signing::ReleaseCredential) -> wavekat_platform_client::Result<()> {
 //! use wavekat_platform_client::Client;
 //!
-//! let row = Client::install_heartbeat(
+//! let row = Client::send_install_heartbeat(
 //!     "https://platform.wavekat.com",
 //!     "6f1c2b9e-8a41-4d6e-9b0f-1d2c3e4f5a6b",
 //!     "1.4.2",
@@ -13,6 +13,15 @@
 //! )
 //! .await?;
 //! println!("first seen {}", row.first_seen_at);
+//!
+//! // With fleet fields: the generated operation on a client holding the credential.
+//! let request = wavekat_platform_client::heartbeat::SystemInfo::detect()
+//!     .heartbeat_request("6f1c2b9e-8a41-4d6e-9b0f-1d2c3e4f5a6b", "1.4.2")
+//!     .with_update_channel("beta".to_owned());
+//! let client = Client::builder("https://platform.wavekat.com")
+//!     .release_credential(credential.clone())
+//!     .build()?;
+//! client.install_heartbeat(&request).await?;
 //! # Ok(()) }
 //! ```
 
@@ -20,16 +29,15 @@ use std::process::Command;
 
 use crate::client::Client;
 use crate::error::Result;
-use crate::retry::RetryPolicy;
 use crate::signing::ReleaseCredential;
 use crate::wire::{InstallHeartbeatRequest, InstallHeartbeatResponse};
 
 impl Client {
-    /// `POST /api/voice/installs/heartbeat`: upserts this install's row. Unauthenticated (no
-    /// `Authorization`, no `User-Agent`, like 0.0.37), filled with [`SystemInfo::detect`], and
-    /// signed with `credential` over exactly the bytes sent. Never retried: a resend would
-    /// carry a used nonce.
-    pub async fn install_heartbeat(
+    /// Sends this install's heartbeat, filled with [`SystemInfo::detect`], through the generated
+    /// [`Client::install_heartbeat`] on a client that holds `credential`. The spec marks that
+    /// operation release-signed, so it goes out unauthenticated (no `Authorization`, no
+    /// `User-Agent`, like 0.0.37), signed over exactly the bytes sent, and is never retried.
+    pub async fn send_install_heartbeat(
         base_url: &str,
         install_id: &str,
         app_version: &str,
@@ -38,25 +46,10 @@ impl Client {
     ) -> Result<InstallHeartbeatResponse> {
         let mut request = SystemInfo::detect().heartbeat_request(install_id, app_version);
         request.distribution = distribution.map(str::to_owned);
-        Client::install_heartbeat_with(base_url, &request, credential).await
-    }
-
-    /// [`Client::install_heartbeat`] with a request the caller built, e.g. with fleet fields set.
-    pub async fn install_heartbeat_with(
-        base_url: &str,
-        request: &InstallHeartbeatRequest,
-        credential: &ReleaseCredential,
-    ) -> Result<InstallHeartbeatResponse> {
-        let client = Client::builder(base_url)
-            .without_user_agent()
-            .retry_policy(RetryPolicy::none())
-            .signer(credential.clone())
-            .build()?;
-        client
-            .json(
-                "/api/voice/installs/heartbeat",
-                client.api.install_heartbeat(request),
-            )
+        Client::builder(base_url)
+            .release_credential(credential.clone())
+            .build()?
+            .install_heartbeat(&request)
             .await
     }
 }
@@ -105,37 +98,15 @@ impl SystemInfo {
         install_id: &str,
         app_version: &str,
     ) -> InstallHeartbeatRequest {
-        InstallHeartbeatRequest {
-            install_id: install_id.to_owned(),
-            app_version: app_version.to_owned(),
-            os: self.os.clone(),
-            os_version: self.os_version.clone(),
-            arch: Some(self.arch.clone()),
-            locale: self.locale.clone(),
-            distribution: None,
-            build_sha: None,
-            install_source: None,
-            update_channel: None,
-            updater_enabled: None,
-            updater_status: None,
-            updater_version: None,
-            updater_checked_at: None,
-            updater_error: None,
-            native_arch: None,
-            started_at: None,
-            flow_armed: None,
-            timezone: None,
-            app_language: None,
-            sip_accounts_total: None,
-            sip_accounts_registered: None,
-            sip_accounts_failed: None,
-            recording_enabled: None,
-            automation_enabled: None,
-            transcription_ready: None,
-            signed_in: None,
-            cpu_cores: None,
-            memory_gb: None,
-        }
+        let mut request = InstallHeartbeatRequest::new(
+            install_id.to_owned(),
+            app_version.to_owned(),
+            self.os.clone(),
+        );
+        request.os_version = self.os_version.clone();
+        request.arch = Some(self.arch.clone());
+        request.locale = self.locale.clone();
+        request
     }
 }
 

@@ -59,6 +59,20 @@ impl RetryPolicy {
     }
 }
 
+/// The one failure classification: `None` when `result` is final (a success, a status not worth
+/// retrying, a transport error that may have reached the server's handler), otherwise
+/// `Some(retry_after)` with the platform's `Retry-After`, if it sent one.
+pub(crate) fn classify(result: &reqwest::Result<reqwest::Response>) -> Option<Option<Duration>> {
+    match result {
+        Ok(response) if is_retryable_status(response.status().as_u16()) => {
+            Some(retry_after(response.headers()))
+        }
+        Ok(_) => None,
+        Err(err) if is_retryable_transport(err) => Some(None),
+        Err(_) => None,
+    }
+}
+
 /// Whether a status is worth retrying for an idempotent call.
 pub(crate) fn is_retryable_status(status: u16) -> bool {
     matches!(status, 429 | 502 | 503 | 504)

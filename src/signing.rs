@@ -10,7 +10,7 @@
 //! ```
 //! use std::time::Duration;
 //! use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-//! use wavekat_platform_client::{generate_master, issue_release_credential, ReleaseVerifier};
+//! use wavekat_platform_client::signing::{generate_master, issue_release_credential, ReleaseVerifier};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! // CI, once: the master keypair. Per release: a credential bound to the build version.

@@ -1,9 +1,15 @@
-//! Sync endpoints: batched upserts, single pages, and the all-pages stream.
+//! Sync endpoints: batched upserts and the all-pages stream, the compound operations beside the
+//! generated ones.
+//!
+//! The resources ([`VoiceCalls`], …) are generated from the spec: every `POST …/{R}/sync` whose
+//! body is `{items: [Record]}` paired with a `GET …/{R}` answering `{items: [Record], nextBefore}`,
+//! with the schema version from the sync operation's `x-wavekat-schema-version` (default 1).
 //!
 //! ```no_run
-//! # async fn run(client: wavekat_platform_client::Client, calls: Vec<wavekat_platform_client::VoiceCallRecord>) -> wavekat_platform_client::Result<()> {
+//! # async fn run(client: wavekat_platform_client::Client, calls: Vec<wavekat_platform_client::wire::VoiceCallRecord>) -> wavekat_platform_client::Result<()> {
 //! use futures_util::TryStreamExt;
-//! use wavekat_platform_client::{VoiceCalls, VoiceCallsQuery};
+//! use wavekat_platform_client::sync::VoiceCalls;
+//! use wavekat_platform_client::wire::VoiceCallsQuery;
 //!
 //! let summary = client.sync::<VoiceCalls>(&calls).await?; // any number of records
 //! let all: Vec<_> = client
@@ -14,38 +20,27 @@
 //! ```
 
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 
 use futures_core::Stream;
 use serde::{Deserialize, Serialize};
 
-use crate::client::Client;
+use crate::client::{BoxFuture, Client};
 use crate::error::{Error, Result};
 use crate::wire::{
-    known_transports, HasSyncEnvelope, Page, SyncRequest, SyncResponse, VoiceAccountRecord,
-    VoiceAccountsQuery, VoiceCallRecord, VoiceCallsQuery, VoiceRecordingRecord,
-    VoiceRecordingSyncItem, VoiceRecordingsQuery, VoiceRecordingsSyncResponse,
-    VoiceTranscriptRecord, VoiceTranscriptsQuery, WireValidate,
+    HasSyncEnvelope, Page, SyncRequest, SyncResponse, VoiceAccountsQuery, VoiceCallsQuery,
+    VoiceRecordingRecord, VoiceRecordingSyncItem, VoiceRecordingsQuery,
+    VoiceRecordingsSyncResponse, VoiceTranscriptsQuery, WireValidate,
 };
+#[allow(unused_imports)]
+use crate::wire::{VoiceAccountRecord, VoiceCallRecord, VoiceTranscriptRecord};
 
-/// A boxed future used by [`SyncEndpoint`]'s dispatch methods.
-#[doc(hidden)]
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// What one sync request returned, before it is folded into a caller-facing response.
-#[doc(hidden)]
-#[derive(Debug, Default)]
-pub struct SyncOutcome {
-    accepted: u32,
-    skipped: u32,
-    items: Vec<VoiceRecordingSyncItem>,
-}
+/// The platform's sync batch cap: a larger batch is refused with 413.
+pub const SYNC_BATCH_CAP: usize = 100;
 
 /// One sync-able platform resource: its path segment `{R}`, current schema version, and record
-/// and query types. Implemented by the markers [`VoiceCalls`], [`VoiceRecordings`],
-/// [`VoiceTranscripts`] and [`VoiceAccounts`]; sealed.
-pub trait SyncEndpoint: sealed::Sealed + Send + Sync + 'static {
+/// and query types. Implemented by the markers generated from the spec ([`VoiceCalls`],
+/// [`VoiceRecordings`], [`VoiceTranscripts`], [`VoiceAccounts`], …); sealed.
+pub trait SyncEndpoint: sealed::Dispatch + Send + Sync + 'static {
     /// The path segment `{R}` in `/api/voice/{R}/sync` and `/api/voice/{R}`.
     const RESOURCE: &'static str;
     /// The schema version stamped on records that leave `schemaVersion` unset.
@@ -65,113 +60,52 @@ pub trait SyncEndpoint: sealed::Sealed + Send + Sync + 'static {
 
     /// The record's upsert key.
     fn source_id(record: &Self::Record) -> &str;
-
-    #[doc(hidden)]
-    fn __sync<'a>(
-        client: &'a Client,
-        batch: &'a SyncRequest<Self::Record>,
-    ) -> BoxFuture<'a, Result<SyncOutcome>>;
-    #[doc(hidden)]
-    fn __list<'a>(
-        client: &'a Client,
-        query: &'a Self::Query,
-    ) -> BoxFuture<'a, Result<Page<Self::Record>>>;
-    /// The query for the page after one whose `nextBefore` was `before`; `None` when the
-    /// resource has no cursor.
-    #[doc(hidden)]
-    fn __next_query(query: &Self::Query, before: String) -> Option<Self::Query>;
 }
 
 mod sealed {
-    pub trait Sealed {}
-}
+    use super::*;
 
-macro_rules! endpoint {
-    (
-        $(#[$meta:meta])* $marker:ident, $resource:literal, $version:literal,
-        $record:ty, $query:ty, sync: $sync:ident => $fold:expr,
-        list: |$c:ident, $q:ident| $list:expr,
-        next: |$nq:ident, $before:ident| $next:expr
-    ) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-        pub struct $marker;
+    /// What one sync request returned, before it is folded into a caller-facing response.
+    #[derive(Debug, Default)]
+    pub struct SyncOutcome {
+        pub(crate) accepted: u32,
+        pub(crate) skipped: u32,
+        pub(crate) items: Vec<VoiceRecordingSyncItem>,
+    }
 
-        impl sealed::Sealed for $marker {}
+    /// The generated operations a resource dispatches to; unreachable outside the crate.
+    pub trait Dispatch {
+        /// The operationId of the list operation (for errors about a page).
+        const LIST_OPERATION: &'static str;
 
-        impl SyncEndpoint for $marker {
-            const RESOURCE: &'static str = $resource;
-            const CURRENT_SCHEMA_VERSION: u32 = $version;
-            type Record = $record;
-            type Query = $query;
+        fn sync<'a>(
+            client: &'a Client,
+            batch: &'a SyncRequest<<Self as SyncEndpoint>::Record>,
+        ) -> BoxFuture<'a, Result<SyncOutcome>>
+        where
+            Self: SyncEndpoint;
 
-            fn source_id(record: &Self::Record) -> &str {
-                &record.source_id
-            }
+        fn list<'a>(
+            client: &'a Client,
+            query: &'a <Self as SyncEndpoint>::Query,
+        ) -> BoxFuture<'a, Result<Page<<Self as SyncEndpoint>::Record>>>
+        where
+            Self: SyncEndpoint;
 
-            fn __sync<'a>(client: &'a Client, batch: &'a SyncRequest<Self::Record>) -> BoxFuture<'a, Result<SyncOutcome>> {
-                Box::pin(async move {
-                    let path = concat!("/api/voice/", $resource, "/sync");
-                    client.json(path, client.api.$sync(batch)).await.map($fold)
-                })
-            }
-
-            fn __list<'a>($c: &'a Client, $q: &'a Self::Query) -> BoxFuture<'a, Result<Page<Self::Record>>> {
-                Box::pin(async move {
-                    $c.json(concat!("/api/voice/", $resource), $list).await
-                })
-            }
-
-            fn __next_query($nq: &Self::Query, $before: String) -> Option<Self::Query> {
-                $next
-            }
-        }
-    };
-}
-
-fn generic_outcome(r: SyncResponse) -> SyncOutcome {
-    SyncOutcome {
-        accepted: r.accepted,
-        skipped: r.skipped,
-        items: Vec::new(),
+        /// The query for the page after one whose `nextBefore` was `before`; `None` when the
+        /// resource has no cursor.
+        fn next_query(
+            query: &<Self as SyncEndpoint>::Query,
+            before: String,
+        ) -> Option<<Self as SyncEndpoint>::Query>
+        where
+            Self: SyncEndpoint;
     }
 }
 
-endpoint!(
-    /// Marker for `/api/voice/calls` (sync and list); schema version 1. Lists newest `endAt` first.
-    VoiceCalls, "calls", 1, VoiceCallRecord, VoiceCallsQuery,
-    sync: sync_voice_calls => generic_outcome,
-    list: |c, q| c.api.list_voice_calls(q.before.as_deref(), q.include_deleted, q.limit),
-    next: |q, before| Some(VoiceCallsQuery { before: Some(before), ..q.clone() })
-);
-endpoint!(
-    /// Marker for `/api/voice/recordings` (sync and list); schema version 1. Lists newest
-    /// `createdAt` first.
-    VoiceRecordings, "recordings", 1, VoiceRecordingRecord, VoiceRecordingsQuery,
-    sync: sync_voice_recordings => |r: VoiceRecordingsSyncResponse| SyncOutcome { accepted: r.accepted, skipped: r.skipped, items: r.items },
-    list: |c, q| c.api.list_voice_recordings(q.before.as_deref(), q.limit),
-    next: |q, before| Some(VoiceRecordingsQuery { before: Some(before), ..q.clone() })
-);
-endpoint!(
-    /// Marker for `/api/voice/transcripts` (sync and list); schema version 1. A list needs the
-    /// call's `callSourceId`.
-    VoiceTranscripts, "transcripts", 1, VoiceTranscriptRecord, VoiceTranscriptsQuery,
-    sync: sync_voice_transcripts => generic_outcome,
-    list: |c, q| c.api.list_voice_transcripts(&q.call_source_id),
-    next: |_q, _before| None
-);
-endpoint!(
-    /// Marker for `/api/voice/accounts` (sync and list); schema version 2 (the sender knows
-    /// `tls`). A query that leaves `transports` unset asks for every transport this version
-    /// knows (`udp,tcp,tls`), as 0.0.37 did; the platform hides the others.
-    VoiceAccounts, "accounts", 2, VoiceAccountRecord, VoiceAccountsQuery,
-    sync: sync_voice_accounts => generic_outcome,
-    list: |c, q| {
-        let transports = q.transports.clone().unwrap_or_else(known_transports);
-        async move { c.api.list_voice_accounts(q.include_deleted, Some(&transports)).await }
-    },
-    next: |_q, _before| None
-);
+use sealed::SyncOutcome;
+
+include!(concat!(env!("OUT_DIR"), "/sync_endpoints.rs"));
 
 impl Client {
     /// Upserts `records` of resource `E`, in order, in batches of at most
@@ -219,8 +153,8 @@ impl Client {
         let mut total = SyncOutcome::default();
         let mut applied = 0;
         for chunk in records.chunks(self.sync_batch_size()) {
-            let batch = SyncRequest {
-                items: chunk
+            let batch = SyncRequest::new(
+                chunk
                     .iter()
                     .map(|record| {
                         let mut record = record.clone();
@@ -230,8 +164,8 @@ impl Client {
                         record
                     })
                     .collect(),
-            };
-            match E::__sync(self, &batch).await {
+            );
+            match <E as sealed::Dispatch>::sync(self, &batch).await {
                 Ok(outcome) => {
                     total.accepted = total.accepted.saturating_add(outcome.accepted);
                     total.skipped = total.skipped.saturating_add(outcome.skipped);
@@ -251,12 +185,6 @@ impl Client {
             }
         }
         Ok(total)
-    }
-
-    /// `GET /api/voice/{R}`: one page, newest first. Pass `next_before` back as `before` for the
-    /// next page, or use [`Client::list_all`].
-    pub async fn list<E: SyncEndpoint>(&self, query: &E::Query) -> Result<Page<E::Record>> {
-        E::__list(self, query).await
     }
 
     /// Every record from `query` on, as a stream that follows `nextBefore` to the start of
@@ -286,15 +214,17 @@ impl Client {
                 let Some(query) = state.query.take() else {
                     return Ok(None);
                 };
-                let page = E::__list(&state.client, &query).await?;
+                let page = <E as sealed::Dispatch>::list(&state.client, &query).await?;
                 if let Some(next) = page.next_before {
                     if state.last_cursor.as_deref() == Some(next.as_str()) {
                         return Err(Error::Decode {
-                            url: state.client.url(&format!("/api/voice/{}", E::RESOURCE)),
+                            url: state
+                                .client
+                                .operation_url(<E as sealed::Dispatch>::LIST_OPERATION),
                             message: format!("the page cursor did not advance past {next:?}"),
                         });
                     }
-                    state.query = E::__next_query(&query, next.clone());
+                    state.query = <E as sealed::Dispatch>::next_query(&query, next.clone());
                     state.last_cursor = Some(next);
                 }
                 state.buffered = page.items.into_iter();

@@ -1,12 +1,13 @@
-//! Streaming recording upload: `PUT /api/voice/recordings/{sourceId}/bytes` with constant memory,
-//! progress reporting, and retries that re-open the body.
+//! Streaming recording upload: the generated `PUT /api/voice/recordings/{sourceId}/bytes` with
+//! constant memory, progress reporting, and retries (the client's one retry loop) that re-open the
+//! body.
 //!
 //! ```no_run
 //! # async fn run(client: wavekat_platform_client::Client) -> wavekat_platform_client::Result<()> {
-//! use wavekat_platform_client::RecordingBody;
+//! use wavekat_platform_client::upload::RecordingBody;
 //!
 //! client
-//!     .upload_recording_bytes_with_progress("rec-1", RecordingBody::file("call.wav"), |p| {
+//!     .upload_recording_with_progress("rec-1", RecordingBody::file("call.wav"), |p| {
 //!         eprintln!("{} / {} bytes", p.sent, p.total);
 //!     })
 //!     .await?;
@@ -19,13 +20,12 @@ use std::path::PathBuf;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Instant;
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, ReadBuf};
 
-use crate::client::Client;
+use crate::client::{BoxFuture, Client, ReplayBody};
 use crate::error::{Error, Result};
 
 /// Bytes handed to the connection per chunk (256 KiB); bounds the upload's memory.
@@ -92,17 +92,18 @@ pub struct UploadProgress {
 type ProgressFn = Arc<dyn Fn(UploadProgress) + Send + Sync>;
 
 impl Client {
-    /// Uploads a recording's WAV bytes as `audio/wav`. The metadata must have been synced first
-    /// (the platform answers 404 otherwise) and the length must equal its `sizeBytes` (413
-    /// otherwise). Memory use is constant whatever the size.
-    pub async fn upload_recording_bytes(&self, source_id: &str, body: RecordingBody) -> Result<()> {
-        self.upload_recording_bytes_with_progress(source_id, body, |_| {})
+    /// Uploads a recording's WAV bytes (sent as the spec's media type, `audio/wav`) through the
+    /// generated [`Client::upload_recording_bytes`], streaming a file or reader with constant
+    /// memory and re-opening it for a retry. The metadata must have been synced first (the
+    /// platform answers 404 otherwise) and the length must equal its `sizeBytes` (413 otherwise).
+    pub async fn upload_recording(&self, source_id: &str, body: RecordingBody) -> Result<()> {
+        self.upload_recording_with_progress(source_id, body, |_| {})
             .await
     }
 
-    /// [`Client::upload_recording_bytes`], calling `on_progress` as bytes go out (a progress bar
-    /// can follow it: `total` is known from the start).
-    pub async fn upload_recording_bytes_with_progress(
+    /// [`Client::upload_recording`], calling `on_progress` as bytes go out (a progress bar can
+    /// follow it: `total` is known from the start; a retry starts again from 0).
+    pub async fn upload_recording_with_progress(
         &self,
         source_id: &str,
         body: RecordingBody,
@@ -113,75 +114,93 @@ impl Client {
                 "a recording sourceId must not be empty".into(),
             ));
         }
-        let progress: ProgressFn = Arc::new(on_progress);
-        let path = format!(
-            "/api/voice/recordings/{}/bytes",
-            progenitor_client::encode_path(source_id)
-        );
-        let (replayable, mut once) = match body {
+        let (replayable, once) = match body {
             RecordingBody::Reader { reader, len } => (None, Some((reader, len))),
             other => (Some(other), None),
         };
-        let started = Instant::now();
-        let mut attempt: u32 = 1;
-        loop {
-            let (reader, len): (Box<dyn AsyncRead + Send + Sync + Unpin>, u64) =
-                match (&replayable, once.take()) {
-                    (Some(RecordingBody::Bytes(bytes)), _) => {
-                        (Box::new(io::Cursor::new(bytes.clone())), bytes.len() as u64)
-                    }
-                    (Some(RecordingBody::File(path)), _) => {
-                        let file = tokio::fs::File::open(path).await?;
-                        let len = file.metadata().await?.len();
-                        (Box::new(file), len)
-                    }
-                    (_, Some((reader, len))) => (reader, len),
-                    _ => {
-                        return Err(Error::InvalidInput(
-                            "a reader body can only be sent once".into(),
-                        ))
-                    }
-                };
-            let failure = Arc::new(Mutex::new(None));
-            progress(UploadProgress {
-                sent: 0,
-                total: len,
-            });
-            let body = StreamingBody {
-                reader,
-                remaining: len,
-                sent: 0,
-                total: len,
-                progress: progress.clone(),
-                failure: failure.clone(),
-                buf: vec![0; CHUNK],
-            };
-            let call = self
-                .api
-                .upload_recording_bytes(source_id, reqwest::Body::wrap(body));
-            let err = match self.unit(&path, call).await {
-                Ok(()) => return Ok(()),
-                Err(err) => err,
-            };
-            if let Some(io_error) = failure.lock().ok().and_then(|mut slot| slot.take()) {
-                return Err(Error::Io(io_error));
-            }
-            let retry_after = match &err {
-                Error::Http { retry_after, .. } => *retry_after,
-                _ => None,
-            };
-            let wait = self.retry.delay(attempt, retry_after);
-            let may_retry = replayable.is_some()
-                && err.is_retryable()
-                && attempt < self.retry.max_attempts
-                && started.elapsed() + wait <= self.retry.max_elapsed;
-            if !may_retry {
-                return Err(err);
-            }
-            tracing::debug!(error = %err, ?wait, attempt, "retrying recording upload");
-            tokio::time::sleep(wait).await;
-            attempt += 1;
+        let source = Arc::new(UploadSource {
+            replayable,
+            once: Mutex::new(once),
+            progress: Arc::new(on_progress),
+            failure: Arc::new(Mutex::new(None)),
+        });
+        let first = source.open().await?;
+        let call = self.api.upload_recording_bytes(source_id, first);
+        let result = self
+            .call_unit_replaying(Some(source.clone() as Arc<dyn ReplayBody>), call)
+            .await;
+        if let Some(io_error) = source.failure.lock().ok().and_then(|mut slot| slot.take()) {
+            return Err(Error::Io(io_error));
         }
+        result
+    }
+}
+
+/// The body of one upload, opened again for each attempt the retry loop makes.
+struct UploadSource {
+    /// Bytes or a file: can be sent again.
+    replayable: Option<RecordingBody>,
+    /// A reader: sent by the first attempt only.
+    once: Mutex<Option<(Box<dyn AsyncRead + Send + Sync + Unpin>, u64)>>,
+    progress: ProgressFn,
+    /// The I/O error that ended an attempt's body, for the caller to report as [`Error::Io`].
+    failure: Arc<Mutex<Option<io::Error>>>,
+}
+
+impl UploadSource {
+    /// The body for the next attempt (`None` when a reader was already consumed).
+    async fn open(&self) -> io::Result<reqwest::Body> {
+        let (reader, len): (Box<dyn AsyncRead + Send + Sync + Unpin>, u64) = match &self.replayable
+        {
+            Some(RecordingBody::Bytes(bytes)) => {
+                (Box::new(io::Cursor::new(bytes.clone())), bytes.len() as u64)
+            }
+            Some(RecordingBody::File(path)) => {
+                let file = tokio::fs::File::open(path).await?;
+                let len = file.metadata().await?.len();
+                (Box::new(file), len)
+            }
+            _ => self
+                .once
+                .lock()
+                .ok()
+                .and_then(|mut slot| slot.take())
+                .ok_or_else(|| io::Error::other("a reader body can only be sent once"))?,
+        };
+        (self.progress)(UploadProgress {
+            sent: 0,
+            total: len,
+        });
+        Ok(reqwest::Body::wrap(StreamingBody {
+            reader,
+            remaining: len,
+            sent: 0,
+            total: len,
+            progress: self.progress.clone(),
+            failure: self.failure.clone(),
+            buf: vec![0; CHUNK],
+        }))
+    }
+}
+
+impl ReplayBody for UploadSource {
+    fn again(&self) -> BoxFuture<'_, Option<reqwest::Body>> {
+        Box::pin(async move {
+            self.replayable.as_ref()?;
+            match self.open().await {
+                Ok(body) => Some(body),
+                Err(err) => {
+                    if let Ok(mut slot) = self.failure.lock() {
+                        *slot = Some(err);
+                    }
+                    None
+                }
+            }
+        })
+    }
+
+    fn failed_locally(&self) -> bool {
+        self.failure.lock().map_or(true, |slot| slot.is_some())
     }
 }
 

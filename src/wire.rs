@@ -5,8 +5,14 @@
 //! strings, absent optionals omitted (never `null`); it decodes absent and `null` alike and
 //! ignores unknown keys.
 //!
+//! Every enum here is generated from the spec's enum lists, every record's
+//! [`WireValidate`] table from its properties, so a value added to the spec is known after a
+//! rebuild. Every struct is `#[non_exhaustive]`: build it with `new(<required fields>)` and
+//! `with_<field>(…)` (or set its public fields), so an optional property added to the spec never
+//! breaks a build.
+//!
 //! ```
-//! use wavekat_platform_client::{VoiceCallDirection, VoiceTransport};
+//! use wavekat_platform_client::wire::{VoiceCallDirection, VoiceTransport};
 //!
 //! let t: VoiceTransport = serde_json::from_str("\"wss\"").unwrap();
 //! assert_eq!(t, VoiceTransport::Unknown("wss".into()));
@@ -18,18 +24,16 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-pub use crate::generated::types::{
-    CliCodeExchangeRequest, CliCodeExchangeResponse, ErrorBody, InstallHeartbeatRequest,
-    InstallHeartbeatRequestUpdaterError, InstallHeartbeatResponse, Me, SyncEnvelope, SyncResponse,
-    VoiceAccountRecord, VoiceAccountsQuery, VoiceCallEvent, VoiceCallFlowStep, VoiceCallRecord,
-    VoiceCallsQuery, VoiceRecordingRecord, VoiceRecordingSyncItem, VoiceRecordingsQuery,
-    VoiceRecordingsSyncResponse, VoiceTranscriptRecord, VoiceTranscriptsQuery,
-};
+use crate::token::Token;
+
+pub use crate::generated::types::*;
 
 /// One page of `GET /api/voice/{R}`: items newest first, and the cursor for the next page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
 pub struct Page<R> {
     /// The records on this page, newest first.
     pub items: Vec<R>,
@@ -42,11 +46,27 @@ pub struct Page<R> {
     pub next_before: Option<String>,
 }
 
+impl<R> Page<R> {
+    /// A page holding `items`, with `next_before` as its cursor.
+    pub fn new(items: Vec<R>, next_before: Option<String>) -> Self {
+        Page { items, next_before }
+    }
+}
+
 /// Body of `POST /api/voice/{R}/sync`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[non_exhaustive]
 pub struct SyncRequest<R> {
-    /// The batch: at most [`crate::SYNC_BATCH_CAP`] records.
+    /// The batch: at most [`crate::sync::SYNC_BATCH_CAP`] records.
+    #[schemars(length(max = 100))]
     pub items: Vec<R>,
+}
+
+impl<R> SyncRequest<R> {
+    /// A sync body carrying `items`.
+    pub fn new(items: Vec<R>) -> Self {
+        SyncRequest { items }
+    }
 }
 
 /// Declares a wire enum whose unknown strings land in `Unknown(String)` and serialize back
@@ -54,7 +74,7 @@ pub struct SyncRequest<R> {
 macro_rules! wire_enum {
     (
         $(#[$meta:meta])*
-        $name:ident { $( $(#[$vmeta:meta])* $variant:ident = $wire:literal, )+ }
+        $name:ident ($description:literal) { $( $(#[$vmeta:meta])* $variant:ident = $wire:literal, )+ }
     ) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -67,6 +87,11 @@ macro_rules! wire_enum {
         impl $name {
             /// Every value this version knows, in the spec's order.
             pub const KNOWN: &'static [$name] = &[$($name::$variant),+];
+
+            /// Every known wire string, comma-separated (as list queries send them).
+            pub fn known_comma_separated() -> String {
+                [$($wire),+].join(",")
+            }
 
             /// The wire string.
             pub fn as_str(&self) -> &str {
@@ -114,122 +139,36 @@ macro_rules! wire_enum {
                 Cow::<'de, str>::deserialize(deserializer).map(Self::from_wire)
             }
         }
+
+        /// The values this version sends; any other string is read into `Unknown` and refused
+        /// on send.
+        impl JsonSchema for $name {
+            fn schema_name() -> Cow<'static, str> {
+                Cow::Borrowed(stringify!($name))
+            }
+
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                schemars::json_schema!({
+                    "description": $description,
+                    "type": "string",
+                    "enum": [$($wire),+],
+                })
+            }
+        }
+
+        impl WireEnum for $name {
+            fn known(&self) -> bool {
+                self.is_known()
+            }
+
+            fn wire(&self) -> &str {
+                self.as_str()
+            }
+        }
     };
 }
 
-wire_enum! {
-    /// Inbound or outbound.
-    VoiceCallDirection {
-        /// The call came in.
-        Inbound = "inbound",
-        /// The user dialled out.
-        Outbound = "outbound",
-    }
-}
-
-wire_enum! {
-    /// User-visible outcome of a call, derived by the daemon from its [`VoiceCallEndReason`].
-    VoiceCallDisposition {
-        /// Someone answered.
-        Answered = "answered",
-        /// Nobody answered an inbound call.
-        Missed = "missed",
-        /// The call was declined.
-        Rejected = "rejected",
-        /// The caller gave up before an answer.
-        Cancelled = "cancelled",
-        /// The call failed; see the record's `error`.
-        Failed = "failed",
-    }
-}
-
-wire_enum! {
-    /// Finer terminal reason of a call; keeps who hung up.
-    VoiceCallEndReason {
-        /// The user hung up.
-        HangupLocal = "hangup_local",
-        /// The other party hung up.
-        HangupRemote = "hangup_remote",
-        /// The user declined.
-        RejectedLocal = "rejected_local",
-        /// The other party declined.
-        RejectedRemote = "rejected_remote",
-        /// Nobody answered.
-        Missed = "missed",
-        /// The user cancelled an outgoing call.
-        CancelledLocal = "cancelled_local",
-        /// The call failed.
-        Failed = "failed",
-        /// The connection dropped.
-        ConnectionLost = "connection_lost",
-        /// The user transferred the call (see `transferTarget`).
-        TransferredLocal = "transferred_local",
-    }
-}
-
-wire_enum! {
-    /// Negotiated audio codec.
-    VoiceCallCodec {
-        /// Opus wideband 16 kHz ("HD").
-        Opus = "opus",
-        /// G.711 µ-law ("Standard").
-        Pcmu = "pcmu",
-        /// G.711 A-law ("Standard").
-        Pcma = "pcma",
-    }
-}
-
-wire_enum! {
-    /// How a call flow ("receptionist") run ended.
-    VoiceCallFlowOutcome {
-        /// The flow handed the call to a person who answered.
-        Answered = "answered",
-        /// The caller left a message.
-        MessageLeft = "message_left",
-        /// The flow transferred the call.
-        Transferred = "transferred",
-        /// The flow hung up.
-        HungUp = "hung_up",
-        /// The run was aborted.
-        Aborted = "aborted",
-        /// The flow definition was defective.
-        Defect = "defect",
-    }
-}
-
-wire_enum! {
-    /// Tier of a recording share; only `restricted` and `public` appear on call records.
-    ShareVisibility {
-        /// Not shared.
-        Private = "private",
-        /// Shared with restrictions.
-        Restricted = "restricted",
-        /// Shared publicly.
-        Public = "public",
-    }
-}
-
-wire_enum! {
-    /// Which side of the call a transcript segment came from.
-    VoiceTranscriptChannel {
-        /// The user's microphone.
-        Local = "local",
-        /// The received audio.
-        Remote = "remote",
-    }
-}
-
-wire_enum! {
-    /// SIP transport of an account line.
-    VoiceTransport {
-        /// SIP over UDP.
-        Udp = "udp",
-        /// SIP over TCP.
-        Tcp = "tcp",
-        /// SIP over TLS (schema version 2 and later).
-        Tls = "tls",
-    }
-}
+include!(concat!(env!("OUT_DIR"), "/wire_enums.rs"));
 
 /// Records that carry the sync envelope (`schemaVersion`, `extras`) at their top level.
 ///
@@ -266,13 +205,6 @@ macro_rules! has_sync_envelope {
     )+};
 }
 
-has_sync_envelope!(
-    VoiceCallRecord,
-    VoiceRecordingRecord,
-    VoiceTranscriptRecord,
-    VoiceAccountRecord
-);
-
 /// Where a record holds an enum value this version does not know (the platform would bounce the
 /// whole batch with 400, so such a record is refused before sending).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -289,79 +221,175 @@ pub trait WireValidate {
     fn unknown_value(&self) -> Option<UnknownWireValue>;
 }
 
-fn unknown<T: AsRef<str>>(field: &'static str, known: bool, value: T) -> Option<UnknownWireValue> {
-    (!known).then(|| UnknownWireValue {
+/// `Some` when `value` is an enum value this version does not know.
+fn unknown(field: &'static str, value: &impl WireEnum) -> Option<UnknownWireValue> {
+    (!value.known()).then(|| UnknownWireValue {
         field,
-        value: value.as_ref().to_owned(),
+        value: value.wire().to_owned(),
     })
 }
 
-impl WireValidate for VoiceCallRecord {
-    fn unknown_value(&self) -> Option<UnknownWireValue> {
-        unknown(
-            "direction",
-            self.direction.is_known(),
-            self.direction.as_str(),
-        )
-        .or_else(|| {
-            unknown(
-                "disposition",
-                self.disposition.is_known(),
-                self.disposition.as_str(),
-            )
-        })
-        .or_else(|| {
-            unknown(
-                "endReason",
-                self.end_reason.is_known(),
-                self.end_reason.as_str(),
-            )
-        })
-        .or_else(|| {
-            self.codec
-                .as_ref()
-                .and_then(|c| unknown("codec", c.is_known(), c.as_str()))
-        })
-        .or_else(|| {
-            self.flow_outcome
-                .as_ref()
-                .and_then(|o| unknown("flowOutcome", o.is_known(), o.as_str()))
-        })
-        .or_else(|| {
-            self.share_visibility
-                .as_ref()
-                .and_then(|v| unknown("shareVisibility", v.is_known(), v.as_str()))
-        })
-    }
+/// What [`WireValidate`] needs of a generated enum.
+trait WireEnum {
+    fn known(&self) -> bool;
+    fn wire(&self) -> &str;
 }
 
-impl WireValidate for VoiceRecordingRecord {
-    fn unknown_value(&self) -> Option<UnknownWireValue> {
-        None
-    }
-}
+include!(concat!(env!("OUT_DIR"), "/wire_validate.rs"));
 
-impl WireValidate for VoiceTranscriptRecord {
-    fn unknown_value(&self) -> Option<UnknownWireValue> {
-        unknown("channel", self.channel.is_known(), self.channel.as_str())
-    }
-}
+include!(concat!(env!("OUT_DIR"), "/wire_components.rs"));
 
-impl WireValidate for VoiceAccountRecord {
-    fn unknown_value(&self) -> Option<UnknownWireValue> {
-        unknown(
-            "transport",
-            self.transport.is_known(),
-            self.transport.as_str(),
-        )
-    }
-}
+/// The JSON Schema (draft 2020-12) of every component of `schema/openapi.json`, keyed by the
+/// component's name and derived from the Rust types through `schemars`: the generated types, the
+/// hand-written `Page<R>`, `SyncRequest<R>` and enums, and the mobile frames (one entry per frame
+/// variant, as the spec names them). References between them read `#/$defs/<Name>`; helper types
+/// the spec does not name are inlined. `schema/wire.schema.json` is built from this.
+pub fn component_schemas() -> std::collections::BTreeMap<String, serde_json::Value> {
+    use serde_json::Value;
 
-/// The transports this client can read, as sent in `GET /api/voice/accounts?transports=`.
-pub fn known_transports() -> String {
-    VoiceTransport::KNOWN
+    let mut generator = schemars::generate::SchemaSettings::draft2020_12().into_generator();
+    let mut out: std::collections::BTreeMap<String, Value> = COMPONENTS
         .iter()
-        .map(VoiceTransport::as_str)
-        .collect::<Vec<_>>()
-        .join(",")
+        .map(|(name, schema)| ((*name).to_owned(), schema(&mut generator).to_value()))
+        .collect();
+    for (frame, tag, variant) in FRAME_VARIANTS {
+        let Some(branches) = out
+            .get_mut(*frame)
+            .and_then(|f| f.get_mut("oneOf"))
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        let tagged = |branch: &Value| {
+            let t = branch.pointer("/properties/type");
+            t.and_then(|t| t.get("const")).and_then(Value::as_str) == Some(*tag)
+                || t.and_then(|t| t.pointer("/enum/0")).and_then(Value::as_str) == Some(*tag)
+        };
+        if let Some(branch) = branches.iter_mut().find(|b| tagged(b)) {
+            let body = std::mem::replace(
+                branch,
+                serde_json::json!({ "$ref": format!("#/$defs/{variant}") }),
+            );
+            out.insert((*variant).to_owned(), body);
+        }
+    }
+    let helpers = generator.definitions().clone();
+    let named: std::collections::BTreeSet<String> = out.keys().cloned().collect();
+    for schema in out.values_mut() {
+        inline_unnamed(schema, &named, &helpers, 0);
+    }
+    out
+}
+
+/// Replaces `$ref`s to definitions the spec does not name with their bodies.
+fn inline_unnamed(
+    schema: &mut serde_json::Value,
+    named: &std::collections::BTreeSet<String>,
+    helpers: &serde_json::Map<String, serde_json::Value>,
+    depth: usize,
+) {
+    use serde_json::Value;
+    if depth > 32 {
+        return;
+    }
+    if let Value::Object(map) = schema {
+        let target = map
+            .get("$ref")
+            .and_then(Value::as_str)
+            .and_then(|r| r.strip_prefix("#/$defs/"))
+            .map(str::to_owned);
+        if let Some(target) = target.filter(|t| !named.contains(t)) {
+            if let Some(body) = helpers.get(&target) {
+                map.remove("$ref");
+                if let Value::Object(body) = body {
+                    for (k, v) in body {
+                        map.entry(k.clone()).or_insert_with(|| v.clone());
+                    }
+                }
+            }
+        }
+        for value in map.values_mut() {
+            inline_unnamed(value, named, helpers, depth + 1);
+        }
+    } else if let Value::Array(items) = schema {
+        for value in items {
+            inline_unnamed(value, named, helpers, depth + 1);
+        }
+    }
+}
+
+/// A bearer token travels as a plain JSON string; only its `Debug` is redacted.
+impl Serialize for Token {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.expose())
+    }
+}
+
+impl<'de> Deserialize<'de> for Token {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Token::new)
+    }
+}
+
+/// On the wire a token is a plain string (the spec marks the property `x-wavekat-token`).
+impl JsonSchema for Token {
+    fn schema_name() -> Cow<'static, str> {
+        Cow::Borrowed("Token")
+    }
+
+    fn inline_schema() -> bool {
+        true
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string" })
+    }
+}
+
+#[cfg(test)]
+mod spec_enum_tests {
+    use super::*;
+
+    #[test]
+    fn every_spec_enum_value_parses_to_a_known_variant() {
+        assert!(!SPEC_ENUMS.is_empty(), "the spec lists no enums");
+        for (schema, values, parses_known, known) in SPEC_ENUMS {
+            for value in *values {
+                assert!(
+                    parses_known(value),
+                    "{schema}: the spec value {value:?} parses to Unknown or renders differently"
+                );
+            }
+            assert_eq!(
+                *known,
+                values.len(),
+                "{schema}: the Rust enum knows {known} values, the spec lists {}",
+                values.len()
+            );
+        }
+    }
+
+    #[test]
+    fn every_string_enum_of_the_spec_has_its_rust_enum() {
+        let spec: serde_json::Value =
+            serde_json::from_str(include_str!("../schema/openapi.json")).unwrap();
+        let schemas = spec["components"]["schemas"].as_object().unwrap();
+        let mut seen = 0;
+        for (name, schema) in schemas {
+            let Some(values) = schema.get("enum").and_then(serde_json::Value::as_array) else {
+                continue;
+            };
+            if schema.get("x-wavekat-transport").is_some() {
+                continue;
+            }
+            seen += 1;
+            let (_, listed, _, _) = SPEC_ENUMS
+                .iter()
+                .find(|(schema, ..)| schema == name)
+                .unwrap_or_else(|| panic!("{name} has no generated Rust enum"));
+            let values: Vec<&str> = values.iter().filter_map(|v| v.as_str()).collect();
+            assert_eq!(*listed, values.as_slice(), "{name}");
+        }
+        assert_eq!(seen, SPEC_ENUMS.len(), "a Rust enum with no spec enum");
+    }
 }

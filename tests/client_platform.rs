@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures_util::TryStreamExt;
 use support::*;
 use wavekat_platform_client::dev_platform::{DevPlatform, DevPlatformOptions, Faults};
-use wavekat_platform_client::*;
+use wavekat_platform_client::{signing::*, sync::*, upload::*, wire::*, *};
 
 fn patient() -> RetryPolicy {
     RetryPolicy {
@@ -78,9 +78,10 @@ async fn ten_thousand_calls_with_20_percent_faults_arrive_exactly_once() {
     let summary = client.sync::<VoiceCalls>(&records).await.unwrap();
     // A 413 is not retryable, so an Ok sync means no batch was ever refused as too large.
     assert_eq!(summary.accepted, 10_000);
-    let query = VoiceCallsQuery {
-        limit: std::num::NonZeroU32::new(200),
-        ..Default::default()
+    let query = {
+        let mut r = VoiceCallsQuery::new();
+        r.limit = std::num::NonZeroU32::new(200);
+        r
     };
     let listed: Vec<VoiceCallRecord> = client
         .list_all::<VoiceCalls>(query)
@@ -110,9 +111,10 @@ async fn list_all_pages_newest_first_without_gaps_or_duplicates_at_any_page_size
         (b.end_at.as_str(), b.source_id.as_str()).cmp(&(a.end_at.as_str(), a.source_id.as_str()))
     });
     for limit in [1u32, 7, 50, 200] {
-        let query = VoiceCallsQuery {
-            limit: std::num::NonZeroU32::new(limit),
-            ..Default::default()
+        let query = {
+            let mut r = VoiceCallsQuery::new();
+            r.limit = std::num::NonZeroU32::new(limit);
+            r
         };
         let listed: Vec<VoiceCallRecord> = client
             .list_all::<VoiceCalls>(query)
@@ -132,19 +134,13 @@ async fn one_page_reports_the_cursor_for_the_next() {
         .unwrap();
     let client = client_for(&platform);
     client.sync::<VoiceCalls>(&calls(3)).await.unwrap();
-    let query = VoiceCallsQuery {
-        limit: std::num::NonZeroU32::new(2),
-        ..Default::default()
-    };
-    let page = client.list::<VoiceCalls>(&query).await.unwrap();
+    let limit = std::num::NonZeroU32::new(2);
+    let page = client.list_voice_calls(None, None, limit).await.unwrap();
     assert_eq!(page.items.len(), 2);
     assert_eq!(page.items[0].source_id, "call-00002");
     assert!(page.next_before.is_some());
     let rest = client
-        .list::<VoiceCalls>(&VoiceCallsQuery {
-            before: page.next_before,
-            ..query
-        })
+        .list_voice_calls(page.next_before.as_deref(), None, limit)
         .await
         .unwrap();
     assert_eq!(rest.items.len(), 1);
@@ -171,7 +167,7 @@ async fn sync_stamps_the_current_schema_version_where_unset_and_keeps_an_explici
         "the caller's records are not modified"
     );
     let page = client
-        .list::<VoiceAccounts>(&VoiceAccountsQuery::default())
+        .list_voice_accounts(None, Some(&VoiceTransport::known_comma_separated()))
         .await
         .unwrap();
     let version = |id: &str| {
@@ -214,9 +210,10 @@ async fn a_failed_batch_reports_exactly_which_records_were_applied() {
     }
     assert!(err.is_reauth_required());
     let listed: Vec<VoiceCallRecord> = client
-        .list_all::<VoiceCalls>(VoiceCallsQuery {
-            limit: std::num::NonZeroU32::new(200),
-            ..Default::default()
+        .list_all::<VoiceCalls>({
+            let mut r = VoiceCallsQuery::new();
+            r.limit = std::num::NonZeroU32::new(200);
+            r
         })
         .try_collect()
         .await
@@ -256,10 +253,7 @@ async fn records_with_unknown_enum_values_are_refused_and_nothing_is_sent() {
         ),
         "{err:?}"
     );
-    let page = client
-        .list::<VoiceCalls>(&VoiceCallsQuery::default())
-        .await
-        .unwrap();
+    let page = client.list_voice_calls(None, None, None).await.unwrap();
     assert!(page.items.is_empty());
 }
 
@@ -320,7 +314,7 @@ async fn uploads_stream_from_memory_files_and_readers_with_progress() {
         let last = Arc::new(AtomicU64::new(0));
         let seen = last.clone();
         client
-            .upload_recording_bytes_with_progress(&format!("rec-{kind}"), body, move |p| {
+            .upload_recording_with_progress(&format!("rec-{kind}"), body, move |p| {
                 assert_eq!(p.total, 300_000);
                 seen.store(p.sent, Ordering::SeqCst);
             })
@@ -351,7 +345,7 @@ async fn an_upload_whose_length_differs_from_the_synced_size_is_refused_with_413
     meta.size_bytes = 10;
     client.sync_recordings(&[meta.clone()]).await.unwrap();
     let err = client
-        .upload_recording_bytes(&meta.source_id, RecordingBody::bytes(vec![0u8; 11]))
+        .upload_recording(&meta.source_id, RecordingBody::bytes(vec![0u8; 11]))
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(413), "{err:?}");
@@ -367,7 +361,7 @@ async fn a_reader_shorter_than_its_declared_length_is_an_io_error() {
     meta.size_bytes = 1000;
     client.sync_recordings(&[meta.clone()]).await.unwrap();
     let err = client
-        .upload_recording_bytes(
+        .upload_recording(
             &meta.source_id,
             RecordingBody::reader(std::io::Cursor::new(vec![0u8; 10]), 1000),
         )
@@ -390,7 +384,7 @@ async fn uploads_survive_injected_faults() {
         meta.size_bytes = 4096;
         client.sync_recordings(&[meta.clone()]).await.unwrap();
         client
-            .upload_recording_bytes(&meta.source_id, RecordingBody::bytes(vec![i as u8; 4096]))
+            .upload_recording(&meta.source_id, RecordingBody::bytes(vec![i as u8; 4096]))
             .await
             .unwrap();
     }
@@ -402,10 +396,10 @@ async fn whoami_then_revoke_makes_the_token_unauthorized() {
         .await
         .unwrap();
     let client = client_for(&platform);
-    let me = client.whoami().await.unwrap();
+    let me = client.get_me().await.unwrap();
     assert_eq!(me.login, platform.login());
     client.revoke_current_token().await.unwrap();
-    let err = client.whoami().await.unwrap_err();
+    let err = client.get_me().await.unwrap_err();
     assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
 }
 
@@ -415,7 +409,7 @@ async fn an_unknown_token_is_unauthorized() {
         .await
         .unwrap();
     let client = Client::new(platform.base_url(), Token::new("wk_not_a_real_token")).unwrap();
-    let err = client.whoami().await.unwrap_err();
+    let err = client.get_me().await.unwrap_err();
     assert!(err.is_unauthorized(), "{err:?}");
     assert!(!format!("{err} {err:?}").contains("not_a_real_token"));
 }
@@ -426,7 +420,7 @@ async fn a_signed_heartbeat_is_accepted_and_upserts_the_install() {
         .await
         .unwrap();
     let credential = platform.issue_release_credential("1.4.2").unwrap();
-    let first = Client::install_heartbeat(
+    let first = Client::send_install_heartbeat(
         platform.base_url(),
         "install-1",
         "1.4.2",
@@ -438,10 +432,15 @@ async fn a_signed_heartbeat_is_accepted_and_upserts_the_install() {
     assert_eq!(first.install_id, "install-1");
     assert_eq!(first.os, std::env::consts::OS);
     assert_eq!(first.distribution.as_deref(), Some("direct"));
-    let second =
-        Client::install_heartbeat(platform.base_url(), "install-1", "1.4.2", None, &credential)
-            .await
-            .unwrap();
+    let second = Client::send_install_heartbeat(
+        platform.base_url(),
+        "install-1",
+        "1.4.2",
+        None,
+        &credential,
+    )
+    .await
+    .unwrap();
     assert_eq!(second.id, first.id);
     assert_eq!(second.first_seen_at, first.first_seen_at);
 }
@@ -453,9 +452,10 @@ async fn a_heartbeat_signed_under_another_master_is_refused() {
         .unwrap();
     let (foreign_master, _) = generate_master().unwrap();
     let foreign = issue_release_credential(foreign_master.expose(), "1.4.2").unwrap();
-    let err = Client::install_heartbeat(platform.base_url(), "install-1", "1.4.2", None, &foreign)
-        .await
-        .unwrap_err();
+    let err =
+        Client::send_install_heartbeat(platform.base_url(), "install-1", "1.4.2", None, &foreign)
+            .await
+            .unwrap_err();
     assert_eq!(err.status(), Some(401), "{err:?}");
     assert!(!err.is_retryable());
 }

@@ -79,7 +79,7 @@ async fn each_request_gets_one_span_with_method_path_status_and_attempt_and_no_s
     let body = r#"{"id":"u1","login":"eason","role":"user"}"#;
     let (url, _captured) = serve_once(http_response("200 OK", "application/json", body)).await;
     let client = Client::new(&url, Token::new("wk_tracing_secret_value")).unwrap();
-    client.whoami().await.unwrap();
+    client.get_me().await.unwrap();
 
     let seen = seen.lock().unwrap();
     let requests: Vec<_> = seen

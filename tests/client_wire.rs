@@ -6,9 +6,7 @@ mod support;
 use std::time::Duration;
 
 use support::raw_http::{http_response, serve_once, Reply};
-use wavekat_platform_client::{
-    Client, Error, RecordingBody, RetryPolicy, Token, DEFAULT_USER_AGENT,
-};
+use wavekat_platform_client::{upload::RecordingBody, Client, Error, RetryPolicy, Token};
 
 const TOKEN: &str = "wk_wiretest_secret_value";
 
@@ -26,7 +24,7 @@ const ME: &str = r#"{"id":"u1","login":"eason","name":"Eason","email":null,"role
 #[tokio::test]
 async fn requests_carry_bearer_and_default_user_agent_and_no_extra_headers() {
     let (url, captured) = serve_once(http_response("200 OK", "application/json", ME)).await;
-    let me = client(&url).whoami().await.unwrap();
+    let me = client(&url).get_me().await.unwrap();
     assert_eq!(me.login, "eason");
     let req = captured.await.unwrap();
     assert_eq!(req.request_line(), "GET /api/me HTTP/1.1");
@@ -36,10 +34,10 @@ async fn requests_carry_bearer_and_default_user_agent_and_no_extra_headers() {
     );
     assert_eq!(
         req.header("user-agent").as_deref(),
-        Some(DEFAULT_USER_AGENT)
+        Some(Client::DEFAULT_USER_AGENT)
     );
     assert_eq!(
-        DEFAULT_USER_AGENT,
+        Client::DEFAULT_USER_AGENT,
         concat!("wavekat-platform-client/", env!("CARGO_PKG_VERSION"))
     );
     assert_eq!(
@@ -57,7 +55,7 @@ async fn a_custom_user_agent_replaces_the_default() {
         .user_agent("wavekat-cli/0.0.28")
         .build()
         .unwrap()
-        .whoami()
+        .get_me()
         .await
         .unwrap();
     assert_eq!(
@@ -69,7 +67,7 @@ async fn a_custom_user_agent_replaces_the_default() {
 #[tokio::test]
 async fn trailing_slashes_are_stripped_and_a_path_prefix_is_kept() {
     let (url, captured) = serve_once(http_response("200 OK", "application/json", ME)).await;
-    client(&format!("{url}/prefix///")).whoami().await.unwrap();
+    client(&format!("{url}/prefix///")).get_me().await.unwrap();
     assert_eq!(
         captured.await.unwrap().request_line(),
         "GET /prefix/api/me HTTP/1.1"
@@ -81,7 +79,7 @@ async fn recording_bytes_go_as_audio_wav_with_a_content_length() {
     let (url, captured) = serve_once(http_response("204 No Content", "text/plain", "")).await;
     let wav = vec![7u8; 200_000];
     client(&url)
-        .upload_recording_bytes("rec-1", RecordingBody::bytes(wav.clone()))
+        .upload_recording("rec-1", RecordingBody::bytes(wav.clone()))
         .await
         .unwrap();
     let req = captured.await.unwrap();
@@ -115,7 +113,7 @@ async fn revoke_treats_any_2xx_as_success() {
 #[tokio::test]
 async fn a_hung_server_hits_the_request_timeout() {
     let (url, _captured) = serve_once(Reply::Hang).await;
-    let err = client(&url).whoami().await.unwrap_err();
+    let err = client(&url).get_me().await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
     assert!(err.is_timeout() && err.is_retryable());
     assert_eq!(err.url(), Some(format!("{url}/api/me").as_str()));
@@ -129,7 +127,7 @@ async fn a_garbage_body_is_a_decode_error_naming_the_url() {
         "<html>oops</html>",
     ))
     .await;
-    let err = client(&url).whoami().await.unwrap_err();
+    let err = client(&url).get_me().await.unwrap_err();
     match &err {
         Error::Decode { url: u, .. } => assert_eq!(u, &format!("{url}/api/me")),
         other => panic!("expected a decode error, got {other:?}"),
@@ -145,7 +143,7 @@ async fn unauthorized_401_keeps_url_and_body() {
         r#"{"error":"unauthenticated"}"#,
     ))
     .await;
-    let err = client(&url).whoami().await.unwrap_err();
+    let err = client(&url).get_me().await.unwrap_err();
     match &err {
         Error::Unauthorized { url: u, body } => {
             assert_eq!(u, &format!("{url}/api/me"));
@@ -161,7 +159,7 @@ async fn unauthorized_401_keeps_url_and_body() {
 async fn a_401_mentioning_reauth_required_anywhere_is_reauth_even_in_html() {
     let html = "<html><body><p>Proxy says: reauth_required</p></body></html>";
     let (url, _c) = serve_once(http_response("401 Unauthorized", "text/html", html)).await;
-    let err = client(&url).whoami().await.unwrap_err();
+    let err = client(&url).get_me().await.unwrap_err();
     assert!(matches!(err, Error::ReauthRequired { .. }), "{err:?}");
     assert!(err.is_reauth_required());
 }
@@ -170,7 +168,7 @@ async fn a_401_mentioning_reauth_required_anywhere_is_reauth_even_in_html() {
 async fn other_statuses_carry_status_url_and_a_body_cut_to_500_bytes_on_a_char_boundary() {
     let body = format!("{}é{}", "x".repeat(499), "y".repeat(600));
     let (url, _c) = serve_once(http_response("418 I'm a teapot", "text/plain", &body)).await;
-    let err = client(&url).whoami().await.unwrap_err();
+    let err = client(&url).get_me().await.unwrap_err();
     match &err {
         Error::Http {
             status,
@@ -198,7 +196,7 @@ async fn a_refused_connection_is_a_network_error() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     drop(listener);
-    let err = client(&url).whoami().await.unwrap_err();
+    let err = client(&url).get_me().await.unwrap_err();
     assert!(err.is_network(), "{err:?}");
 }
 
@@ -211,7 +209,7 @@ async fn the_token_never_appears_in_errors_or_debug_output() {
     ))
     .await;
     let c = client(&url);
-    let err = c.whoami().await.unwrap_err();
+    let err = c.get_me().await.unwrap_err();
     for shown in [format!("{err}"), format!("{err:?}"), format!("{c:?}")] {
         assert!(!shown.contains("wiretest_secret"), "token leaked: {shown}");
     }
@@ -248,7 +246,7 @@ fn bad_configuration_is_refused_with_a_typed_error() {
 async fn an_empty_recording_id_is_refused_before_sending() {
     let c = client("http://127.0.0.1:9");
     let err = c
-        .upload_recording_bytes("", RecordingBody::bytes(vec![1, 2, 3]))
+        .upload_recording("", RecordingBody::bytes(vec![1, 2, 3]))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidInput(_)));

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use wavekat_platform_client::dev_platform::{DevPlatform, DevPlatformOptions};
-use wavekat_platform_client::{generate_master, issue_release_credential, ReleaseCredential};
+use wavekat_platform_client::signing::{
+    generate_master, issue_release_credential, ReleaseCredential,
+};
 
 const PATH: &str = "/api/voice/installs/heartbeat";
 /// A fixed "now" for the tests that pin the verifier's clock.
@@ -23,7 +25,7 @@ async fn start(options: DevPlatformOptions) -> DevPlatform {
 async fn send(
     platform: &DevPlatform,
     cred: &ReleaseCredential,
-    sig: &wavekat_platform_client::RequestSignature,
+    sig: &wavekat_platform_client::signing::RequestSignature,
     body: &[u8],
 ) -> (StatusCode, Value) {
     let mut request = wavekat_platform_client::dev_platform::http_client()

@@ -8,8 +8,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use wavekat_platform_client::{
-    loopback_handshake, Error, HandshakeHandle, HandshakeOptions, HandshakeOutcome,
-    PendingHandshake,
+    handshake::{
+        loopback_handshake, HandshakeHandle, HandshakeOptions, HandshakeOutcome, PendingHandshake,
+    },
+    Error,
 };
 
 type Waiting = JoinHandle<Result<HandshakeOutcome, Error>>;

@@ -3,7 +3,10 @@
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use wavekat_platform_client::{loopback_handshake, Error, HandshakeOptions, PendingHandshake};
+use wavekat_platform_client::{
+    handshake::{loopback_handshake, HandshakeOptions, PendingHandshake},
+    Error,
+};
 
 async fn pending() -> PendingHandshake {
     loopback_handshake(

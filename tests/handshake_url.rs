@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use wavekat_platform_client::{
-    code_login, loopback_handshake, CodeLoginOptions, Error, HandshakeOptions,
+    handshake::{code_login, loopback_handshake, CodeLoginOptions, HandshakeOptions},
+    Error,
 };
 
 const BASE: &str = "https://platform.wavekat.com";

@@ -9,7 +9,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use wavekat_platform_client::dev_platform::{DevPlatform, DevPlatformOptions};
-use wavekat_platform_client::{loopback_handshake, Client, Error, HandshakeOptions};
+use wavekat_platform_client::{
+    handshake::{loopback_handshake, HandshakeOptions},
+    Client, Error,
+};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -175,7 +178,7 @@ async fn approving_in_chromium_resolves_wait_with_a_working_token() {
     assert_eq!(outcome.login.as_deref(), Some(platform.login()));
     let me = Client::new(platform.base_url(), outcome.token)
         .unwrap()
-        .whoami()
+        .get_me()
         .await
         .unwrap();
     assert_eq!(me.login, platform.login());

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 
 use ed25519_dalek::SigningKey;
 use wavekat_platform_client::signing::{
-    ENV_RELEASE_CERT, ENV_RELEASE_PRIVATE_KEY, ENV_RELEASE_PUBLIC_KEY, ENV_RELEASE_VERSION,
-};
-use wavekat_platform_client::{
     generate_keypair, generate_master, issue_release_credential, verify_cert, verify_request,
     KeyError, ReleaseCredential, SigningError,
+};
+use wavekat_platform_client::signing::{
+    ENV_RELEASE_CERT, ENV_RELEASE_PRIVATE_KEY, ENV_RELEASE_PUBLIC_KEY, ENV_RELEASE_VERSION,
 };
 
 const SEED: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";

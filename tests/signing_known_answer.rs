@@ -3,11 +3,11 @@
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use wavekat_platform_client::signing::{
-    HEADER_BUILD_VERSION, HEADER_CERT, HEADER_PUB, HEADER_SIG, HEADER_SIG_NONCE, HEADER_SIG_TS,
-};
-use wavekat_platform_client::{
     cert_payload, issue_release_credential, request_payload, verify_cert, verify_request,
     ReleaseCredential, ReleaseVerifier, RequestSignature, VerifyError,
+};
+use wavekat_platform_client::signing::{
+    HEADER_BUILD_VERSION, HEADER_CERT, HEADER_PUB, HEADER_SIG, HEADER_SIG_NONCE, HEADER_SIG_TS,
 };
 
 const SEED: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::process::{Command, Output};
 
-use wavekat_platform_client::{verify_cert, ReleaseCredential};
+use wavekat_platform_client::signing::{verify_cert, ReleaseCredential};
 
 fn tool() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_wk-release-keys"));

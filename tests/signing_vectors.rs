@@ -3,7 +3,7 @@
 
 use ed25519_dalek::{Signer, SigningKey};
 use serde_json::Value;
-use wavekat_platform_client::verify_ed25519_strict;
+use wavekat_platform_client::signing::verify_ed25519_strict;
 
 struct Rfc8032Vector {
     secret: &'static str,

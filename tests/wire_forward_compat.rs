@@ -7,7 +7,7 @@ mod support;
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::{json, Value};
 use support::*;
-use wavekat_platform_client::*;
+use wavekat_platform_client::wire::*;
 
 /// Adds an unknown key to every object at every nesting level.
 fn inject_unknown_keys(value: &mut Value) {
@@ -66,64 +66,66 @@ fn unknown_keys_at_every_level_are_ignored() {
     assert_tolerates_unknown_keys(&full_transcript());
     assert_tolerates_unknown_keys(&full_account());
     assert_tolerates_unknown_keys(&full_heartbeat_response());
-    assert_tolerates_unknown_keys(&Page {
-        items: vec![full_call(), minimal_call()],
-        next_before: Some("2026-05-16T10:00:20Z".into()),
-    });
-    assert_tolerates_unknown_keys(&VoiceRecordingsSyncResponse {
-        accepted: 1,
-        skipped: 0,
-        items: vec![VoiceRecordingSyncItem {
-            source_id: "a".into(),
-            r2_key: "voice/recordings/1/a.wav".into(),
-            bytes_uploaded: true,
-        }],
-    });
-    assert_tolerates_unknown_keys(&SyncResponse {
-        accepted: 1,
-        skipped: 2,
-    });
+    assert_tolerates_unknown_keys(&Page::new(
+        vec![full_call(), minimal_call()],
+        Some("2026-05-16T10:00:20Z".into()),
+    ));
+    assert_tolerates_unknown_keys(&VoiceRecordingsSyncResponse::new(
+        1,
+        0,
+        vec![VoiceRecordingSyncItem::new(
+            "a".into(),
+            "voice/recordings/1/a.wav".into(),
+            true,
+        )],
+    ));
+    assert_tolerates_unknown_keys(&SyncResponse::new(1, 2));
 }
 
 #[test]
 fn unknown_enum_strings_land_in_the_catch_all_and_serialize_back_unchanged() {
+    // Values no spec will add (a drill adding `internal` to the spec must not turn this test):
+    // what is pinned is the catch-all, not a particular string.
     let mut wire = serde_json::to_value(full_call()).unwrap();
-    wire["direction"] = json!("internal");
-    wire["disposition"] = json!("voicemail");
-    wire["endReason"] = json!("hangup_supervisor");
-    wire["codec"] = json!("g722");
-    wire["flowOutcome"] = json!("booked");
-    wire["shareVisibility"] = json!("team");
+    wire["direction"] = json!("x_future_direction");
+    wire["disposition"] = json!("x_future_disposition");
+    wire["endReason"] = json!("x_future_end_reason");
+    wire["codec"] = json!("x_future_codec");
+    wire["flowOutcome"] = json!("x_future_outcome");
+    wire["shareVisibility"] = json!("x_future_visibility");
     let call: VoiceCallRecord = serde_json::from_value(wire.clone()).unwrap();
     assert_eq!(
         call.direction,
-        VoiceCallDirection::Unknown("internal".into())
+        VoiceCallDirection::Unknown("x_future_direction".into())
     );
     assert_eq!(
         call.disposition,
-        VoiceCallDisposition::Unknown("voicemail".into())
+        VoiceCallDisposition::Unknown("x_future_disposition".into())
     );
     assert_eq!(
         call.end_reason,
-        VoiceCallEndReason::Unknown("hangup_supervisor".into())
+        VoiceCallEndReason::Unknown("x_future_end_reason".into())
     );
-    assert_eq!(call.codec, Some(VoiceCallCodec::Unknown("g722".into())));
+    assert_eq!(
+        call.codec,
+        Some(VoiceCallCodec::Unknown("x_future_codec".into()))
+    );
     assert_eq!(
         call.flow_outcome,
-        Some(VoiceCallFlowOutcome::Unknown("booked".into()))
+        Some(VoiceCallFlowOutcome::Unknown("x_future_outcome".into()))
     );
     assert_eq!(
         call.share_visibility,
-        Some(ShareVisibility::Unknown("team".into()))
+        Some(ShareVisibility::Unknown("x_future_visibility".into()))
     );
     assert_eq!(serde_json::to_value(&call).unwrap(), wire);
 
     let mut t = serde_json::to_value(full_transcript()).unwrap();
-    t["channel"] = json!("mixed");
+    t["channel"] = json!("x_future_channel");
     let transcript: VoiceTranscriptRecord = serde_json::from_value(t.clone()).unwrap();
     assert_eq!(
         transcript.channel,
-        VoiceTranscriptChannel::Unknown("mixed".into())
+        VoiceTranscriptChannel::Unknown("x_future_channel".into())
     );
     assert_eq!(serde_json::to_value(&transcript).unwrap(), t);
 }
@@ -200,18 +202,16 @@ fn absent_and_null_optionals_both_read_as_none() {
 #[test]
 fn what_we_send_never_contains_null() {
     let bodies = [
-        serde_json::to_value(SyncRequest {
-            items: vec![full_call(), minimal_call()],
-        }),
-        serde_json::to_value(SyncRequest {
-            items: vec![full_recording(), minimal_recording()],
-        }),
-        serde_json::to_value(SyncRequest {
-            items: vec![full_transcript(), minimal_transcript()],
-        }),
-        serde_json::to_value(SyncRequest {
-            items: vec![full_account(), minimal_account()],
-        }),
+        serde_json::to_value(SyncRequest::new(vec![full_call(), minimal_call()])),
+        serde_json::to_value(SyncRequest::new(vec![
+            full_recording(),
+            minimal_recording(),
+        ])),
+        serde_json::to_value(SyncRequest::new(vec![
+            full_transcript(),
+            minimal_transcript(),
+        ])),
+        serde_json::to_value(SyncRequest::new(vec![full_account(), minimal_account()])),
         serde_json::to_value(full_heartbeat_request()),
         serde_json::to_value(minimal_heartbeat_request()),
         serde_json::to_value(VoiceCallsQuery::default()),

@@ -10,7 +10,7 @@ mod support;
 use serde::Serialize;
 use serde_json::json;
 use support::*;
-use wavekat_platform_client::*;
+use wavekat_platform_client::wire::*;
 
 fn pin<T: Serialize>(name: &str, value: &T) {
     insta::with_settings!({
@@ -38,10 +38,8 @@ fn me() {
 fn error_body() {
     pin(
         "ErrorBody.full",
-        &ErrorBody {
-            error: "reauth_required".into(),
-            message: Some("this action needs a recent sign-in".into()),
-        },
+        &ErrorBody::new("reauth_required".into())
+            .with_message("this action needs a recent sign-in".into()),
     );
     pin_parsed::<ErrorBody>("ErrorBody.minimal", json!({"error":"unauthenticated"}));
 }
@@ -50,17 +48,15 @@ fn error_body() {
 fn cli_code_exchange() {
     pin(
         "CliCodeExchangeRequest.full",
-        &CliCodeExchangeRequest {
-            code: "K7QF-92MX".into(),
-            state: "Zr9xvQ2LmT0aBcDeFgHiJkLmNoPqRsTu".into(),
-        },
+        &CliCodeExchangeRequest::new(
+            "K7QF-92MX".into(),
+            "Zr9xvQ2LmT0aBcDeFgHiJkLmNoPqRsTu".into(),
+        ),
     );
     pin(
         "CliCodeExchangeResponse.full",
-        &CliCodeExchangeResponse {
-            token: "wk_example_not_a_real_token".into(),
-            login: Some("eason".into()),
-        },
+        &CliCodeExchangeResponse::new("wk_example_not_a_real_token".into())
+            .with_login("eason".into()),
     );
     pin_parsed::<CliCodeExchangeResponse>(
         "CliCodeExchangeResponse.minimal",
@@ -72,19 +68,12 @@ fn cli_code_exchange() {
 fn sync_envelope_and_response() {
     pin(
         "SyncEnvelope.full",
-        &SyncEnvelope {
-            schema_version: Some(2),
-            extras: Some(json!({"futureField": [1, 2, 3]})),
-        },
+        &SyncEnvelope::new()
+            .with_extras(json!({"futureField": [1, 2, 3]}))
+            .with_schema_version(2),
     );
     pin("SyncEnvelope.minimal", &SyncEnvelope::default());
-    pin(
-        "SyncResponse.full",
-        &SyncResponse {
-            accepted: 3,
-            skipped: 1,
-        },
-    );
+    pin("SyncResponse.full", &SyncResponse::new(3, 1));
 }
 
 #[test]
@@ -110,21 +99,17 @@ fn calls() {
         "VoiceCallEvent.minimal",
         json!({"atMs":0,"kind":"incoming_call"}),
     );
-    pin(
-        "VoiceCallsQuery.full",
-        &VoiceCallsQuery {
-            include_deleted: Some(true),
-            before: Some("2026-05-16T10:01:00Z".into()),
-            limit: std::num::NonZeroU32::new(50),
-        },
-    );
+    pin("VoiceCallsQuery.full", &{
+        let mut r = VoiceCallsQuery::new()
+            .with_before("2026-05-16T10:01:00Z".into())
+            .with_include_deleted(true);
+        r.limit = std::num::NonZeroU32::new(50);
+        r
+    });
     pin("VoiceCallsQuery.minimal", &VoiceCallsQuery::default());
     pin(
         "VoiceCallsPage.full",
-        &Page {
-            items: vec![minimal_call()],
-            next_before: Some("2026-05-16T10:00:20Z".into()),
-        },
+        &Page::new(vec![minimal_call()], Some("2026-05-16T10:00:20Z".into())),
     );
     pin_parsed::<Page<VoiceCallRecord>>(
         "VoiceCallsPage.minimal",
@@ -132,9 +117,7 @@ fn calls() {
     );
     pin(
         "VoiceCallsSyncRequest.full",
-        &SyncRequest {
-            items: vec![full_call(), minimal_call()],
-        },
+        &SyncRequest::new(vec![full_call(), minimal_call()]),
     );
 }
 
@@ -142,57 +125,41 @@ fn calls() {
 fn recordings() {
     pin("VoiceRecordingRecord.full", &full_recording());
     pin("VoiceRecordingRecord.minimal", &minimal_recording());
-    pin(
-        "VoiceRecordingsQuery.full",
-        &VoiceRecordingsQuery {
-            before: Some("2026-05-16T10:01:01.250Z".into()),
-            limit: std::num::NonZeroU32::new(200),
-        },
-    );
+    pin("VoiceRecordingsQuery.full", &{
+        let mut r = VoiceRecordingsQuery::new().with_before("2026-05-16T10:01:01.250Z".into());
+        r.limit = std::num::NonZeroU32::new(200);
+        r
+    });
     pin(
         "VoiceRecordingsQuery.minimal",
         &VoiceRecordingsQuery::default(),
     );
     pin(
         "VoiceRecordingsPage.full",
-        &Page {
-            items: vec![full_recording()],
-            next_before: Some("2026-05-16T10:01:01.250Z".into()),
-        },
+        &Page::new(
+            vec![full_recording()],
+            Some("2026-05-16T10:01:01.250Z".into()),
+        ),
     );
     pin_parsed::<Page<VoiceRecordingRecord>>("VoiceRecordingsPage.minimal", json!({"items":[]}));
     pin(
         "VoiceRecordingsSyncRequest.full",
-        &SyncRequest {
-            items: vec![full_recording(), minimal_recording()],
-        },
+        &SyncRequest::new(vec![full_recording(), minimal_recording()]),
     );
     pin(
         "VoiceRecordingSyncItem.full",
-        &VoiceRecordingSyncItem {
-            source_id: "a".into(),
-            r2_key: "voice/recordings/1/a.wav".into(),
-            bytes_uploaded: false,
-        },
+        &VoiceRecordingSyncItem::new("a".into(), "voice/recordings/1/a.wav".into(), false),
     );
     pin(
         "VoiceRecordingsSyncResponse.full",
-        &VoiceRecordingsSyncResponse {
-            accepted: 2,
-            skipped: 0,
-            items: vec![
-                VoiceRecordingSyncItem {
-                    source_id: "a".into(),
-                    r2_key: "voice/recordings/1/a.wav".into(),
-                    bytes_uploaded: false,
-                },
-                VoiceRecordingSyncItem {
-                    source_id: "b".into(),
-                    r2_key: "voice/recordings/1/b.wav".into(),
-                    bytes_uploaded: true,
-                },
+        &VoiceRecordingsSyncResponse::new(
+            2,
+            0,
+            vec![
+                VoiceRecordingSyncItem::new("a".into(), "voice/recordings/1/a.wav".into(), false),
+                VoiceRecordingSyncItem::new("b".into(), "voice/recordings/1/b.wav".into(), true),
             ],
-        },
+        ),
     );
 }
 
@@ -202,22 +169,15 @@ fn transcripts() {
     pin("VoiceTranscriptRecord.minimal", &minimal_transcript());
     pin(
         "VoiceTranscriptsQuery.full",
-        &VoiceTranscriptsQuery {
-            call_source_id: "11111111-1111-4111-8111-111111111111".into(),
-        },
+        &VoiceTranscriptsQuery::new("11111111-1111-4111-8111-111111111111".into()),
     );
     pin(
         "VoiceTranscriptsPage.full",
-        &Page {
-            items: vec![full_transcript(), minimal_transcript()],
-            next_before: None,
-        },
+        &Page::new(vec![full_transcript(), minimal_transcript()], None),
     );
     pin(
         "VoiceTranscriptsSyncRequest.full",
-        &SyncRequest {
-            items: vec![full_transcript()],
-        },
+        &SyncRequest::new(vec![full_transcript()]),
     );
 }
 
@@ -227,24 +187,18 @@ fn accounts() {
     pin("VoiceAccountRecord.minimal", &minimal_account());
     pin(
         "VoiceAccountsQuery.full",
-        &VoiceAccountsQuery {
-            include_deleted: Some(true),
-            transports: Some(known_transports()),
-        },
+        &VoiceAccountsQuery::new()
+            .with_include_deleted(true)
+            .with_transports(VoiceTransport::known_comma_separated()),
     );
     pin("VoiceAccountsQuery.minimal", &VoiceAccountsQuery::default());
     pin(
         "VoiceAccountsPage.full",
-        &Page {
-            items: vec![full_account(), minimal_account()],
-            next_before: None,
-        },
+        &Page::new(vec![full_account(), minimal_account()], None),
     );
     pin(
         "VoiceAccountsSyncRequest.full",
-        &SyncRequest {
-            items: vec![full_account()],
-        },
+        &SyncRequest::new(vec![full_account()]),
     );
 }
 

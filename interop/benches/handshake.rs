@@ -69,8 +69,8 @@ async fn browser(addr: SocketAddr, state: String) {
 }
 
 async fn ours_once(counter: &AtomicU64) -> Duration {
-    let options = wavekat_platform_client::HandshakeOptions::default().without_source();
-    let pending = wavekat_platform_client::loopback_handshake(BASE, options)
+    let options = wavekat_platform_client::handshake::HandshakeOptions::default().without_source();
+    let pending = wavekat_platform_client::handshake::loopback_handshake(BASE, options)
         .await
         .expect("bind");
     let addr = addr_of(pending.callback_url());

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use wavekat_platform_client::{
+use wavekat_platform_client::signing::{
     request_payload, verify_cert, verify_request, ReleaseCredential, ReleaseVerifier,
 };
 

@@ -10,8 +10,13 @@
 use std::time::Instant;
 
 use wavekat_platform_client::{
-    Client, RecordingBody, Token, VoiceCallDirection, VoiceCallDisposition, VoiceCallEndReason,
-    VoiceCallRecord, VoiceCalls, VoiceRecordingRecord,
+    sync::VoiceCalls,
+    upload::RecordingBody,
+    wire::{
+        VoiceCallDirection, VoiceCallDisposition, VoiceCallEndReason, VoiceCallRecord,
+        VoiceRecordingRecord,
+    },
+    Client, Token,
 };
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -36,34 +41,24 @@ fn cpu_seconds() -> f64 {
 
 fn calls(n: usize, run: &str) -> Vec<VoiceCallRecord> {
     (0..n)
-        .map(|i| VoiceCallRecord {
-            source_id: format!("{run}-{i:06}"),
-            account_id: "22222222-2222-4222-8222-222222222222".into(),
-            direction: VoiceCallDirection::Inbound,
-            party: "+14155550123".into(),
-            ring_at: "2026-05-16T10:00:00Z".into(),
-            answer_at: Some("2026-05-16T10:00:05Z".into()),
-            end_at: format!(
-                "2026-05-16T{:02}:{:02}:{:02}Z",
-                10 + i / 3600 % 12,
-                i / 60 % 60,
-                i % 60
-            ),
-            duration_ms: Some(55_000),
-            disposition: VoiceCallDisposition::Answered,
-            end_reason: VoiceCallEndReason::HangupRemote,
-            error: None,
-            share_visibility: None,
-            transfer_target: None,
-            codec: None,
-            flow_id: None,
-            flow_name: None,
-            flow_outcome: None,
-            flow_steps: None,
-            events: None,
-            deleted_at: None,
-            schema_version: None,
-            extras: None,
+        .map(|i| {
+            VoiceCallRecord::new(
+                format!("{run}-{i:06}"),
+                "22222222-2222-4222-8222-222222222222".into(),
+                VoiceCallDirection::Inbound,
+                "+14155550123".into(),
+                "2026-05-16T10:00:00Z".into(),
+                format!(
+                    "2026-05-16T{:02}:{:02}:{:02}Z",
+                    10 + i / 3600 % 12,
+                    i / 60 % 60,
+                    i % 60
+                ),
+                VoiceCallDisposition::Answered,
+                VoiceCallEndReason::HangupRemote,
+            )
+            .with_answer_at("2026-05-16T10:00:05Z".into())
+            .with_duration_ms(55_000)
         })
         .collect()
 }
@@ -79,17 +74,15 @@ async fn main() -> Result<(), BoxError> {
     match arg(0)?.as_str() {
         "prepare-recording" => {
             let client = Client::new(&arg(1)?, Token::new(arg(2)?))?;
-            let meta = VoiceRecordingRecord {
-                source_id: arg(3)?,
-                call_source_id: "bench".into(),
-                size_bytes: arg(4)?.parse()?,
-                duration_ms: 0,
-                sample_rate: 16_000,
-                channels: 1,
-                created_at: "2026-11-21T00:00:00Z".into(),
-                schema_version: None,
-                extras: None,
-            };
+            let meta = VoiceRecordingRecord::new(
+                arg(3)?,
+                "bench".into(),
+                arg(4)?.parse()?,
+                0,
+                16_000,
+                1,
+                "2026-11-21T00:00:00Z".into(),
+            );
             client.sync_recordings(&[meta]).await?;
         }
         "upload" => {
@@ -99,7 +92,7 @@ async fn main() -> Result<(), BoxError> {
             match which.as_str() {
                 "ours" => {
                     Client::new(&url, Token::new(token))?
-                        .upload_recording_bytes(&id, RecordingBody::file(file))
+                        .upload_recording(&id, RecordingBody::file(file))
                         .await?
                 }
                 "wpc" => {

@@ -3,12 +3,12 @@
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use wavekat_platform_client::signing::{
-    HEADER_BUILD_VERSION, HEADER_CERT, HEADER_PUB, HEADER_SIG, HEADER_SIG_NONCE, HEADER_SIG_TS,
-    HEADER_SIG_VER,
-};
-use wavekat_platform_client::{
     generate_master, issue_release_credential, verify_cert, verify_request, ReleaseCredential,
     ReleaseVerifier,
+};
+use wavekat_platform_client::signing::{
+    HEADER_BUILD_VERSION, HEADER_CERT, HEADER_PUB, HEADER_SIG, HEADER_SIG_NONCE, HEADER_SIG_TS,
+    HEADER_SIG_VER,
 };
 
 const PATH: &str = "/api/voice/installs/heartbeat";

@@ -48,76 +48,82 @@ fn me_parses_in_0_0_37_with_equal_values() {
 
 #[test]
 fn call_records_round_trip() {
-    round_trip::<ours::VoiceCallRecord, wpc::VoiceCallRecord>(&full_call());
-    round_trip::<ours::VoiceCallRecord, wpc::VoiceCallRecord>(&minimal_call());
-    round_trip::<ours::VoiceCallRecord, wpc::VoiceCallRecord>(&failed_call());
+    round_trip::<ours::wire::VoiceCallRecord, wpc::VoiceCallRecord>(&full_call());
+    round_trip::<ours::wire::VoiceCallRecord, wpc::VoiceCallRecord>(&minimal_call());
+    round_trip::<ours::wire::VoiceCallRecord, wpc::VoiceCallRecord>(&failed_call());
     let mut tombstone = minimal_call();
     tombstone.deleted_at = Some("2026-07-30T12:00:00Z".into());
-    round_trip::<ours::VoiceCallRecord, wpc::VoiceCallRecord>(&tombstone);
+    round_trip::<ours::wire::VoiceCallRecord, wpc::VoiceCallRecord>(&tombstone);
 }
 
 #[test]
 fn every_call_enum_value_round_trips() {
-    for direction in ours::VoiceCallDirection::KNOWN {
-        for disposition in ours::VoiceCallDisposition::KNOWN {
+    for direction in ours::wire::VoiceCallDirection::KNOWN {
+        for disposition in ours::wire::VoiceCallDisposition::KNOWN {
             let mut call = minimal_call();
             call.direction = direction.clone();
             call.disposition = disposition.clone();
-            round_trip::<ours::VoiceCallRecord, wpc::VoiceCallRecord>(&call);
+            round_trip::<ours::wire::VoiceCallRecord, wpc::VoiceCallRecord>(&call);
         }
     }
-    for reason in ours::VoiceCallEndReason::KNOWN {
+    for reason in ours::wire::VoiceCallEndReason::KNOWN {
         let mut call = minimal_call();
         call.end_reason = reason.clone();
-        round_trip::<ours::VoiceCallRecord, wpc::VoiceCallRecord>(&call);
+        round_trip::<ours::wire::VoiceCallRecord, wpc::VoiceCallRecord>(&call);
     }
-    for codec in ours::VoiceCallCodec::KNOWN {
-        for outcome in ours::VoiceCallFlowOutcome::KNOWN {
+    for codec in ours::wire::VoiceCallCodec::KNOWN {
+        for outcome in ours::wire::VoiceCallFlowOutcome::KNOWN {
             let mut call = full_call();
             call.codec = Some(codec.clone());
             call.flow_outcome = Some(outcome.clone());
-            round_trip::<ours::VoiceCallRecord, wpc::VoiceCallRecord>(&call);
+            round_trip::<ours::wire::VoiceCallRecord, wpc::VoiceCallRecord>(&call);
         }
     }
-    for visibility in ours::ShareVisibility::KNOWN {
+    for visibility in ours::wire::ShareVisibility::KNOWN {
         let mut call = full_call();
         call.share_visibility = Some(visibility.clone());
-        round_trip::<ours::VoiceCallRecord, wpc::VoiceCallRecord>(&call);
+        round_trip::<ours::wire::VoiceCallRecord, wpc::VoiceCallRecord>(&call);
     }
 }
 
 #[test]
 fn recording_types_round_trip() {
-    round_trip::<ours::VoiceRecordingRecord, wpc::VoiceRecordingRecord>(&full_recording());
-    round_trip::<ours::VoiceRecordingRecord, wpc::VoiceRecordingRecord>(&minimal_recording());
-    let response: ours::VoiceRecordingsSyncResponse = serde_json::from_str(
+    round_trip::<ours::wire::VoiceRecordingRecord, wpc::VoiceRecordingRecord>(&full_recording());
+    round_trip::<ours::wire::VoiceRecordingRecord, wpc::VoiceRecordingRecord>(&minimal_recording());
+    let response: ours::wire::VoiceRecordingsSyncResponse = serde_json::from_str(
         r#"{"accepted":2,"skipped":0,"items":[{"sourceId":"a","r2Key":"voice/recordings/1/a.wav","bytesUploaded":false},{"sourceId":"b","r2Key":"voice/recordings/1/b.wav","bytesUploaded":true}]}"#,
     )
     .unwrap();
-    round_trip::<ours::VoiceRecordingsSyncResponse, wpc::VoiceRecordingsSyncResponse>(&response);
-    round_trip::<ours::VoiceRecordingSyncItem, wpc::VoiceRecordingSyncItem>(&response.items[1]);
+    round_trip::<ours::wire::VoiceRecordingsSyncResponse, wpc::VoiceRecordingsSyncResponse>(
+        &response,
+    );
+    round_trip::<ours::wire::VoiceRecordingSyncItem, wpc::VoiceRecordingSyncItem>(
+        &response.items[1],
+    );
 }
 
 #[test]
 fn transcript_records_round_trip() {
-    for channel in ours::VoiceTranscriptChannel::KNOWN {
+    for channel in ours::wire::VoiceTranscriptChannel::KNOWN {
         let mut t = full_transcript();
         t.channel = channel.clone();
-        round_trip::<ours::VoiceTranscriptRecord, wpc::VoiceTranscriptRecord>(&t);
+        round_trip::<ours::wire::VoiceTranscriptRecord, wpc::VoiceTranscriptRecord>(&t);
     }
-    round_trip::<ours::VoiceTranscriptRecord, wpc::VoiceTranscriptRecord>(&minimal_transcript());
+    round_trip::<ours::wire::VoiceTranscriptRecord, wpc::VoiceTranscriptRecord>(
+        &minimal_transcript(),
+    );
 }
 
 #[test]
 fn account_records_round_trip() {
-    for transport in ours::VoiceTransport::KNOWN {
+    for transport in ours::wire::VoiceTransport::KNOWN {
         let mut a = full_account();
         a.transport = transport.clone();
-        round_trip::<ours::VoiceAccountRecord, wpc::VoiceAccountRecord>(&a);
+        round_trip::<ours::wire::VoiceAccountRecord, wpc::VoiceAccountRecord>(&a);
     }
     let mut tombstone = minimal_account();
     tombstone.deleted_at = Some("2026-06-01T00:00:00Z".into());
-    round_trip::<ours::VoiceAccountRecord, wpc::VoiceAccountRecord>(&tombstone);
+    round_trip::<ours::wire::VoiceAccountRecord, wpc::VoiceAccountRecord>(&tombstone);
 }
 
 #[test]
@@ -125,76 +131,80 @@ fn an_unknown_transport_decodes_in_both_and_only_we_keep_the_string() {
     let json = r#"{"sourceId":"a1","enabled":true,"displayName":"Desk","username":"1001","domain":"sip.example.com","transport":"wss","registerExpires":300,"disclosureEnabled":true,"updatedAt":"2026-05-16T10:00:00Z"}"#;
     let theirs: wpc::VoiceAccountRecord = serde_json::from_str(json).unwrap();
     assert_eq!(theirs.transport, wpc::VoiceTransport::Unknown);
-    let ours: ours::VoiceAccountRecord = serde_json::from_str(json).unwrap();
-    assert_eq!(ours.transport, ours::VoiceTransport::Unknown("wss".into()));
+    let ours: ours::wire::VoiceAccountRecord = serde_json::from_str(json).unwrap();
+    assert_eq!(
+        ours.transport,
+        ours::wire::VoiceTransport::Unknown("wss".into())
+    );
 }
 
 #[test]
 fn queries_round_trip() {
-    let calls = ours::VoiceCallsQuery {
-        include_deleted: Some(true),
-        before: Some("2026-05-16T10:01:00Z".into()),
-        limit: std::num::NonZeroU32::new(50),
+    let calls = {
+        let mut r = ours::wire::VoiceCallsQuery::new()
+            .with_before("2026-05-16T10:01:00Z".into())
+            .with_include_deleted(true);
+        r.limit = std::num::NonZeroU32::new(50);
+        r
     };
-    round_trip::<ours::VoiceCallsQuery, wpc::VoiceCallsQuery>(&calls);
-    round_trip::<ours::VoiceCallsQuery, wpc::VoiceCallsQuery>(&Default::default());
-    let recordings = ours::VoiceRecordingsQuery {
-        before: Some("2026-05-16T10:01:00Z".into()),
-        limit: std::num::NonZeroU32::new(200),
+    round_trip::<ours::wire::VoiceCallsQuery, wpc::VoiceCallsQuery>(&calls);
+    round_trip::<ours::wire::VoiceCallsQuery, wpc::VoiceCallsQuery>(&Default::default());
+    let recordings = {
+        let mut r =
+            ours::wire::VoiceRecordingsQuery::new().with_before("2026-05-16T10:01:00Z".into());
+        r.limit = std::num::NonZeroU32::new(200);
+        r
     };
-    round_trip::<ours::VoiceRecordingsQuery, wpc::VoiceRecordingsQuery>(&recordings);
-    let transcripts = ours::VoiceTranscriptsQuery {
-        call_source_id: "c1".into(),
-    };
-    round_trip::<ours::VoiceTranscriptsQuery, wpc::VoiceTranscriptsQuery>(&transcripts);
-    let accounts = ours::VoiceAccountsQuery {
-        include_deleted: Some(false),
-        transports: Some(ours::known_transports()),
-    };
-    round_trip::<ours::VoiceAccountsQuery, wpc::VoiceAccountsQuery>(&accounts);
+    round_trip::<ours::wire::VoiceRecordingsQuery, wpc::VoiceRecordingsQuery>(&recordings);
+    let transcripts = ours::wire::VoiceTranscriptsQuery::new("c1".into());
+    round_trip::<ours::wire::VoiceTranscriptsQuery, wpc::VoiceTranscriptsQuery>(&transcripts);
+    let accounts = ours::wire::VoiceAccountsQuery::new()
+        .with_include_deleted(false)
+        .with_transports(ours::wire::VoiceTransport::known_comma_separated());
+    round_trip::<ours::wire::VoiceAccountsQuery, wpc::VoiceAccountsQuery>(&accounts);
 }
 
 #[test]
 fn the_default_accounts_transports_match_0_0_37() {
     let theirs = serde_json::to_value(wpc::VoiceAccountsQuery::default()).unwrap();
-    assert_eq!(theirs["transports"], ours::known_transports());
+    assert_eq!(
+        theirs["transports"],
+        ours::wire::VoiceTransport::known_comma_separated()
+    );
 }
 
 #[test]
 fn pages_and_sync_bodies_round_trip() {
-    let page = ours::Page {
-        items: vec![full_call(), minimal_call()],
-        next_before: Some("2026-05-16T10:00:20Z".into()),
-    };
-    round_trip::<ours::Page<ours::VoiceCallRecord>, wpc::Page<wpc::VoiceCallRecord>>(&page);
-    let last = ours::Page::<ours::VoiceAccountRecord> {
-        items: vec![full_account()],
-        next_before: None,
-    };
-    round_trip::<ours::Page<ours::VoiceAccountRecord>, wpc::Page<wpc::VoiceAccountRecord>>(&last);
-    let body = ours::SyncRequest {
-        items: vec![full_recording(), minimal_recording()],
-    };
+    let page = ours::wire::Page::new(
+        vec![full_call(), minimal_call()],
+        Some("2026-05-16T10:00:20Z".into()),
+    );
+    round_trip::<ours::wire::Page<ours::wire::VoiceCallRecord>, wpc::Page<wpc::VoiceCallRecord>>(
+        &page,
+    );
+    let last = ours::wire::Page::<ours::wire::VoiceAccountRecord>::new(vec![full_account()], None);
     round_trip::<
-        ours::SyncRequest<ours::VoiceRecordingRecord>,
+        ours::wire::Page<ours::wire::VoiceAccountRecord>,
+        wpc::Page<wpc::VoiceAccountRecord>,
+    >(&last);
+    let body = ours::wire::SyncRequest::new(vec![full_recording(), minimal_recording()]);
+    round_trip::<
+        ours::wire::SyncRequest<ours::wire::VoiceRecordingRecord>,
         wpc::SyncRequest<wpc::VoiceRecordingRecord>,
     >(&body);
-    let response = ours::SyncResponse {
-        accepted: 3,
-        skipped: 1,
-    };
-    round_trip::<ours::SyncResponse, wpc::SyncResponse>(&response);
+    let response = ours::wire::SyncResponse::new(3, 1);
+    round_trip::<ours::wire::SyncResponse, wpc::SyncResponse>(&response);
 }
 
 #[test]
 fn heartbeat_types_round_trip() {
-    round_trip::<ours::InstallHeartbeatRequest, wpc::InstallHeartbeatRequest>(
+    round_trip::<ours::wire::InstallHeartbeatRequest, wpc::InstallHeartbeatRequest>(
         &full_heartbeat_request(),
     );
-    round_trip::<ours::InstallHeartbeatRequest, wpc::InstallHeartbeatRequest>(
+    round_trip::<ours::wire::InstallHeartbeatRequest, wpc::InstallHeartbeatRequest>(
         &minimal_heartbeat_request(),
     );
-    round_trip::<ours::InstallHeartbeatResponse, wpc::InstallHeartbeatResponse>(
+    round_trip::<ours::wire::InstallHeartbeatResponse, wpc::InstallHeartbeatResponse>(
         &full_heartbeat_response(),
     );
 }
@@ -203,7 +213,7 @@ fn heartbeat_types_round_trip() {
 fn a_heartbeat_response_without_nullable_keys_decodes_in_both() {
     // Platforms deployed before `distribution` omit it; the nullable echoes may be absent too.
     let json = r#"{"id":"1","installId":"x","appVersion":"0.0.1","os":"linux","firstSeenAt":"2026-09-07T10:00:00.000Z","lastSeenAt":"2026-09-07T10:00:00.000Z"}"#;
-    let ours: ours::InstallHeartbeatResponse = serde_json::from_str(json).unwrap();
+    let ours: ours::wire::InstallHeartbeatResponse = serde_json::from_str(json).unwrap();
     let theirs: wpc::InstallHeartbeatResponse = serde_json::from_str(json).unwrap();
     assert_eq!(ours.os_version, None);
     assert_eq!(ours.distribution, None);
@@ -212,21 +222,21 @@ fn a_heartbeat_response_without_nullable_keys_decodes_in_both() {
 
 #[test]
 fn sync_stamps_the_same_schema_versions_as_0_0_37() {
-    use ours::SyncEndpoint;
+    use ours::sync::SyncEndpoint;
     assert_eq!(
-        <ours::VoiceCalls as SyncEndpoint>::CURRENT_SCHEMA_VERSION,
+        <ours::sync::VoiceCalls as SyncEndpoint>::CURRENT_SCHEMA_VERSION,
         <wpc::VoiceCalls as wpc::SyncEndpoint>::CURRENT_SCHEMA_VERSION
     );
     assert_eq!(
-        <ours::VoiceRecordings as SyncEndpoint>::CURRENT_SCHEMA_VERSION,
+        <ours::sync::VoiceRecordings as SyncEndpoint>::CURRENT_SCHEMA_VERSION,
         <wpc::VoiceRecordings as wpc::SyncEndpoint>::CURRENT_SCHEMA_VERSION
     );
     assert_eq!(
-        <ours::VoiceTranscripts as SyncEndpoint>::CURRENT_SCHEMA_VERSION,
+        <ours::sync::VoiceTranscripts as SyncEndpoint>::CURRENT_SCHEMA_VERSION,
         <wpc::VoiceTranscripts as wpc::SyncEndpoint>::CURRENT_SCHEMA_VERSION
     );
     assert_eq!(
-        <ours::VoiceAccounts as SyncEndpoint>::CURRENT_SCHEMA_VERSION,
+        <ours::sync::VoiceAccounts as SyncEndpoint>::CURRENT_SCHEMA_VERSION,
         <wpc::VoiceAccounts as wpc::SyncEndpoint>::CURRENT_SCHEMA_VERSION
     );
 }

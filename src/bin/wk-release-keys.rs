@@ -18,11 +18,11 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use wavekat_platform_client::signing::{generate_master, issue_release_credential};
 use wavekat_platform_client::signing::{
     ENV_RELEASE_CERT, ENV_RELEASE_MASTER_PRIVATE, ENV_RELEASE_MASTER_PUBKEY,
     ENV_RELEASE_PRIVATE_KEY, ENV_RELEASE_PUBLIC_KEY, ENV_RELEASE_VERSION,
 };
-use wavekat_platform_client::{generate_master, issue_release_credential};
 use zeroize::Zeroizing;
 
 const USAGE: &str = "usage:

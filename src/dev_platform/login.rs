@@ -356,7 +356,7 @@ pub(crate) async fn exchange_code(
             )
         })?;
     Ok(Json(CliCodeExchangeResponse {
-        token: token.expose().to_owned(),
+        token: token.clone(),
         login: Some(user.login),
     }))
 }

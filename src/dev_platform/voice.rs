@@ -21,11 +21,11 @@ use super::store::{
     self, AccountRow, CallRow, Cursor, ListedRow, RecordingRow, StoreError, TranscriptRow,
 };
 use super::time::{parse_rfc3339, Instant};
+use crate::sync::SYNC_BATCH_CAP;
 use crate::wire::{
     Page, SyncResponse, VoiceAccountRecord, VoiceCallRecord, VoiceRecordingRecord,
     VoiceRecordingSyncItem, VoiceRecordingsSyncResponse, VoiceTranscriptRecord, WireValidate,
 };
-use crate::SYNC_BATCH_CAP;
 
 /// The most `events` a call keeps; the rest are dropped.
 const EVENTS_CAP: usize = 200;

@@ -104,7 +104,8 @@ impl SignedEnvelope {
 }
 
 /// The wire form: byte fields as arrays of integers, fields in mur-common's order.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
+#[schemars(rename = "SignedEnvelope")]
 pub(crate) struct EnvelopeWire<'a> {
     payload: &'a [u8],
     sig: &'a [u8],

@@ -643,9 +643,10 @@ impl Serialize for ServerFrame {
 }
 
 /// Borrowed wire mirror of [`ClientFrame`]: fields in mur-common's order, bytes as arrays.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum ClientWire<'a> {
+#[schemars(rename = "ClientFrame")]
+pub(super) enum ClientWire<'a> {
     Hello {
         pubkey: &'a str,
         token: &'a str,
@@ -678,7 +679,10 @@ enum ClientWire<'a> {
         data: &'a str,
     },
     AudioStreamEnd,
+    // Both optionals are always sent (as `null` when absent), so the schema requires them.
+    #[schemars(extend("required" = ["type", "op", "channel_id", "since_seq"]))]
     ChannelQuery {
+        #[schemars(extend("enum" = ["list", "events"]))]
         op: &'a str,
         channel_id: Option<&'a str>,
         since_seq: Option<u64>,
@@ -686,9 +690,10 @@ enum ClientWire<'a> {
 }
 
 /// Borrowed wire mirror of [`ServerFrame`]: fields in mur-common's order, bytes as arrays.
-#[derive(Serialize)]
+#[derive(Serialize, schemars::JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
-enum ServerWire<'a> {
+#[schemars(rename = "ServerFrame")]
+pub(super) enum ServerWire<'a> {
     Paired {
         agent: &'a str,
         confirm: &'a [u8],
@@ -719,6 +724,7 @@ enum ServerWire<'a> {
     },
     ChannelData {
         op: &'a str,
+        #[schemars(with = "Vec<Value>")]
         payload: &'a Value,
     },
 }

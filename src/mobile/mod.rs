@@ -54,6 +54,7 @@ mod pairing;
 mod phone;
 #[cfg(feature = "mobile-transport")]
 pub mod transport;
+mod schema;
 
 pub use desktop::{
     DesktopEndpoint, DesktopRejection, DesktopSession, DesktopStep, PairedDevice, PairedDevices,
