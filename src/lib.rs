@@ -16,6 +16,7 @@ mod handshake;
 mod heartbeat;
 mod html;
 pub mod mobile;
+mod plain_http;
 mod retry;
 pub mod signing;
 mod sync;
