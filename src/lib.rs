@@ -12,12 +12,12 @@ mod code_exchange;
 pub mod dev_platform;
 mod error;
 mod generated;
-mod handshake;
 mod heartbeat;
 mod html;
 pub mod mobile;
 mod plain_http;
 mod retry;
+mod signin;
 pub mod signing;
 mod sync;
 mod tls;
@@ -27,12 +27,12 @@ pub mod wire;
 
 pub use client::{Client, ClientBuilder, DEFAULT_USER_AGENT};
 pub use error::{Error, Result, ERROR_BODY_LIMIT};
-pub use handshake::{
+pub use heartbeat::SystemInfo;
+pub use retry::RetryPolicy;
+pub use signin::{
     code_login, loopback_handshake, CodeLogin, CodeLoginOptions, HandshakeHandle, HandshakeOptions,
     HandshakeOutcome, PendingHandshake,
 };
-pub use heartbeat::SystemInfo;
-pub use retry::RetryPolicy;
 pub use signing::{
     cert_payload, generate_keypair, generate_master, issue_release_credential, request_payload,
     verify_cert, verify_ed25519_strict, verify_request, KeyError, ReleaseCredential,
