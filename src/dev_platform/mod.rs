@@ -353,6 +353,7 @@ impl DevPlatform {
             default_user: default_user.clone(),
             auto_approve: options.auto_approve,
             faults,
+            sign_in_pages: login::PageGuard::new(local_addr)?,
         });
         let app = server::router(state);
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
