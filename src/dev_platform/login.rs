@@ -142,7 +142,7 @@ fn misdirected() -> Response {
 }
 
 /// A validated sign-in request.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct SignIn {
     /// `None` in code mode.
     callback: Option<Url>,
