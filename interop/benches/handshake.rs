@@ -94,7 +94,9 @@ async fn wpc_once(counter: &AtomicU64) -> Duration {
     };
     let pending = wpc::loopback_handshake(BASE, options).expect("bind");
     let url = pending.url().to_owned();
-    let callback = url::form_urlencoded::parse(url.split_once('?').expect("query").1.as_bytes())
+    let callback = reqwest::Url::parse(&url)
+        .expect("the sign-in URL parses")
+        .query_pairs()
         .find(|(key, _)| key == "callback")
         .map(|(_, value)| value.into_owned())
         .expect("callback parameter");
