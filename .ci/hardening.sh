@@ -23,6 +23,7 @@ pinned=(
   "handshake_listener a_local_process_flooding_forged_callbacks_cannot_end_the_sign_in"
   "handshake_listener a_dns_rebinding_page_cannot_complete_or_cancel_the_sign_in"
   "handshake_listener idle_connections_at_the_cap_cannot_crowd_out_the_genuine_callback"
+  "handshake_listener a_browser_midway_through_its_request_outlives_a_flood_of_idle_connections"
   "handshake_paste pasted_url_with_a_wrong_state_is_refused_as_state_mismatch_and_the_sign_in_goes_on"
   # 4. the token-bearing URL
   "handshake_listener reloading_the_token_url_after_sign_in_hands_the_token_to_no_one"

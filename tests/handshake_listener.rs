@@ -453,6 +453,35 @@ async fn idle_connections_at_the_cap_cannot_crowd_out_the_genuine_callback() {
 }
 
 #[tokio::test]
+async fn a_browser_midway_through_its_request_outlives_a_flood_of_idle_connections() {
+    const CAP: usize = 4;
+    let listening = listen(HandshakeOptions::default().max_connections(CAP)).await;
+    let request = format!(
+        "GET /callback?token=wk_genuine&state={}&login=octocat HTTP/1.1\r\nHost: {}\r\n\r\n",
+        listening.state, listening.addr
+    );
+    let (first, rest) = request.split_at(20);
+    let mut browser = TcpStream::connect(listening.addr).await.expect("connect");
+    browser.write_all(first.as_bytes()).await.expect("send");
+    // Let the listener read the first bytes, so this connection is the oldest one at the cap.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut idle = Vec::new();
+    for _ in 0..(CAP * 5) {
+        idle.push(TcpStream::connect(listening.addr).await.expect("connect"));
+    }
+    browser
+        .write_all(rest.as_bytes())
+        .await
+        .expect("send the rest");
+    let mut answer = Vec::new();
+    let _ = browser.read_to_end(&mut answer).await;
+    assert_redirected_to_done(&String::from_utf8_lossy(&answer));
+    let outcome = listening.wait.await.expect("wait task").expect("signed in");
+    assert_eq!(outcome.token.expose(), "wk_genuine");
+    drop(idle);
+}
+
+#[tokio::test]
 async fn hostile_connections_arriving_faster_than_the_cap_still_let_the_callback_through() {
     const CAP: usize = 4;
     let listening = listen(HandshakeOptions::default().max_connections(CAP)).await;

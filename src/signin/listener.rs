@@ -391,10 +391,14 @@ fn is_per_connection(error: &std::io::Error) -> bool {
 /// A connection's stage. Transitions are compare-and-swap, so a connection is either evicted or
 /// answering, never both: an answering connection (which may hold the right to decide) is never
 /// cut off.
-const READING: u8 = 0;
-const ANSWERING: u8 = 1;
-const LINGERING: u8 = 2;
-const EVICTED: u8 = 3;
+///
+/// Connected, nothing received yet (the first to go at the cap).
+const IDLE: u8 = 0;
+/// Part of a request head received.
+const READING: u8 = 1;
+const ANSWERING: u8 = 2;
+const LINGERING: u8 = 3;
+const EVICTED: u8 = 4;
 
 struct Tracked {
     task: AbortHandle,
@@ -430,7 +434,9 @@ impl Connections {
     }
 
     /// Serves `stream` in its own task, first making room at the cap by evicting the oldest
-    /// connection still reading its head (else the oldest one lingering after its answer).
+    /// connection that has sent nothing, else the oldest one lingering after its answer, else the
+    /// oldest one still sending its head. A browser sends its request as soon as it connects, so
+    /// connect-only floods go first.
     fn serve(&mut self, stream: TcpStream, shared: &Arc<Shared>, limits: Limits) {
         self.live
             .retain(|connection| !connection.task.is_finished());
@@ -441,7 +447,7 @@ impl Connections {
             );
             return;
         }
-        let stage = Arc::new(AtomicU8::new(READING));
+        let stage = Arc::new(AtomicU8::new(IDLE));
         let task = tokio::spawn(serve_connection(
             stream,
             Arc::clone(shared),
@@ -455,7 +461,7 @@ impl Connections {
     }
 
     fn evict_one(&mut self) -> bool {
-        for stage in [READING, LINGERING] {
+        for stage in [IDLE, LINGERING, READING] {
             let found = self
                 .live
                 .iter()
@@ -477,6 +483,7 @@ impl Drop for Connections {
     /// The sign-in is over: drop connections still sending their request. Answered ones finish.
     fn drop(&mut self) {
         for connection in &self.live {
+            connection.evict_if(IDLE);
             connection.evict_if(READING);
         }
     }
@@ -490,10 +497,12 @@ enum HeadError {
     Closed,
 }
 
-/// Reads the request line and headers (never the body), at most `max` bytes.
+/// Reads the request line and headers (never the body), at most `max` bytes, moving `stage` from
+/// idle to reading at the first byte.
 async fn read_head(
     stream: &mut TcpStream,
     max: usize,
+    stage: &AtomicU8,
 ) -> std::result::Result<Zeroizing<Vec<u8>>, HeadError> {
     let mut head = Zeroizing::new(Vec::with_capacity(max.min(64 * 1024) + READ_CHUNK));
     let mut chunk = Zeroizing::new([0u8; READ_CHUNK]);
@@ -503,6 +512,14 @@ async fn read_head(
             .await
             .map_err(|_| HeadError::Closed)?;
         if read == 0 {
+            return Err(HeadError::Closed);
+        }
+        // Evicted while idle: stop here (the task is being aborted anyway).
+        if stage
+            .compare_exchange(IDLE, READING, Ordering::AcqRel, Ordering::Acquire)
+            .is_err()
+            && stage.load(Ordering::Acquire) != READING
+        {
             return Err(HeadError::Closed);
         }
         let from = head.len().saturating_sub(2);
@@ -530,13 +547,16 @@ async fn serve_connection(
 ) {
     let head = tokio::time::timeout(
         limits.read_timeout,
-        read_head(&mut stream, limits.max_header_bytes),
+        read_head(&mut stream, limits.max_header_bytes, &stage),
     )
     .await;
-    if stage
-        .compare_exchange(READING, ANSWERING, Ordering::AcqRel, Ordering::Acquire)
-        .is_err()
-    {
+    // A slow client (408) may still be idle; any other is reading.
+    let answering = [IDLE, READING].into_iter().any(|from| {
+        stage
+            .compare_exchange(from, ANSWERING, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    });
+    if !answering {
         // Evicted to make room for a newer connection.
         return;
     }
