@@ -1,24 +1,21 @@
 //! Browser sign-in: the `/cli-login` consent page (loopback redirect or one-time code) and the
 //! code exchange.
 //!
-//! The page and its decision are guarded twice (see [`PageGuard`]): the `Host` must be the
+//! The page and its decision are guarded twice (see [`PageGuard`](super::page_guard::PageGuard)):
+//! the `Host` must be the
 //! emulator's own loopback `host:port` (a DNS-rebinding page names its own domain), and a
 //! decision must carry the CSRF token of a page this emulator rendered for the same sign-in (a
 //! cross-site form cannot read one).
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use axum::body::Body;
 use axum::extract::{RawQuery, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, LOCATION, REFERRER_POLICY};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, REFERRER_POLICY};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
 use url::{Host, Url};
-use zeroize::Zeroizing;
 
 use super::server::{read_body, ApiError, AppState, Shared, JSON_BODY_CAP};
 use super::store;
@@ -35,100 +32,19 @@ const CODE_LEN: usize = 8;
 const FORM_CAP: usize = 64 * 1024;
 /// Longest accepted `state`, `client` or `source`.
 const FIELD_MAX: usize = 512;
-/// How long a rendered page's CSRF token stays valid.
-const CSRF_TTL_SECS: i64 = 600;
-/// Domain tag of the CSRF MAC.
-const CSRF_TAG: &[u8] = b"wk-dev-platform-cli-login-csrf-v1";
-
-/// The sign-in pages' two guards: the emulator's own authority for the `Host` check, and the
-/// per-instance key of the CSRF tokens.
-pub(crate) struct PageGuard {
-    key: Zeroizing<[u8; 32]>,
-    local: SocketAddr,
-}
-
-impl PageGuard {
-    /// Guards for an emulator listening on `local`, with a fresh random CSRF key.
-    pub(crate) fn new(local: SocketAddr) -> Result<PageGuard, super::Error> {
-        Ok(PageGuard {
-            key: Zeroizing::new(random_bytes()?),
-            local,
-        })
-    }
-
-    /// Whether `headers` carry exactly one `Host` naming this emulator on loopback:
-    /// `127.0.0.1`, `[::1]`, `localhost` or the loopback address it listens on, with its port.
-    fn host_is_ours(&self, headers: &HeaderMap) -> bool {
-        let mut hosts = headers.get_all(HOST).iter();
-        let (Some(host), None) = (hosts.next(), hosts.next()) else {
-            return false;
-        };
-        let Ok(host) = host.to_str() else {
-            return false;
-        };
-        let Ok(parsed) = Url::parse(&format!("http://{host}/")) else {
-            return false;
-        };
-        let port = parsed.port_or_known_default();
-        let loopback_name = match parsed.host() {
-            Some(Host::Ipv4(ip)) => {
-                ip == Ipv4Addr::LOCALHOST || (ip.is_loopback() && IpAddr::V4(ip) == self.local.ip())
-            }
-            Some(Host::Ipv6(ip)) => ip == Ipv6Addr::LOCALHOST,
-            Some(Host::Domain(name)) => name == "localhost",
-            None => false,
-        };
-        loopback_name && port == Some(self.local.port()) && parsed.path() == "/"
-    }
-
-    /// The MAC binding a page's CSRF token to this emulator, the time it was issued, and every
-    /// field of the sign-in it was rendered for.
-    fn mac(&self, issued: i64, req: &SignIn) -> Result<Vec<u8>, ApiError> {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key[..])
-            .map_err(|_| ApiError::internal())?;
-        let target = req.callback.as_ref().map_or("mode=code", Url::as_str);
-        let issued = issued.to_string();
-        let fields: [&[u8]; 6] = [
-            CSRF_TAG,
-            issued.as_bytes(),
-            target.as_bytes(),
-            req.state.as_bytes(),
-            req.client.as_bytes(),
-            req.source.as_deref().unwrap_or("").as_bytes(),
-        ];
-        for field in fields {
-            // Length-prefixed, so no two field lists give the same input.
-            mac.update(&(field.len() as u64).to_be_bytes());
-            mac.update(field);
-        }
-        mac.update(&[u8::from(req.source.is_some())]);
-        Ok(mac.finalize().into_bytes().to_vec())
-    }
-
-    /// A CSRF token for a page rendered now for `req`: `<issued unix secs>.<hex MAC>`.
-    fn issue(&self, req: &SignIn) -> Result<String, ApiError> {
-        let issued = time::now_unix_secs();
-        Ok(format!("{issued}.{}", hex::encode(self.mac(issued, req)?)))
-    }
-
-    /// Whether `token` was issued by this emulator, within the last ten minutes, for exactly
-    /// `req`. Compared in constant time.
-    fn check(&self, token: Option<&str>, req: &SignIn) -> bool {
-        let Some((issued, mac_hex)) = token.and_then(|t| t.split_once('.')) else {
-            return false;
-        };
-        let Ok(issued) = issued.parse::<i64>() else {
-            return false;
-        };
-        let age = time::now_unix_secs().saturating_sub(issued);
-        if !(0..=CSRF_TTL_SECS).contains(&age) {
-            return false;
-        }
-        let (Ok(got), Ok(want)) = (hex::decode(mac_hex), self.mac(issued, req)) else {
-            return false;
-        };
-        bool::from(got.ct_eq(&want))
-    }
+/// The fields a sign-in page's CSRF token is bound to: where the answer goes, and every other
+/// field of the sign-in.
+fn csrf_fields(req: &SignIn) -> [&[u8]; 5] {
+    [
+        req.callback
+            .as_ref()
+            .map_or("mode=code", Url::as_str)
+            .as_bytes(),
+        req.state.as_bytes(),
+        req.client.as_bytes(),
+        req.source.as_deref().unwrap_or("").as_bytes(),
+        if req.source.is_some() { b"1" } else { b"0" },
+    ]
 }
 
 /// The answer to a sign-in page request whose `Host` is not this emulator's.
@@ -280,9 +196,8 @@ fn hidden_fields(req: &SignIn) -> String {
 }
 
 fn consent_page(state: &AppState, req: &SignIn) -> Response {
-    let csrf = match state.sign_in_pages.issue(req) {
-        Ok(csrf) => csrf,
-        Err(e) => return e.into_response(),
+    let Some(csrf) = state.sign_in_pages.issue(&csrf_fields(req)) else {
+        return ApiError::internal().into_response();
     };
     let from = req
         .source
@@ -444,7 +359,10 @@ pub(crate) async fn decision(
         Ok(req) => req,
         Err(reason) => return error_page(&reason),
     };
-    if !state.sign_in_pages.check(field(&pairs, "csrf"), &req) {
+    if !state
+        .sign_in_pages
+        .check(field(&pairs, "csrf"), &csrf_fields(&req))
+    {
         return html(
             StatusCode::FORBIDDEN,
             "Sign-in decision refused",
@@ -536,47 +454,6 @@ mod tests {
             crate::html::escape("<script>\"x\" & 'y'</script>"),
             "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;"
         );
-    }
-
-    fn guard() -> PageGuard {
-        PageGuard::new(SocketAddr::from((Ipv4Addr::LOCALHOST, 4100))).expect("OS randomness")
-    }
-
-    fn with_host(hosts: &[&str]) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for host in hosts {
-            if let Ok(value) = HeaderValue::from_str(host) {
-                headers.append(HOST, value);
-            }
-        }
-        headers
-    }
-
-    #[test]
-    fn only_the_emulators_own_loopback_authority_passes_the_host_check() {
-        let guard = guard();
-        for ours in [
-            "127.0.0.1:4100",
-            "localhost:4100",
-            "[::1]:4100",
-            "LOCALHOST:4100",
-        ] {
-            assert!(guard.host_is_ours(&with_host(&[ours])), "{ours}");
-        }
-        for foreign in [
-            "evil.example:4100",
-            "127.0.0.1:4101",
-            "127.0.0.1",
-            "127.0.0.1:4100@evil.example",
-            "127.0.0.1:4100/x",
-            "localhost.evil.example:4100",
-            "127.0.0.2:4100",
-            "",
-        ] {
-            assert!(!guard.host_is_ours(&with_host(&[foreign])), "{foreign}");
-        }
-        assert!(!guard.host_is_ours(&with_host(&[])));
-        assert!(!guard.host_is_ours(&with_host(&["127.0.0.1:4100", "evil.example:4100"])));
     }
 
     #[test]

@@ -25,6 +25,7 @@
 
 mod faults;
 mod login;
+mod page_guard;
 mod server;
 mod store;
 mod time;
@@ -353,7 +354,7 @@ impl DevPlatform {
             default_user: default_user.clone(),
             auto_approve: options.auto_approve,
             faults,
-            sign_in_pages: login::PageGuard::new(local_addr)?,
+            sign_in_pages: page_guard::PageGuard::new(local_addr)?,
         });
         let app = server::router(state);
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
