@@ -11,7 +11,7 @@ use futures_util::TryStreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
 use wavekat_platform_client::dev_platform::{self, DevPlatform, DevPlatformOptions};
 use wavekat_platform_client::{
-    handshake::{loopback_handshake, HandshakeOptions},
+    signin::{loopback_handshake, HandshakeOptions},
     sync::{VoiceAccounts, VoiceCalls, VoiceTranscripts},
     upload::RecordingBody,
     wire::{

@@ -317,6 +317,7 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     sync_batch_size: usize,
     signer: Option<ReleaseCredential>,
+    allow_insecure_http: bool,
 }
 
 impl ClientBuilder {
@@ -331,7 +332,17 @@ impl ClientBuilder {
             retry: RetryPolicy::default(),
             sync_batch_size: crate::sync::SYNC_BATCH_CAP,
             signer: None,
+            allow_insecure_http: false,
         }
+    }
+
+    /// Allows a plain `http://` base URL to a host that is not loopback, sending the token in
+    /// clear across the network. Off by default: `build` refuses such a URL, because anyone on
+    /// the path can read and reuse the token. `http://` to `127.0.0.0/8`, `::1` or `localhost`
+    /// (a local emulator) needs no opt-in.
+    pub fn danger_allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
     }
 
     /// The bearer token sent as `Authorization: Bearer …` on every call.
@@ -386,7 +397,13 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client; fails on an invalid base URL, token or user agent.
+    /// Builds the client; fails on an invalid base URL, token or user agent, and on a plain
+    /// `http://` URL to a host that is not loopback (see
+    /// [`danger_allow_insecure_http`](Self::danger_allow_insecure_http)).
+    ///
+    /// The client follows no redirects: a 3xx answer is [`Error::Redirect`], naming its target,
+    /// so a request (its token, its signed body) is never replayed to a place the caller did
+    /// not name, and a redirected `POST` is never reported as done.
     pub fn build(self) -> Result<Client> {
         let url = reqwest::Url::parse(&self.base_url).map_err(|e| {
             Error::InvalidInput(format!("invalid base URL {:?}: {e}", self.base_url))
@@ -403,6 +420,11 @@ impl ClientBuilder {
                 self.base_url
             )));
         }
+        crate::plain_http::refuse_plain_http(
+            &url,
+            self.allow_insecure_http,
+            "ClientBuilder::danger_allow_insecure_http",
+        )?;
         if !(1..=crate::sync::SYNC_BATCH_CAP).contains(&self.sync_batch_size) {
             return Err(Error::InvalidInput(format!(
                 "sync batch size must be 1..={}, got {}",
@@ -432,6 +454,7 @@ impl ClientBuilder {
         let http = crate::tls::http_client_builder()?
             .connect_timeout(self.connect_timeout)
             .read_timeout(self.read_timeout)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|source| Error::Network {
                 url: self.base_url.clone(),
@@ -613,7 +636,10 @@ pub(crate) async fn map_error(url: &str, err: progenitor_client::Error<()>) -> E
             message: e.to_string(),
         },
         E::InvalidRequest(message) | E::Custom(message) => Error::InvalidInput(message),
-        E::ErrorResponse(value) => status_error(url, value.status().as_u16(), None, b""),
+        E::ErrorResponse(value) => {
+            let location = location_of(value.headers());
+            status_error(url, value.status().as_u16(), None, location, b"")
+        }
         E::UnexpectedResponse(response) => error_from_response(url, response).await,
     }
 }
@@ -623,6 +649,7 @@ pub(crate) async fn map_error(url: &str, err: progenitor_client::Error<()>) -> E
 pub(crate) async fn error_from_response(url: &str, mut response: reqwest::Response) -> Error {
     let status = response.status().as_u16();
     let retry_after = retry::retry_after(response.headers());
+    let location = location_of(response.headers());
     let mut body = Vec::new();
     while body.len() < ERROR_BODY_READ_LIMIT {
         match response.chunk().await {
@@ -630,11 +657,31 @@ pub(crate) async fn error_from_response(url: &str, mut response: reqwest::Respon
             Ok(None) | Err(_) => break,
         }
     }
-    status_error(url, status, retry_after, &body)
+    status_error(url, status, retry_after, location, &body)
 }
 
-fn status_error(url: &str, status: u16, retry_after: Option<Duration>, body: &[u8]) -> Error {
+/// A response's `Location`, as text (invalid bytes replaced), cut to [`crate::ERROR_BODY_LIMIT`].
+fn location_of(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get(reqwest::header::LOCATION)
+        .map(|value| truncate_body(value.as_bytes()))
+}
+
+fn status_error(
+    url: &str,
+    status: u16,
+    retry_after: Option<Duration>,
+    location: Option<String>,
+    body: &[u8],
+) -> Error {
     let url = url.to_owned();
+    if (300..400).contains(&status) {
+        return Error::Redirect {
+            status,
+            url,
+            location,
+        };
+    }
     if status == 401 {
         if body
             .windows(b"reauth_required".len())

@@ -2,8 +2,8 @@
 
 use crate::client::Client;
 use crate::error::{Error, Result};
-use crate::handshake::{CodeLogin, HandshakeOutcome};
 use crate::retry::RetryPolicy;
+use crate::signin::{CodeLogin, HandshakeOutcome};
 use crate::wire::CliCodeExchangeRequest;
 
 impl CodeLogin {
@@ -18,6 +18,7 @@ impl CodeLogin {
         }
         let client = Client::builder(self.base_url())
             .retry_policy(RetryPolicy::none())
+            .danger_allow_insecure_http(self.allows_insecure_http())
             .build()?;
         let body = CliCodeExchangeRequest {
             code: code.to_owned(),

@@ -27,6 +27,19 @@ pub enum Error {
         /// The platform's `Retry-After`, if it sent one.
         retry_after: Option<std::time::Duration>,
     },
+    /// The platform (or something in front of it) answered with a redirect. The client follows
+    /// none: the request was not repeated at `location`, so a call such as a token revoke did
+    /// **not** happen. Check the base URL (an `http://` → `https://` or moved-host redirect
+    /// means the configured URL is wrong) rather than following it blindly.
+    #[error("HTTP {status} redirect from {url} to {}; redirects are not followed", location.as_deref().unwrap_or("(no Location)"))]
+    Redirect {
+        /// The 3xx status code.
+        status: u16,
+        /// The request URL.
+        url: String,
+        /// The `Location` the answer named, cut to [`ERROR_BODY_LIMIT`] bytes; `None` when absent.
+        location: Option<String>,
+    },
     /// 401: the token is finished (revoked, expired or unknown). Sign in again for a new one.
     #[error("unauthorized: {url} refused the token; sign in again to get a new one")]
     Unauthorized {
@@ -133,7 +146,7 @@ impl Error {
     /// The HTTP status, when the error came from an HTTP answer.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::Http { status, .. } => Some(*status),
+            Error::Http { status, .. } | Error::Redirect { status, .. } => Some(*status),
             Error::Unauthorized { .. } | Error::ReauthRequired { .. } => Some(401),
             Error::SyncIncomplete { source, .. } => source.status(),
             _ => None,
@@ -144,6 +157,7 @@ impl Error {
     pub fn url(&self) -> Option<&str> {
         match self {
             Error::Http { url, .. }
+            | Error::Redirect { url, .. }
             | Error::Unauthorized { url, .. }
             | Error::ReauthRequired { url }
             | Error::Network { url, .. }

@@ -48,6 +48,17 @@ impl RetryPolicy {
 
     /// The wait after failed attempt number `attempt` (1-based), honouring `retry_after`.
     pub(crate) fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
+        self.delay_with_jitter(attempt, retry_after, jitter_fraction)
+    }
+
+    /// [`delay`](Self::delay) with the jitter drawn from `jitter` (a fraction in `[0, 1)`; values
+    /// outside are clamped), so tests can pin it.
+    fn delay_with_jitter(
+        &self,
+        attempt: u32,
+        retry_after: Option<Duration>,
+        jitter: impl FnOnce() -> f64,
+    ) -> Duration {
         if let Some(wait) = retry_after {
             return wait.min(self.max_delay);
         }
@@ -55,7 +66,13 @@ impl RetryPolicy {
             .base_delay
             .saturating_mul(1u32 << attempt.saturating_sub(1).min(16));
         let ceiling = exp.min(self.max_delay);
-        ceiling.mul_f64(jitter_fraction())
+        let fraction = jitter();
+        let fraction = if fraction.is_finite() {
+            fraction.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        ceiling.mul_f64(fraction)
     }
 }
 
@@ -161,11 +178,47 @@ mod tests {
             max_delay: Duration::from_secs(1),
             ..RetryPolicy::default()
         };
-        for attempt in 1..10 {
-            let ceiling =
-                (Duration::from_millis(100) * 2u32.pow(attempt - 1)).min(policy.max_delay);
-            assert!(policy.delay(attempt, None) <= ceiling);
+        let half = |attempt| policy.delay_with_jitter(attempt, None, || 0.5);
+        let expected_ms = [50, 100, 200, 400, 500, 500, 500, 500, 500];
+        for (attempt, ms) in (1..).zip(expected_ms) {
+            assert_eq!(
+                half(attempt),
+                Duration::from_millis(ms),
+                "attempt {attempt}"
+            );
         }
+        let whole = |attempt| policy.delay_with_jitter(attempt, None, || 0.999);
+        assert_eq!(whole(3), Duration::from_micros(399_600));
+        assert_eq!(whole(40), Duration::from_micros(999_000));
+        assert_eq!(policy.delay_with_jitter(2, None, || 0.0), Duration::ZERO);
+    }
+
+    #[test]
+    fn jitter_outside_zero_to_one_is_clamped_to_the_ceiling() {
+        let policy = RetryPolicy {
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_secs(1),
+            ..RetryPolicy::default()
+        };
+        assert_eq!(
+            policy.delay_with_jitter(2, None, || 7.0),
+            Duration::from_millis(200)
+        );
+        assert_eq!(policy.delay_with_jitter(2, None, || -1.0), Duration::ZERO);
+        assert_eq!(
+            policy.delay_with_jitter(2, None, || f64::NAN),
+            Duration::ZERO
+        );
+    }
+
+    #[test]
+    fn the_os_jitter_is_a_spread_of_fractions_below_one() {
+        let draws: Vec<f64> = (0..64).map(|_| jitter_fraction()).collect();
+        assert!(draws.iter().all(|f| (0.0..1.0).contains(f)), "{draws:?}");
+        assert!(
+            draws.windows(2).any(|pair| pair[0] != pair[1]),
+            "64 equal draws: the jitter is not random"
+        );
     }
 
     #[test]

@@ -33,7 +33,7 @@
 //! # }
 //! ```
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -82,11 +82,17 @@ pub const ENV_RELEASE_MASTER_PRIVATE: &str = "WK_RELEASE_MASTER_PRIVATE";
 /// The platform variable holding the release master public key.
 pub const ENV_RELEASE_MASTER_PUBKEY: &str = "RELEASE_MASTER_PUBKEY";
 
-/// The verifier's default freshness window: a request is accepted while its timestamp is within
-/// this much of the verifier's clock, in either direction.
+/// The verifier's default freshness window: a request is accepted while its timestamp is at most
+/// this old by the verifier's clock.
 pub const DEFAULT_FRESHNESS_WINDOW: Duration = Duration::from_secs(300);
 
-/// The verifier's default cap on remembered nonces (about 10 MB at the cap).
+/// The verifier's default allowance for a sender's clock running ahead: a timestamp at most this
+/// far in the future is accepted. Kept short, because a future-dated nonce must be remembered until
+/// its timestamp has aged out of the window.
+pub const DEFAULT_FUTURE_SKEW: Duration = Duration::from_secs(30);
+
+/// The verifier's default cap on remembered nonces **per per-version key** (about 10 MB at the
+/// cap for one key).
 pub const DEFAULT_NONCE_CAPACITY: usize = 100_000;
 
 /// Field names used in [`KeyError`].
@@ -205,9 +211,14 @@ pub enum VerifyError {
     /// The nonce was already accepted within the freshness window.
     #[error("replayed request: this nonce was already used")]
     Replayed,
-    /// The nonce memory is at its cap; the request was not accepted (retry later).
+    /// This per-version key's nonce memory is at its cap; the request was not accepted (retry
+    /// later). Other versions' keys have budgets of their own and are unaffected.
     #[error("nonce memory is full; try again later")]
     NonceMemoryFull,
+    /// The claimed build version is on the verifier's deny-list
+    /// ([`ReleaseVerifier::deny_version`]), e.g. because its key leaked.
+    #[error("this build version is no longer accepted")]
+    DeniedVersion,
 }
 
 impl VerifyError {
@@ -222,6 +233,7 @@ impl VerifyError {
             VerifyError::BadSignature => "bad_signature",
             VerifyError::Replayed => "replayed",
             VerifyError::NonceMemoryFull => "nonce_memory_full",
+            VerifyError::DeniedVersion => "denied_version",
         }
     }
 }
@@ -564,22 +576,44 @@ pub struct VerifiedRelease {
 
 type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
 
+/// A per-version public key, the unit of nonce budgets.
+type KeyBytes = [u8; 32];
+
 /// Server-side verification of scheme-2 signed requests, holding only the master public key.
 ///
-/// [`verify`](ReleaseVerifier::verify) checks, in order: every signature header is present once
-/// and well-formed; the scheme is `2`; the timestamp is within the freshness window of the
-/// clock; the certificate binds the public key to the claimed build version; the signature
-/// covers the method, path, exact body bytes, timestamp and nonce; and the nonce was not
-/// accepted before. The nonce is remembered only once every other check has passed, and only
-/// for as long as its timestamp stays inside the window, under a hard cap.
+/// # What a valid signature proves
+/// That the sender holds a copy of the named release build's per-version private key, which
+/// every installed copy of that build carries. No more: not that the sender is a genuine
+/// install, a particular user or machine, or that the body's facts are true. Anyone who extracts
+/// the key from one copy can sign as that version until it is denied with
+/// [`deny_version`](Self::deny_version). Treat a verified request as "claims to be build X and
+/// was not replayed", and rate-limit or discount it accordingly.
 ///
-/// It is `Send + Sync`; clones share one nonce memory.
+/// # Checks, cheapest first
+/// [`verify`](ReleaseVerifier::verify) checks, in order: every signature header is present once
+/// and well-formed; the scheme is `2`; the timestamp is at most the window old and at most the
+/// future skew ahead of the clock; the build version is not denied; the nonce is not a replay and
+/// the key's nonce budget has room. Only then does it run the two Ed25519 verifications (the
+/// certificate binds the public key to the claimed build version; the signature covers the
+/// method, path, exact body bytes, timestamp and nonce), so a flood of forged requests costs a
+/// few lookups each. The nonce is remembered only once every check has passed, and only until
+/// its timestamp leaves the window.
+///
+/// # Bounded memory, per version
+/// Each per-version key has its own nonce budget ([`with_nonce_capacity`](Self::with_nonce_capacity)).
+/// Only keys the master certified get one, so memory is bounded by the released versions times
+/// the capacity, and a leaked version's key can exhaust only its own budget: requests from every
+/// other version are still accepted.
+///
+/// It is `Send + Sync`; clones share one nonce memory and one deny-list.
 #[derive(Clone)]
 pub struct ReleaseVerifier {
     master: VerifyingKey,
     window_secs: u64,
+    future_skew_secs: u64,
     clock: Clock,
-    nonces: Arc<Mutex<NonceMemory>>,
+    nonces: Arc<Mutex<HashMap<KeyBytes, NonceMemory>>>,
+    denied: Arc<Mutex<HashSet<String>>>,
     nonce_capacity: usize,
 }
 
@@ -588,6 +622,7 @@ impl fmt::Debug for ReleaseVerifier {
         f.debug_struct("ReleaseVerifier")
             .field("master_public_key", &hex::encode(self.master.as_bytes()))
             .field("window_secs", &self.window_secs)
+            .field("future_skew_secs", &self.future_skew_secs)
             .field("nonce_capacity", &self.nonce_capacity)
             .finish_non_exhaustive()
     }
@@ -595,23 +630,33 @@ impl fmt::Debug for ReleaseVerifier {
 
 impl ReleaseVerifier {
     /// A verifier trusting `master_public_key_hex` (64 hex characters), with the default window
-    /// ([`DEFAULT_FRESHNESS_WINDOW`]), nonce cap ([`DEFAULT_NONCE_CAPACITY`]) and the system
-    /// clock.
+    /// ([`DEFAULT_FRESHNESS_WINDOW`]), future skew ([`DEFAULT_FUTURE_SKEW`]), per-key nonce cap
+    /// ([`DEFAULT_NONCE_CAPACITY`]), no denied versions and the system clock.
     pub fn new(master_public_key_hex: &str) -> Result<ReleaseVerifier, KeyError> {
         let master = decode_public_key(master_public_key_hex, FIELD_MASTER_PUBLIC_KEY)?;
         Ok(ReleaseVerifier {
             master,
             window_secs: DEFAULT_FRESHNESS_WINDOW.as_secs(),
+            future_skew_secs: DEFAULT_FUTURE_SKEW.as_secs(),
             clock: Arc::new(system_unix_secs),
-            nonces: Arc::new(Mutex::new(NonceMemory::default())),
+            nonces: Arc::new(Mutex::new(HashMap::new())),
+            denied: Arc::new(Mutex::new(HashSet::new())),
             nonce_capacity: DEFAULT_NONCE_CAPACITY,
         })
     }
 
-    /// Sets the freshness window (whole seconds; a fraction of a second is dropped). A request
-    /// is fresh when `|now - timestamp| <= window`.
+    /// Sets the freshness window (whole seconds; a fraction of a second is dropped): a request
+    /// is fresh while `now - timestamp <= window`. A timestamp ahead of the clock is bounded by
+    /// [`with_future_skew`](Self::with_future_skew), and never by more than this window.
     pub fn with_window(mut self, window: Duration) -> Self {
         self.window_secs = window.as_secs();
+        self
+    }
+
+    /// Sets how far ahead of the clock a timestamp may be (whole seconds; default
+    /// [`DEFAULT_FUTURE_SKEW`]). The window caps it.
+    pub fn with_future_skew(mut self, skew: Duration) -> Self {
+        self.future_skew_secs = skew.as_secs();
         self
     }
 
@@ -621,20 +666,46 @@ impl ReleaseVerifier {
         self
     }
 
-    /// Sets the most nonces remembered at once. When that many unexpired nonces are held, new
-    /// requests are refused with [`VerifyError::NonceMemoryFull`] rather than forgotten early.
+    /// Sets the most nonces remembered at once **for each per-version key**. When a key holds
+    /// that many unexpired nonces, its new requests are refused with
+    /// [`VerifyError::NonceMemoryFull`] rather than forgotten early; other keys are unaffected.
     pub fn with_nonce_capacity(mut self, capacity: usize) -> Self {
         self.nonce_capacity = capacity;
         self
     }
 
-    /// How many nonces are remembered now, after dropping those whose timestamps have left the
-    /// window.
+    /// Denies `version` from now on: its requests are refused with
+    /// [`VerifyError::DeniedVersion`] before any signature check. Use it when a build's key has
+    /// leaked. Clones share the deny-list.
+    pub fn deny_version(&self, version: &str) {
+        lock(&self.denied).insert(version.to_owned());
+    }
+
+    /// Builder form of [`deny_version`](Self::deny_version) for every version in `versions`.
+    pub fn with_denied_versions<I, V>(self, versions: I) -> Self
+    where
+        I: IntoIterator<Item = V>,
+        V: Into<String>,
+    {
+        lock(&self.denied).extend(versions.into_iter().map(Into::into));
+        self
+    }
+
+    /// Whether `version` is on the deny-list.
+    pub fn is_denied(&self, version: &str) -> bool {
+        lock(&self.denied).contains(version)
+    }
+
+    /// How many nonces are remembered now, over every key, after dropping those whose
+    /// timestamps have left the window.
     pub fn remembered_nonces(&self) -> usize {
         let now = (self.clock)();
-        let mut memory = self.memory();
-        memory.expire(now, self.window_secs);
-        memory.len()
+        let mut memory = lock(&self.nonces);
+        memory.retain(|_, nonces| {
+            nonces.expire(now, self.window_secs);
+            nonces.len() > 0
+        });
+        memory.values().map(NonceMemory::len).sum()
     }
 
     /// Verifies one received request: its `method`, `path` (without query or mount prefix), its
@@ -661,16 +732,23 @@ impl ReleaseVerifier {
             name: HEADER_BUILD_VERSION,
         })?;
         let public_bytes = decode_header_hex::<32>(headers, HEADER_PUB)?;
-        let public = VerifyingKey::from_bytes(&public_bytes)
-            .map_err(|_| VerifyError::MalformedHeader { name: HEADER_PUB })?;
         let cert = decode_header_hex::<64>(headers, HEADER_CERT)?;
         let signature = decode_header_hex::<64>(headers, HEADER_SIG)?;
 
         let now = (self.clock)();
-        if now.abs_diff(timestamp) > self.window_secs {
+        let too_old = now.saturating_sub(timestamp) > self.window_secs;
+        let ahead = self.future_skew_secs.min(self.window_secs);
+        let too_new = timestamp.saturating_sub(now) > ahead;
+        if too_old || too_new {
             return Err(VerifyError::Stale { timestamp, now });
         }
+        if self.is_denied(build_version) {
+            return Err(VerifyError::DeniedVersion);
+        }
+        self.check_nonce(&public_bytes, nonce, now)?;
 
+        let public = VerifyingKey::from_bytes(&public_bytes)
+            .map_err(|_| VerifyError::MalformedHeader { name: HEADER_PUB })?;
         let public_key_hex = hex::encode(public_bytes);
         let payload = cert_payload(build_version, &public_key_hex);
         if !strict_verify(&self.master, payload.as_bytes(), &cert) {
@@ -683,8 +761,15 @@ impl ReleaseVerifier {
             return Err(VerifyError::BadSignature);
         }
 
-        self.memory()
-            .admit(nonce, timestamp, now, self.window_secs, self.nonce_capacity)?;
+        // Checked again under the same lock as the insert: another thread may have accepted
+        // this nonce, or filled the budget, while the signatures were being verified.
+        lock(&self.nonces).entry(public_bytes).or_default().admit(
+            nonce,
+            timestamp,
+            now,
+            self.window_secs,
+            self.nonce_capacity,
+        )?;
         Ok(VerifiedRelease {
             build_version: build_version.to_owned(),
             public_key_hex,
@@ -693,16 +778,34 @@ impl ReleaseVerifier {
         })
     }
 
-    fn memory(&self) -> MutexGuard<'_, NonceMemory> {
-        // No code panics while holding the lock, so a poisoned memory is still consistent.
-        self.nonces
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// The cheap nonce checks, before any signature is verified: a replay, or a full budget for
+    /// this key. Nothing is remembered here.
+    fn check_nonce(&self, key: &KeyBytes, nonce: [u8; 16], now: u64) -> Result<(), VerifyError> {
+        let mut memory = lock(&self.nonces);
+        let Some(nonces) = memory.get_mut(key) else {
+            return Ok(());
+        };
+        nonces.expire(now, self.window_secs);
+        if nonces.seen.contains(&nonce) {
+            return Err(VerifyError::Replayed);
+        }
+        if nonces.len() >= self.nonce_capacity {
+            return Err(VerifyError::NonceMemoryFull);
+        }
+        Ok(())
     }
 }
 
-/// Accepted nonces, each kept until its signed timestamp leaves the window (after which a replay
-/// is refused as stale anyway).
+/// Locks `mutex`; no code panics while holding these locks, so a poisoned one is still
+/// consistent.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One key's accepted nonces, each kept until its signed timestamp leaves the window (after
+/// which a replay is refused as stale anyway).
 #[derive(Default)]
 struct NonceMemory {
     seen: HashSet<[u8; 16]>,

@@ -89,6 +89,37 @@ pub struct UploadProgress {
     pub total: u64,
 }
 
+/// Longest recording `sourceId` the bytes route takes.
+const MAX_RECORDING_ID_LEN: usize = 128;
+
+/// Why `id` cannot name a recording in `PUT /api/voice/recordings/{id}/bytes`, or `None` when it
+/// can.
+///
+/// The rule is the spec's (1 to 128 characters from `A-Z a-z 0-9 . _ : -`) plus one more: the
+/// id must not be a dot segment (`.` or `..`). A URL parser rewrites dot segments
+/// (`/recordings/../bytes` becomes `/api/voice/bytes`), so such an id would send the token and
+/// the body to another route. Every character a URL parser would decode, drop or treat as a
+/// separator (`%`, `/`, `\`, `?`, `#`, whitespace, controls, non-ASCII) is outside the alphabet,
+/// so no other id can be rewritten.
+pub(crate) fn recording_id_problem(id: &str) -> Option<&'static str> {
+    if id.is_empty() {
+        return Some("it is empty");
+    }
+    if id.len() > MAX_RECORDING_ID_LEN {
+        return Some("it is longer than 128 characters");
+    }
+    if !id
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+    {
+        return Some("it holds a character outside A-Z a-z 0-9 . _ : -");
+    }
+    if id == "." || id == ".." {
+        return Some("it is a dot segment, which URL normalisation would remove from the path");
+    }
+    None
+}
+
 type ProgressFn = Arc<dyn Fn(UploadProgress) + Send + Sync>;
 
 impl Client {
@@ -96,6 +127,9 @@ impl Client {
     /// generated [`Client::upload_recording_bytes`], streaming a file or reader with constant
     /// memory and re-opening it for a retry. The metadata must have been synced first (the
     /// platform answers 404 otherwise) and the length must equal its `sizeBytes` (413 otherwise).
+    ///
+    /// `source_id` must be 1 to 128 characters from `A-Z a-z 0-9 . _ : -` and not `.` or `..`;
+    /// any other id is [`Error::InvalidInput`] before a request is made.
     pub async fn upload_recording(&self, source_id: &str, body: RecordingBody) -> Result<()> {
         self.upload_recording_with_progress(source_id, body, |_| {})
             .await
@@ -109,10 +143,10 @@ impl Client {
         body: RecordingBody,
         on_progress: impl Fn(UploadProgress) + Send + Sync + 'static,
     ) -> Result<()> {
-        if source_id.is_empty() {
-            return Err(Error::InvalidInput(
-                "a recording sourceId must not be empty".into(),
-            ));
+        if let Some(problem) = recording_id_problem(source_id) {
+            return Err(Error::InvalidInput(format!(
+                "recording sourceId refused before sending: {problem}"
+            )));
         }
         let (replayable, once) = match body {
             RecordingBody::Reader { reader, len } => (None, Some((reader, len))),

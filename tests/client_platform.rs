@@ -378,16 +378,30 @@ async fn uploads_survive_injected_faults() {
     .await
     .unwrap();
     let client = client_for(&platform);
-    for i in 0..6 {
+    let mut faults_during_uploads = 0;
+    for i in 0..6u8 {
         let mut meta = minimal_recording();
         meta.source_id = format!("flaky-{i}");
         meta.size_bytes = 4096;
-        client.sync_recordings(&[meta.clone()]).await.unwrap();
+        let synced = client.sync_recordings(&[meta.clone()]).await.unwrap();
+        let key = synced.items[0].r2_key.clone();
+        // Distinct bytes per recording and per position, so a mix-up or a torn write shows.
+        let sent: Vec<u8> = (0..4096u32)
+            .map(|n| (n as u8) ^ i.wrapping_mul(37))
+            .collect();
+        let before = platform.injected_faults();
         client
-            .upload_recording(&meta.source_id, RecordingBody::bytes(vec![i as u8; 4096]))
+            .upload_recording(&meta.source_id, RecordingBody::bytes(sent.clone()))
             .await
             .unwrap();
+        faults_during_uploads += platform.injected_faults() - before;
+        let stored = std::fs::read(platform.blobs_dir().join(&key)).unwrap();
+        assert_eq!(stored, sent, "recording {i} was stored with other bytes");
     }
+    assert!(
+        faults_during_uploads > 0,
+        "no fault fired during an upload: the test proved nothing"
+    );
 }
 
 #[tokio::test]

@@ -226,17 +226,17 @@ fn bad_configuration_is_refused_with_a_typed_error() {
         Err(Error::InvalidInput(_))
     ));
     assert!(matches!(
-        Client::new("http://example.com?a=b", Token::new("wk_x")),
+        Client::new("https://example.com?a=b", Token::new("wk_x")),
         Err(Error::InvalidInput(_))
     ));
-    let err = Client::new("http://example.com", Token::new("wk_bad\nvalue")).unwrap_err();
+    let err = Client::new("https://example.com", Token::new("wk_bad\nvalue")).unwrap_err();
     assert!(matches!(err, Error::InvalidInput(_)));
     assert!(!err.to_string().contains("bad\nvalue"));
-    assert!(Client::builder("http://example.com")
+    assert!(Client::builder("https://example.com")
         .sync_batch_size(101)
         .build()
         .is_err());
-    assert!(Client::builder("http://example.com")
+    assert!(Client::builder("https://example.com")
         .sync_batch_size(0)
         .build()
         .is_err());

@@ -43,7 +43,29 @@ async fn get_page(platform: &DevPlatform, pairs: &[(&str, &str)]) -> reqwest::Re
         .expect("an HTTP answer")
 }
 
+/// Presses a button the way a browser does: loads the page for the same sign-in first and posts
+/// the decision with the page's CSRF token (none when the page refused the request).
 async fn decide(platform: &DevPlatform, pairs: &[(&str, &str)]) -> reqwest::Response {
+    let sign_in: Vec<(&str, &str)> = pairs
+        .iter()
+        .copied()
+        .filter(|(key, _)| *key != "decision")
+        .collect();
+    let page = get_page(platform, &sign_in)
+        .await
+        .text()
+        .await
+        .expect("a page");
+    let csrf = csrf_on_page(&page);
+    let mut form = pairs.to_vec();
+    if let Some(csrf) = csrf.as_deref() {
+        form.push(("csrf", csrf));
+    }
+    post_decision(platform, &form).await
+}
+
+/// Posts a decision form as-is (no page loaded first).
+async fn post_decision(platform: &DevPlatform, pairs: &[(&str, &str)]) -> reqwest::Response {
     no_redirects()
         .post(format!("{}/cli-login/decision", platform.base_url()))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -51,6 +73,14 @@ async fn decide(platform: &DevPlatform, pairs: &[(&str, &str)]) -> reqwest::Resp
         .send()
         .await
         .expect("an HTTP answer")
+}
+
+/// The value of the page's hidden `csrf` input, if it has one.
+fn csrf_on_page(html: &str) -> Option<String> {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_owned())
 }
 
 fn location(response: &reqwest::Response) -> Url {
@@ -386,4 +416,157 @@ async fn a_malformed_exchange_body_is_400() {
         .await
         .expect("an HTTP answer");
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_cross_site_form_post_without_the_pages_csrf_token_cannot_approve() {
+    let platform = start(DevPlatformOptions::default()).await;
+    for (mode, target) in [("callback", CALLBACK), ("mode", "code")] {
+        let response = post_decision(
+            &platform,
+            &[(mode, target), ("state", STATE), ("decision", "approve")],
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{mode}");
+        assert!(response.headers().get(LOCATION).is_none());
+        assert!(!response
+            .text()
+            .await
+            .expect("a page")
+            .contains("id=\"code\""));
+    }
+}
+
+#[tokio::test]
+async fn a_csrf_token_rendered_for_another_sign_in_cannot_approve_this_one() {
+    let platform = start(DevPlatformOptions::default()).await;
+    let page = get_page(
+        &platform,
+        &[("mode", "code"), ("state", "the-attackers-own")],
+    )
+    .await
+    .text()
+    .await
+    .expect("a page");
+    let csrf = csrf_on_page(&page).expect("the page carries a CSRF token");
+    for form in [
+        vec![
+            ("mode", "code"),
+            ("state", STATE),
+            ("decision", "approve"),
+            ("csrf", csrf.as_str()),
+        ],
+        vec![
+            ("callback", CALLBACK),
+            ("state", "the-attackers-own"),
+            ("decision", "approve"),
+            ("csrf", csrf.as_str()),
+        ],
+    ] {
+        let response = post_decision(&platform, &form).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{form:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_tampered_or_forged_csrf_token_is_refused() {
+    let platform = start(DevPlatformOptions::default()).await;
+    let page = get_page(&platform, &[("mode", "code"), ("state", STATE)])
+        .await
+        .text()
+        .await
+        .expect("a page");
+    let csrf = csrf_on_page(&page).expect("the page carries a CSRF token");
+    let (issued, mac) = csrf.split_once('.').expect("issued.mac");
+    let flipped = format!(
+        "{issued}.{}{}",
+        if mac.starts_with('0') { "1" } else { "0" },
+        &mac[1..]
+    );
+    let older = format!("{}.{mac}", issued.parse::<i64>().unwrap() - 1);
+    for forged in [flipped.as_str(), older.as_str(), "0.00", "", "not-a-token"] {
+        let response = post_decision(
+            &platform,
+            &[
+                ("mode", "code"),
+                ("state", STATE),
+                ("decision", "approve"),
+                ("csrf", forged),
+            ],
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{forged:?}");
+    }
+}
+
+/// Sends `request_line` with `Host: host` over raw TCP and returns the whole answer.
+async fn raw(platform: &DevPlatform, request_line: &str, host: &str, body: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(platform.local_addr())
+        .await
+        .expect("connect");
+    let request = format!(
+        "{request_line}\r\nHost: {host}\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_dns_rebinding_page_cannot_load_the_sign_in_page_or_read_a_code() {
+    let platform = start(DevPlatformOptions::default().auto_approve(true)).await;
+    let port = platform.local_addr().port();
+    let target = format!(
+        "/cli-login?{}",
+        query(&[("mode", "code"), ("state", STATE)])
+    );
+    for host in [
+        format!("rebind.attacker.example:{port}"),
+        format!("127.0.0.1.nip.io:{port}"),
+        "127.0.0.1:1".to_owned(),
+    ] {
+        let answer = raw(&platform, &format!("GET {target} HTTP/1.1"), &host, "").await;
+        assert!(answer.starts_with("HTTP/1.1 421"), "{host}: {answer}");
+        assert!(!answer.contains("id=\"code\""), "{host}");
+    }
+    let own = raw(
+        &platform,
+        &format!("GET {target} HTTP/1.1"),
+        &format!("localhost:{port}"),
+        "",
+    )
+    .await;
+    assert!(own.starts_with("HTTP/1.1 200"), "{own}");
+    assert!(own.contains("id=\"code\""));
+}
+
+#[tokio::test]
+async fn a_dns_rebinding_page_cannot_post_a_decision_even_with_a_valid_csrf_token() {
+    let platform = start(DevPlatformOptions::default()).await;
+    let port = platform.local_addr().port();
+    let page = get_page(&platform, &[("mode", "code"), ("state", STATE)])
+        .await
+        .text()
+        .await
+        .expect("a page");
+    let csrf = csrf_on_page(&page).expect("the page carries a CSRF token");
+    let form = query(&[
+        ("mode", "code"),
+        ("state", STATE),
+        ("decision", "approve"),
+        ("csrf", &csrf),
+    ]);
+    let answer = raw(
+        &platform,
+        "POST /cli-login/decision HTTP/1.1",
+        &format!("rebind.attacker.example:{port}"),
+        &form,
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 421"), "{answer}");
+    assert!(!answer.contains("id=\"code\""));
 }

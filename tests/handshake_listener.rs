@@ -1,5 +1,8 @@
 //! The loopback listener against real TCP on 127.0.0.1: the genuine callback, hostile and stray
 //! requests (§6.1's table), deadlines, caps, timeout, cancellation and closing.
+//!
+//! The genuine callback is answered `303` to `/done` (the token-free page); the helpers follow
+//! that redirect as a browser would.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -8,7 +11,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use wavekat_platform_client::{
-    handshake::{
+    signin::{
         loopback_handshake, HandshakeHandle, HandshakeOptions, HandshakeOutcome, PendingHandshake,
     },
     Error,
@@ -75,13 +78,25 @@ async fn genuine_callback(addr: SocketAddr, state: &str) -> String {
     .await
 }
 
-/// Sends the genuine callback and checks that the sign-in completes with its token and login.
+/// Sends the genuine callback and checks that the sign-in completes with its token and login,
+/// and that the browser lands on the success page at a URL without the token.
 async fn assert_genuine_callback_signs_in(listening: Listening) {
     let answer = genuine_callback(listening.addr, &listening.state).await;
-    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    assert_redirected_to_done(&answer);
     let outcome = listening.wait.await.expect("wait task").expect("signed in");
     assert_eq!(outcome.token.expose(), "wk_genuine");
     assert_eq!(outcome.login.as_deref(), Some("octocat"));
+    let done = get(listening.addr, "/done").await;
+    assert_eq!(status_line(&done), "HTTP/1.1 200 OK", "{done}");
+    assert!(body_of(&done).contains("You're signed in."), "{done}");
+}
+
+/// The answer to the genuine callback: a `303` to `/done`, with nothing of the request in it.
+fn assert_redirected_to_done(answer: &str) {
+    assert_eq!(status_line(answer), "HTTP/1.1 303 See Other", "{answer}");
+    assert_eq!(header(answer, "Location"), Some("/done"), "{answer}");
+    assert_eq!(body_of(answer), "", "{answer}");
+    assert!(!answer.contains("wk_genuine"), "{answer}");
 }
 
 fn status_line(answer: &str) -> &str {
@@ -119,7 +134,9 @@ async fn genuine_callback_signs_in_with_token_and_login() {
 #[tokio::test]
 async fn success_page_is_the_sign_in_complete_page() {
     let listening = listen(HandshakeOptions::default()).await;
-    let answer = genuine_callback(listening.addr, &listening.state).await;
+    let redirect = genuine_callback(listening.addr, &listening.state).await;
+    assert_redirected_to_done(&redirect);
+    let answer = get(listening.addr, "/done").await;
     let body = body_of(&answer);
     assert!(
         body.contains("<title>WaveKat sign-in complete</title>"),
@@ -135,19 +152,23 @@ async fn success_page_is_the_sign_in_complete_page() {
 #[tokio::test]
 async fn answers_carry_the_hardening_headers_and_an_exact_content_length() {
     let listening = listen(HandshakeOptions::default()).await;
-    let answer = genuine_callback(listening.addr, &listening.state).await;
-    assert_eq!(status_line(&answer), "HTTP/1.1 200 OK");
-    assert_eq!(
-        header(&answer, "Content-Type"),
-        Some("text/html; charset=utf-8")
-    );
-    assert_eq!(header(&answer, "Connection"), Some("close"));
-    assert_eq!(header(&answer, "Cache-Control"), Some("no-store"));
-    assert_eq!(header(&answer, "Referrer-Policy"), Some("no-referrer"));
-    let length: usize = header(&answer, "Content-Length")
-        .and_then(|value| value.parse().ok())
-        .expect("Content-Length");
-    assert_eq!(length, body_of(&answer).len());
+    let redirect = genuine_callback(listening.addr, &listening.state).await;
+    let done = get(listening.addr, "/done").await;
+    assert_eq!(status_line(&redirect), "HTTP/1.1 303 See Other");
+    assert_eq!(status_line(&done), "HTTP/1.1 200 OK");
+    for answer in [&redirect, &done] {
+        assert_eq!(
+            header(answer, "Content-Type"),
+            Some("text/html; charset=utf-8")
+        );
+        assert_eq!(header(answer, "Connection"), Some("close"));
+        assert_eq!(header(answer, "Cache-Control"), Some("no-store"));
+        assert_eq!(header(answer, "Referrer-Policy"), Some("no-referrer"));
+        let length: usize = header(answer, "Content-Length")
+            .and_then(|value| value.parse().ok())
+            .expect("Content-Length");
+        assert_eq!(length, body_of(answer).len());
+    }
 }
 
 #[tokio::test]
@@ -176,14 +197,15 @@ async fn callback_sent_before_wait_starts_is_served_once_it_does() {
         .await
         .expect("connect");
     let request = format!(
-        "GET /callback?token=wk_early&state={} HTTP/1.1\r\n\r\n",
-        pending.state()
+        "GET /callback?token=wk_early&state={} HTTP/1.1\r\nHost: {}\r\n\r\n",
+        pending.state(),
+        addr_of(&pending)
     );
     browser.write_all(request.as_bytes()).await.expect("send");
     let waiting = tokio::spawn(pending.wait());
     let mut answer = Vec::new();
     browser.read_to_end(&mut answer).await.expect("answer");
-    assert!(answer.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert!(answer.starts_with(b"HTTP/1.1 303 See Other\r\n"));
     let outcome = waiting.await.expect("wait task").expect("signed in");
     assert_eq!(outcome.token.expose(), "wk_early");
 }
@@ -241,39 +263,76 @@ async fn malformed_request_line_gets_400_and_the_wait_goes_on() {
 }
 
 #[tokio::test]
-async fn wrong_state_gets_400_and_ends_the_wait_with_state_mismatch() {
+async fn a_forged_state_gets_400_and_the_wait_goes_on_to_the_genuine_callback() {
     let listening = listen(HandshakeOptions::default()).await;
     let answer = get(listening.addr, "/callback?token=wk_forged&state=forged").await;
     assert_eq!(status_line(&answer), "HTTP/1.1 400 bad state");
     assert!(body_of(&answer).contains("State mismatch"));
-    let ended = listening.wait.await.expect("wait task");
-    assert!(
-        matches!(ended, Err(Error::HandshakeStateMismatch)),
-        "{ended:?}"
-    );
+    assert_genuine_callback_signs_in(listening).await;
 }
 
 #[tokio::test]
-async fn missing_state_gets_400_and_ends_the_wait_with_state_mismatch() {
+async fn a_missing_state_gets_400_and_the_wait_goes_on_to_the_genuine_callback() {
     let listening = listen(HandshakeOptions::default()).await;
     let answer = get(listening.addr, "/callback?token=wk_forged").await;
     assert_eq!(status_line(&answer), "HTTP/1.1 400 bad state");
-    let ended = listening.wait.await.expect("wait task");
-    assert!(
-        matches!(ended, Err(Error::HandshakeStateMismatch)),
-        "{ended:?}"
-    );
+    assert_genuine_callback_signs_in(listening).await;
 }
 
 #[tokio::test]
-async fn state_is_checked_before_error() {
+async fn state_is_checked_before_error_so_a_forged_cancel_changes_nothing() {
     let listening = listen(HandshakeOptions::default()).await;
-    get(listening.addr, "/callback?error=access_denied&state=forged").await;
-    let ended = listening.wait.await.expect("wait task");
+    let answer = get(listening.addr, "/callback?error=access_denied&state=forged").await;
+    assert_eq!(status_line(&answer), "HTTP/1.1 400 bad state");
+    assert_genuine_callback_signs_in(listening).await;
+}
+
+#[tokio::test]
+async fn a_local_process_flooding_forged_callbacks_cannot_end_the_sign_in() {
+    let listening = listen(HandshakeOptions::default()).await;
+    for attempt in 0..50 {
+        let target = format!("/callback?token=wk_forged&state=guess{attempt}");
+        let answer = get(listening.addr, &target).await;
+        assert_eq!(status_line(&answer), "HTTP/1.1 400 bad state");
+    }
     assert!(
-        matches!(ended, Err(Error::HandshakeStateMismatch)),
-        "{ended:?}"
+        !listening.wait.is_finished(),
+        "a forged callback ended the wait"
     );
+    assert_genuine_callback_signs_in(listening).await;
+}
+
+#[tokio::test]
+async fn a_dns_rebinding_page_cannot_complete_or_cancel_the_sign_in() {
+    let listening = listen(HandshakeOptions::default()).await;
+    let port = listening.addr.port();
+    for host in [
+        format!("attacker.example:{port}"),
+        format!("localhost:{port}"),
+        "127.0.0.1".to_owned(),
+    ] {
+        for query in [
+            format!("token=wk_rebound&state={}", listening.state),
+            format!("error=access_denied&state={}", listening.state),
+        ] {
+            let request = format!("GET /callback?{query} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+            let answer = exchange(listening.addr, request.as_bytes()).await;
+            assert_eq!(status_line(&answer), "HTTP/1.1 400 bad host", "{host}");
+        }
+    }
+    assert_genuine_callback_signs_in(listening).await;
+}
+
+#[tokio::test]
+async fn a_callback_without_a_host_header_cannot_sign_in() {
+    let listening = listen(HandshakeOptions::default()).await;
+    let request = format!(
+        "GET /callback?token=wk_hostless&state={} HTTP/1.0\r\n\r\n",
+        listening.state
+    );
+    let answer = exchange(listening.addr, request.as_bytes()).await;
+    assert_eq!(status_line(&answer), "HTTP/1.1 400 bad host");
+    assert_genuine_callback_signs_in(listening).await;
 }
 
 #[tokio::test]
@@ -373,29 +432,67 @@ async fn two_hundred_idle_connections_do_not_hold_up_the_callback() {
 }
 
 #[tokio::test]
-async fn connections_beyond_the_cap_are_closed_and_accepting_goes_on() {
-    let listening = listen(HandshakeOptions::default().max_connections(2)).await;
-    let first = TcpStream::connect(listening.addr).await.expect("connect");
-    let second = TcpStream::connect(listening.addr).await.expect("connect");
-
-    let over_cap = genuine_callback(listening.addr, &listening.state).await;
-    assert_eq!(over_cap, "", "a connection over the cap was served");
-
-    drop(first);
-    drop(second);
-    // The listener frees the slots once it sees the idle connections close; until then new
-    // connections are still refused, so try a bounded number of times.
-    let mut answer = String::new();
-    for _ in 0..200 {
-        answer = genuine_callback(listening.addr, &listening.state).await;
-        if !answer.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+async fn idle_connections_at_the_cap_cannot_crowd_out_the_genuine_callback() {
+    const CAP: usize = 8;
+    let listening = listen(HandshakeOptions::default().max_connections(CAP)).await;
+    let mut hostile = Vec::new();
+    for _ in 0..CAP {
+        hostile.push(TcpStream::connect(listening.addr).await.expect("connect"));
     }
-    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    // The idle connections hold every slot; the browser's redirect must still get through.
+    let answer = genuine_callback(listening.addr, &listening.state).await;
+    assert_redirected_to_done(&answer);
     let outcome = listening.wait.await.expect("wait task").expect("signed in");
     assert_eq!(outcome.token.expose(), "wk_genuine");
+    // The oldest idle connection was closed to make room.
+    let mut first = hostile.remove(0);
+    let mut buf = [0u8; 16];
+    let read = tokio::time::timeout(Duration::from_secs(5), first.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+        "the oldest idle connection was not closed: {read:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_browser_midway_through_its_request_outlives_a_flood_of_idle_connections() {
+    const CAP: usize = 4;
+    let listening = listen(HandshakeOptions::default().max_connections(CAP)).await;
+    let request = format!(
+        "GET /callback?token=wk_genuine&state={}&login=octocat HTTP/1.1\r\nHost: {}\r\n\r\n",
+        listening.state, listening.addr
+    );
+    let (first, rest) = request.split_at(20);
+    let mut browser = TcpStream::connect(listening.addr).await.expect("connect");
+    browser.write_all(first.as_bytes()).await.expect("send");
+    // Let the listener read the first bytes, so this connection is the oldest one at the cap.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut idle = Vec::new();
+    for _ in 0..(CAP * 5) {
+        idle.push(TcpStream::connect(listening.addr).await.expect("connect"));
+    }
+    browser
+        .write_all(rest.as_bytes())
+        .await
+        .expect("send the rest");
+    let mut answer = Vec::new();
+    let _ = browser.read_to_end(&mut answer).await;
+    assert_redirected_to_done(&String::from_utf8_lossy(&answer));
+    let outcome = listening.wait.await.expect("wait task").expect("signed in");
+    assert_eq!(outcome.token.expose(), "wk_genuine");
+    drop(idle);
+}
+
+#[tokio::test]
+async fn hostile_connections_arriving_faster_than_the_cap_still_let_the_callback_through() {
+    const CAP: usize = 4;
+    let listening = listen(HandshakeOptions::default().max_connections(CAP)).await;
+    let mut hostile = Vec::new();
+    for _ in 0..(CAP * 10) {
+        hostile.push(TcpStream::connect(listening.addr).await.expect("connect"));
+    }
+    assert_genuine_callback_signs_in(listening).await;
+    drop(hostile);
 }
 
 #[tokio::test]
@@ -447,9 +544,66 @@ async fn dropping_the_pending_handshake_closes_the_port() {
 }
 
 #[tokio::test]
-async fn port_is_closed_once_wait_has_an_outcome() {
+async fn port_is_closed_once_the_browser_has_loaded_the_done_page() {
     let listening = listen(HandshakeOptions::default()).await;
     let addr = listening.addr;
     assert_genuine_callback_signs_in(listening).await;
+    assert!(
+        eventually_refused(addr).await,
+        "the port stayed open after /done"
+    );
+}
+
+#[tokio::test]
+async fn port_is_closed_after_the_grace_when_the_browser_never_loads_the_done_page() {
+    let listening =
+        listen(HandshakeOptions::default().done_page_grace(Duration::from_millis(50))).await;
+    let addr = listening.addr;
+    let answer = genuine_callback(addr, &listening.state).await;
+    assert_redirected_to_done(&answer);
+    listening.wait.await.expect("wait task").expect("signed in");
+    assert!(eventually_refused(addr).await, "the port stayed open");
+}
+
+#[tokio::test]
+async fn port_is_closed_at_once_when_the_sign_in_is_cancelled_by_the_platform() {
+    let listening = listen(HandshakeOptions::default()).await;
+    let addr = listening.addr;
+    let target = format!("/callback?error=access_denied&state={}", listening.state);
+    get(addr, &target).await;
+    let ended = listening.wait.await.expect("wait task");
+    assert!(
+        matches!(ended, Err(Error::HandshakeCancelled { .. })),
+        "{ended:?}"
+    );
     assert!(connection_refused(addr).await);
+}
+
+#[tokio::test]
+async fn reloading_the_token_url_after_sign_in_hands_the_token_to_no_one() {
+    let listening = listen(HandshakeOptions::default()).await;
+    let addr = listening.addr;
+    let state = listening.state.clone();
+    let answer = genuine_callback(addr, &state).await;
+    assert_redirected_to_done(&answer);
+    listening.wait.await.expect("wait task").expect("signed in");
+    // A reload of the token URL before the browser followed the redirect decides nothing.
+    let reload = genuine_callback(addr, &state).await;
+    assert_eq!(
+        status_line(&reload),
+        "HTTP/1.1 409 sign-in already finished"
+    );
+    assert!(!reload.contains("wk_genuine"));
+}
+
+/// Whether connecting to `addr` is refused within a bounded number of tries (the listener closes
+/// asynchronously once its last page is served).
+async fn eventually_refused(addr: SocketAddr) -> bool {
+    for _ in 0..200 {
+        if connection_refused(addr).await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    false
 }

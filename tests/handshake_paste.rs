@@ -4,7 +4,7 @@
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use wavekat_platform_client::{
-    handshake::{loopback_handshake, HandshakeOptions, PendingHandshake},
+    signin::{loopback_handshake, HandshakeOptions, PendingHandshake},
     Error,
 };
 
@@ -74,7 +74,7 @@ async fn pasting_before_wait_makes_wait_return_the_same_outcome() {
 }
 
 #[tokio::test]
-async fn pasted_url_with_a_wrong_state_is_refused_as_state_mismatch() {
+async fn pasted_url_with_a_wrong_state_is_refused_as_state_mismatch_and_the_sign_in_goes_on() {
     let pending = pending().await;
     let pasted = redirect(&pending, "token=wk_forged&state=forged");
     let refused = pending.complete_from_redirect(&pasted);
@@ -82,11 +82,17 @@ async fn pasted_url_with_a_wrong_state_is_refused_as_state_mismatch() {
         matches!(refused, Err(Error::HandshakeStateMismatch)),
         "{refused:?}"
     );
-    let ended = pending.wait().await;
-    assert!(
-        matches!(ended, Err(Error::HandshakeStateMismatch)),
-        "{ended:?}"
+    let genuine = redirect(
+        &pending,
+        &format!("token=wk_pasted&state={}", pending.state()),
     );
+    let outcome = pending.complete_from_redirect(&genuine).expect("signed in");
+    assert_eq!(outcome.token.expose(), "wk_pasted");
+    let waited = pending
+        .wait()
+        .await
+        .expect("the wait ends with the genuine outcome");
+    assert_eq!(waited.token.expose(), "wk_pasted");
 }
 
 #[tokio::test]
@@ -199,7 +205,8 @@ async fn paste_after_the_listener_signed_in_is_refused() {
     let waiting = tokio::spawn(pending.wait());
 
     let mut browser = TcpStream::connect(addr.as_str()).await.expect("connect");
-    let request = format!("GET /callback?token=wk_loopback&state={state} HTTP/1.1\r\n\r\n");
+    let request =
+        format!("GET /callback?token=wk_loopback&state={state} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
     browser
         .write_all(request.as_bytes())
         .await

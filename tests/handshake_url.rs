@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use wavekat_platform_client::{
-    handshake::{code_login, loopback_handshake, CodeLoginOptions, HandshakeOptions},
+    signin::{code_login, loopback_handshake, CodeLoginOptions, HandshakeOptions},
     Error,
 };
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use wavekat_platform_client::dev_platform::{DevPlatform, DevPlatformOptions};
 use wavekat_platform_client::{
-    handshake::{loopback_handshake, HandshakeOptions},
+    signin::{loopback_handshake, HandshakeOptions},
     Client, Error,
 };
 
@@ -115,6 +115,14 @@ impl Browser {
             .to_owned()
     }
 
+    async fn current_url(&self) -> String {
+        self.command(reqwest::Method::GET, "/url", Value::Null)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
     async fn click(&self, css: &str) {
         let element = self
             .command(
@@ -185,6 +193,11 @@ async fn approving_in_chromium_resolves_wait_with_a_working_token() {
     assert!(
         browser.page_source().await.contains("signed in"),
         "the browser lands on the success page"
+    );
+    let landed = browser.current_url().await;
+    assert!(
+        landed.ends_with("/done") && !landed.contains("token="),
+        "the address bar keeps a token-free URL: {landed}"
     );
 }
 

@@ -9,7 +9,7 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use wavekat_platform_client::signing::{
     generate_master, issue_release_credential, KeyError, ReleaseCredential, ReleaseVerifier,
-    VerifyError,
+    SecretKeyHex, VerifyError,
 };
 use wavekat_platform_client::signing::{
     HEADER_BUILD_VERSION, HEADER_CERT, HEADER_PUB, HEADER_SIG, HEADER_SIG_NONCE, HEADER_SIG_TS,
@@ -22,6 +22,7 @@ const T0: u64 = 1_700_000_000;
 
 struct Fixture {
     credential: ReleaseCredential,
+    master_private: SecretKeyHex,
     master_public: String,
     clock: Arc<AtomicU64>,
     next_nonce: u8,
@@ -33,6 +34,7 @@ impl Fixture {
         let credential = issue_release_credential(master_private.expose(), "0.0.22").unwrap();
         Fixture {
             credential,
+            master_private,
             master_public,
             clock: Arc::new(AtomicU64::new(T0)),
             next_nonce: 0,
@@ -51,14 +53,24 @@ impl Fixture {
         self.clock.store(now, Ordering::SeqCst);
     }
 
+    /// Another release's credential, certified by this fixture's master.
+    fn release(&self, version: &str) -> ReleaseCredential {
+        issue_release_credential(self.master_private.expose(), version).unwrap()
+    }
+
     /// Headers for a request signed at `timestamp` with a nonce not used before in this fixture.
     fn signed_at(&mut self, timestamp: u64) -> HeaderMap {
-        self.next_nonce += 1;
+        let credential = self.credential.clone();
+        self.signed_by(&credential, timestamp)
+    }
+
+    /// Headers for a request signed by `credential` at `timestamp` with a fresh nonce.
+    fn signed_by(&mut self, credential: &ReleaseCredential, timestamp: u64) -> HeaderMap {
+        self.next_nonce = self.next_nonce.wrapping_add(1);
         let signature =
-            self.credential
-                .sign_request_with("POST", PATH, BODY, timestamp, [self.next_nonce; 16]);
+            credential.sign_request_with("POST", PATH, BODY, timestamp, [self.next_nonce; 16]);
         let mut headers = HeaderMap::new();
-        for (name, value) in self.credential.signature_headers(&signature) {
+        for (name, value) in credential.signature_headers(&signature) {
             headers.insert(
                 HeaderName::from_static(name),
                 HeaderValue::from_str(&value).unwrap(),
@@ -113,9 +125,9 @@ fn timestamp_301_seconds_old_is_rejected_as_stale() {
 }
 
 #[test]
-fn timestamp_300_seconds_ahead_is_accepted() {
+fn timestamp_30_seconds_ahead_is_accepted() {
     let mut fixture = Fixture::new();
-    let headers = fixture.signed_at(T0 + 300);
+    let headers = fixture.signed_at(T0 + 30);
     assert!(fixture
         .verifier()
         .verify("POST", PATH, &headers, BODY)
@@ -123,11 +135,43 @@ fn timestamp_300_seconds_ahead_is_accepted() {
 }
 
 #[test]
-fn timestamp_301_seconds_ahead_is_rejected_as_stale() {
+fn a_timestamp_31_seconds_ahead_is_stale_so_future_nonces_cannot_pile_up() {
     let mut fixture = Fixture::new();
-    let headers = fixture.signed_at(T0 + 301);
+    let headers = fixture.signed_at(T0 + 31);
+    assert_eq!(
+        fixture.verifier().verify("POST", PATH, &headers, BODY),
+        Err(VerifyError::Stale {
+            timestamp: T0 + 31,
+            now: T0
+        })
+    );
+}
+
+#[test]
+fn a_timestamp_300_seconds_ahead_is_stale_by_default() {
+    let mut fixture = Fixture::new();
+    let headers = fixture.signed_at(T0 + 300);
     assert!(matches!(
         fixture.verifier().verify("POST", PATH, &headers, BODY),
+        Err(VerifyError::Stale { .. })
+    ));
+}
+
+#[test]
+fn the_future_skew_is_configurable_but_never_beyond_the_window() {
+    let mut fixture = Fixture::new();
+    let ahead_120 = fixture.signed_at(T0 + 120);
+    let wide = fixture
+        .verifier()
+        .with_future_skew(Duration::from_secs(120));
+    assert!(wide.verify("POST", PATH, &ahead_120, BODY).is_ok());
+    let ahead_61 = fixture.signed_at(T0 + 61);
+    let capped = fixture
+        .verifier()
+        .with_window(Duration::from_secs(60))
+        .with_future_skew(Duration::from_secs(120));
+    assert!(matches!(
+        capped.verify("POST", PATH, &ahead_61, BODY),
         Err(VerifyError::Stale { .. })
     ));
 }
@@ -453,6 +497,7 @@ fn rejection_codes_are_distinct_snake_case() {
         VerifyError::BadSignature,
         VerifyError::Replayed,
         VerifyError::NonceMemoryFull,
+        VerifyError::DeniedVersion,
     ];
     let codes: Vec<&str> = errors.iter().map(VerifyError::code).collect();
     assert_eq!(
@@ -465,7 +510,8 @@ fn rejection_codes_are_distinct_snake_case() {
             "bad_certificate",
             "bad_signature",
             "replayed",
-            "nonce_memory_full"
+            "nonce_memory_full",
+            "denied_version"
         ]
     );
     assert_eq!(codes.iter().collect::<HashSet<_>>().len(), codes.len());
@@ -490,4 +536,111 @@ fn the_same_request_verified_on_several_threads_is_accepted_once() {
             .count(),
         3
     );
+}
+
+#[test]
+fn a_flood_from_one_version_does_not_block_another() {
+    let mut fixture = Fixture::new();
+    let leaked = fixture.release("0.0.9-leaked");
+    let honest = fixture.release("0.0.23");
+    let verifier = fixture.verifier().with_nonce_capacity(8);
+    for _ in 0..8 {
+        let flood = fixture.signed_by(&leaked, T0 + 30);
+        verifier.verify("POST", PATH, &flood, BODY).unwrap();
+    }
+    let more = fixture.signed_by(&leaked, T0 + 30);
+    assert_eq!(
+        verifier.verify("POST", PATH, &more, BODY),
+        Err(VerifyError::NonceMemoryFull),
+        "the leaked version's own budget is full"
+    );
+    for _ in 0..8 {
+        let heartbeat = fixture.signed_by(&honest, T0);
+        let accepted = verifier.verify("POST", PATH, &heartbeat, BODY).unwrap();
+        assert_eq!(accepted.build_version, "0.0.23");
+    }
+    assert_eq!(verifier.remembered_nonces(), 16);
+}
+
+#[test]
+fn a_denied_version_is_refused_even_with_a_valid_signature() {
+    let mut fixture = Fixture::new();
+    let leaked = fixture.release("0.0.9-leaked");
+    let verifier = fixture.verifier();
+    let before = fixture.signed_by(&leaked, T0);
+    assert!(verifier.verify("POST", PATH, &before, BODY).is_ok());
+    verifier.clone().deny_version("0.0.9-leaked");
+    let after = fixture.signed_by(&leaked, T0);
+    assert_eq!(
+        verifier.verify("POST", PATH, &after, BODY),
+        Err(VerifyError::DeniedVersion)
+    );
+    assert!(verifier.is_denied("0.0.9-leaked"));
+    let honest = fixture.signed_at(T0);
+    assert!(verifier.verify("POST", PATH, &honest, BODY).is_ok());
+}
+
+#[test]
+fn versions_denied_at_construction_are_refused() {
+    let mut fixture = Fixture::new();
+    let verifier = fixture.verifier().with_denied_versions(["0.0.22"]);
+    let headers = fixture.signed_at(T0);
+    assert_eq!(
+        verifier.verify("POST", PATH, &headers, BODY),
+        Err(VerifyError::DeniedVersion)
+    );
+}
+
+#[test]
+fn a_forged_request_from_a_denied_version_is_refused_before_the_signatures_are_checked() {
+    let mut fixture = Fixture::new();
+    let verifier = fixture.verifier().with_denied_versions(["0.0.22"]);
+    let forged = replace(fixture.signed_at(T0), HEADER_SIG, &"ab".repeat(64));
+    let forged = replace(forged, HEADER_CERT, &"cd".repeat(64));
+    assert_eq!(
+        verifier.verify("POST", PATH, &forged, BODY),
+        Err(VerifyError::DeniedVersion)
+    );
+}
+
+#[test]
+fn a_replay_with_a_forged_signature_is_refused_before_the_signatures_are_checked() {
+    let mut fixture = Fixture::new();
+    let verifier = fixture.verifier();
+    let headers = fixture.signed_at(T0);
+    verifier.verify("POST", PATH, &headers, BODY).unwrap();
+    let forged = replace(headers, HEADER_SIG, &"ab".repeat(64));
+    assert_eq!(
+        verifier.verify("POST", PATH, &forged, BODY),
+        Err(VerifyError::Replayed)
+    );
+}
+
+#[test]
+fn a_forged_request_for_a_key_with_a_full_budget_is_refused_before_the_signatures_are_checked() {
+    let mut fixture = Fixture::new();
+    let verifier = fixture.verifier().with_nonce_capacity(1);
+    let first = fixture.signed_at(T0);
+    verifier.verify("POST", PATH, &first, BODY).unwrap();
+    let forged = replace(fixture.signed_at(T0), HEADER_SIG, &"ab".repeat(64));
+    assert_eq!(
+        verifier.verify("POST", PATH, &forged, BODY),
+        Err(VerifyError::NonceMemoryFull)
+    );
+}
+
+#[test]
+fn an_uncertified_key_never_gets_a_nonce_budget() {
+    let mut fixture = Fixture::new();
+    let (rogue_master, _) = generate_master().unwrap();
+    let rogue = issue_release_credential(rogue_master.expose(), "0.0.22").unwrap();
+    let verifier = fixture.verifier();
+    for _ in 0..4 {
+        let headers = fixture.signed_by(&rogue, T0);
+        assert_eq!(
+            verifier.verify("POST", PATH, &headers, BODY),
+            Err(VerifyError::BadCertificate)
+        );
+    }
+    assert_eq!(verifier.remembered_nonces(), 0);
 }

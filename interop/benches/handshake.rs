@@ -69,8 +69,8 @@ async fn browser(addr: SocketAddr, state: String) {
 }
 
 async fn ours_once(counter: &AtomicU64) -> Duration {
-    let options = wavekat_platform_client::handshake::HandshakeOptions::default().without_source();
-    let pending = wavekat_platform_client::handshake::loopback_handshake(BASE, options)
+    let options = wavekat_platform_client::signin::HandshakeOptions::default().without_source();
+    let pending = wavekat_platform_client::signin::loopback_handshake(BASE, options)
         .await
         .expect("bind");
     let addr = addr_of(pending.callback_url());
@@ -94,7 +94,9 @@ async fn wpc_once(counter: &AtomicU64) -> Duration {
     };
     let pending = wpc::loopback_handshake(BASE, options).expect("bind");
     let url = pending.url().to_owned();
-    let callback = url::form_urlencoded::parse(url.split_once('?').expect("query").1.as_bytes())
+    let callback = reqwest::Url::parse(&url)
+        .expect("the sign-in URL parses")
+        .query_pairs()
         .find(|(key, _)| key == "callback")
         .map(|(_, value)| value.into_owned())
         .expect("callback parameter");

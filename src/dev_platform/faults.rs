@@ -1,6 +1,7 @@
 //! Deterministic fault injection: which `/api/*` requests fail, and how, before any handler runs.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// How often and how the emulator fails `/api/*` requests on purpose.
 ///
@@ -51,6 +52,8 @@ pub(crate) enum Fault {
 pub(crate) struct FaultPlan {
     faults: Faults,
     counter: AtomicU64,
+    /// Faults injected so far, shared with [`super::DevPlatform::injected_faults`].
+    injected: Arc<AtomicU64>,
 }
 
 impl FaultPlan {
@@ -58,7 +61,13 @@ impl FaultPlan {
         FaultPlan {
             faults,
             counter: AtomicU64::new(0),
+            injected: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// The count of faults injected so far, shared with the caller.
+    pub(crate) fn injected(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.injected)
     }
 
     pub(crate) fn retry_after_secs(&self) -> u32 {
@@ -68,7 +77,11 @@ impl FaultPlan {
     /// Decides the next request's fate (and advances the counter).
     pub(crate) fn next(&self) -> Option<Fault> {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        decide(self.faults.seed, n, self.faults.rate)
+        let fault = decide(self.faults.seed, n, self.faults.rate);
+        if fault.is_some() {
+            self.injected.fetch_add(1, Ordering::Relaxed);
+        }
+        fault
     }
 }
 

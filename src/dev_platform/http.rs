@@ -29,6 +29,8 @@ pub(crate) struct AppState {
     pub(crate) default_user: User,
     pub(crate) auto_approve: bool,
     pub(crate) faults: Option<FaultPlan>,
+    /// The `/cli-login` pages' `Host` check and CSRF key.
+    pub(crate) sign_in_pages: super::page_guard::PageGuard,
 }
 
 pub(crate) type Shared = Arc<AppState>;

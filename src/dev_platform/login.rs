@@ -1,5 +1,11 @@
 //! Browser sign-in: the `/cli-login` consent page (loopback redirect or one-time code) and the
 //! code exchange.
+//!
+//! The page and its decision are guarded twice (see [`PageGuard`](super::page_guard::PageGuard)):
+//! the `Host` must be the
+//! emulator's own loopback `host:port` (a DNS-rebinding page names its own domain), and a
+//! decision must carry the CSRF token of a page this emulator rendered for the same sign-in (a
+//! cross-site form cannot read one).
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -26,9 +32,33 @@ const CODE_LEN: usize = 8;
 const FORM_CAP: usize = 64 * 1024;
 /// Longest accepted `state`, `client` or `source`.
 const FIELD_MAX: usize = 512;
+/// The fields a sign-in page's CSRF token is bound to: where the answer goes, and every other
+/// field of the sign-in.
+fn csrf_fields(req: &SignIn) -> [&[u8]; 5] {
+    [
+        req.callback
+            .as_ref()
+            .map_or("mode=code", Url::as_str)
+            .as_bytes(),
+        req.state.as_bytes(),
+        req.client.as_bytes(),
+        req.source.as_deref().unwrap_or("").as_bytes(),
+        if req.source.is_some() { b"1" } else { b"0" },
+    ]
+}
+
+/// The answer to a sign-in page request whose `Host` is not this emulator's.
+fn misdirected() -> Response {
+    html(
+        StatusCode::MISDIRECTED_REQUEST,
+        "Sign-in request refused",
+        "<h1>This sign-in page is only served to this machine's own address</h1>
+         <p id=\"error\">The request named another host.</p>",
+    )
+}
 
 /// A validated sign-in request.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct SignIn {
     /// `None` in code mode.
     callback: Option<Url>,
@@ -166,12 +196,19 @@ fn hidden_fields(req: &SignIn) -> String {
 }
 
 fn consent_page(state: &AppState, req: &SignIn) -> Response {
+    let Some(csrf) = state.sign_in_pages.issue(&csrf_fields(req)) else {
+        return ApiError::internal().into_response();
+    };
     let from = req
         .source
         .as_ref()
         .map(|s| format!("<p id=\"source\">from {}</p>\n", crate::html::escape(s)))
         .unwrap_or_default();
-    let hidden = hidden_fields(req);
+    let hidden = format!(
+        "{}<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        hidden_fields(req),
+        crate::html::escape(&csrf)
+    );
     let body = format!(
         "<h1 id=\"client\">{client}</h1>\n{from}\
          <p>wants to sign in to the WaveKat dev platform as <strong id=\"login\">{login}</strong>.</p>\n\
@@ -272,9 +309,17 @@ fn new_code() -> Result<String, super::Error> {
         .collect())
 }
 
-/// `GET /cli-login`: validates the request (400 page if unusable), then shows the consent page,
-/// or with auto-approve acts as if Approve was pressed.
-pub(crate) async fn page(State(state): State<Shared>, RawQuery(raw): RawQuery) -> Response {
+/// `GET /cli-login`: refuses a foreign `Host` (421), validates the request (400 page if
+/// unusable), then shows the consent page with its CSRF token, or with auto-approve acts as if
+/// Approve was pressed.
+pub(crate) async fn page(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    if !state.sign_in_pages.host_is_ours(&headers) {
+        return misdirected();
+    }
     let pairs: Vec<(String, String)> = raw
         .map(|q| {
             url::form_urlencoded::parse(q.as_bytes())
@@ -294,12 +339,17 @@ pub(crate) async fn page(State(state): State<Shared>, RawQuery(raw): RawQuery) -
     consent_page(&state, &req)
 }
 
-/// `POST /cli-login/decision`: the Approve or Cancel button; every field is validated again.
+/// `POST /cli-login/decision`: the Approve or Cancel button. Refuses a foreign `Host` (421);
+/// every field is validated again, and the form must carry the CSRF token of a page rendered for
+/// exactly this sign-in (403 otherwise).
 pub(crate) async fn decision(
     State(state): State<Shared>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    if !state.sign_in_pages.host_is_ours(&headers) {
+        return misdirected();
+    }
     let bytes = match read_body(&headers, body, FORM_CAP).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
@@ -309,6 +359,17 @@ pub(crate) async fn decision(
         Ok(req) => req,
         Err(reason) => return error_page(&reason),
     };
+    if !state
+        .sign_in_pages
+        .check(field(&pairs, "csrf"), &csrf_fields(&req))
+    {
+        return html(
+            StatusCode::FORBIDDEN,
+            "Sign-in decision refused",
+            "<h1>This decision did not come from the sign-in page</h1>
+             <p id=\"error\">Reload the sign-in page and choose again.</p>",
+        );
+    }
     match field(&pairs, "decision") {
         Some("approve") => approve(&state, req)
             .await

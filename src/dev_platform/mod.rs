@@ -26,6 +26,7 @@
 mod faults;
 mod http;
 mod login;
+mod page_guard;
 mod server;
 mod store;
 mod time;
@@ -236,6 +237,7 @@ pub struct DevPlatform {
     owns_blobs: bool,
     shutdown_tx: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
+    injected_faults: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl fmt::Debug for DevPlatform {
@@ -345,13 +347,16 @@ impl DevPlatform {
             .local_addr()
             .map_err(|source| Error::Bind { addr, source })?;
 
+        let faults = options.faults.map(FaultPlan::new);
+        let injected_faults = faults.as_ref().map(FaultPlan::injected);
         let state = Arc::new(AppState {
             store: store.clone(),
             verifier,
             blobs: blobs.clone(),
             default_user: default_user.clone(),
             auto_approve: options.auto_approve,
-            faults: options.faults.map(FaultPlan::new),
+            faults,
+            sign_in_pages: page_guard::PageGuard::new(local_addr)?,
         });
         let app = server::router(state);
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
@@ -378,7 +383,16 @@ impl DevPlatform {
             owns_blobs,
             shutdown_tx: Some(shutdown_tx),
             task: Some(task),
+            injected_faults,
         })
+    }
+
+    /// How many `/api/*` requests the fault plan has failed on purpose so far (`0` without
+    /// [`DevPlatformOptions::faults`]), so a test can check that a fault really fired.
+    pub fn injected_faults(&self) -> u64 {
+        self.injected_faults
+            .as_ref()
+            .map_or(0, |count| count.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// The base URL, `http://127.0.0.1:<port>`, with no trailing slash.

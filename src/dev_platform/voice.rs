@@ -98,12 +98,10 @@ fn optional_timestamp(i: usize, field: &str, value: Option<&String>) -> Result<(
     }
 }
 
-/// The recording id rule of the bytes route: 1 to 128 characters from `A-Za-z0-9._:-`.
+/// The recording id rule of the bytes route, the client's own: 1 to 128 characters from
+/// `A-Za-z0-9._:-`, and not a dot segment (`.`, `..`).
 fn valid_recording_id(id: &str) -> bool {
-    (1..=128).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+    crate::upload::recording_id_problem(id).is_none()
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String, ApiError> {
@@ -550,7 +548,7 @@ pub(crate) async fn put_recording_bytes(
     let Path(source_id) = path.map_err(|_| ApiError::bad_request("malformed sourceId"))?;
     if !valid_recording_id(&source_id) {
         return Err(ApiError::bad_request(
-            "sourceId must be 1 to 128 characters from A-Z a-z 0-9 . _ : -",
+            "sourceId must be 1 to 128 characters from A-Z a-z 0-9 . _ : -, and not . or ..",
         ));
     }
     let user_id = caller.user.id.clone();
@@ -650,6 +648,15 @@ mod tests {
         assert!(!valid_recording_id("a/b"));
         assert!(!valid_recording_id("a b"));
         assert!(!valid_recording_id("é"));
+    }
+
+    #[test]
+    fn dot_segments_are_not_recording_ids() {
+        assert!(!valid_recording_id("."));
+        assert!(!valid_recording_id(".."));
+        assert!(!valid_recording_id("%2e%2e"));
+        assert!(valid_recording_id("..."));
+        assert!(valid_recording_id("a..b"));
     }
 
     fn row(secs: i64, sid: &str) -> ListedRow {
