@@ -7,7 +7,8 @@ mod support;
 use std::sync::atomic::Ordering;
 
 use support::raw_http::serve_status_forever;
-use wavekat_platform_client::{Client, Error, RecordingBody, RetryPolicy, Token};
+use wavekat_platform_client::upload::RecordingBody;
+use wavekat_platform_client::{Client, Error, RetryPolicy, Token};
 
 /// Ids a WHATWG URL parser would normalise, decode, cut or re-route, plus the spec's own limits.
 const REWRITTEN_BY_A_URL_PARSER: &[&str] = &[
@@ -30,7 +31,7 @@ async fn a_dot_dot_recording_id_is_refused_before_any_request() {
         .chain([too_long.as_str()])
     {
         let refused = client
-            .upload_recording_bytes(id, RecordingBody::bytes(vec![1, 2, 3]))
+            .upload_recording(id, RecordingBody::bytes(vec![1, 2, 3]))
             .await;
         assert!(
             matches!(refused, Err(Error::InvalidInput(_))),
@@ -57,7 +58,7 @@ async fn ids_with_dots_that_are_not_dot_segments_still_upload() {
         &"x".repeat(128),
     ] {
         client
-            .upload_recording_bytes(id, RecordingBody::bytes(vec![1, 2, 3]))
+            .upload_recording(id, RecordingBody::bytes(vec![1, 2, 3]))
             .await
             .unwrap_or_else(|e| panic!("{id:?}: {e}"));
     }

@@ -1,9 +1,10 @@
 //! The sign-in helpers' secrets stay out of `Debug`, and the helpers refuse to run the sign-in
 //! over plain http to another machine unless the caller opts in.
 
-use wavekat_platform_client::{
-    code_login, loopback_handshake, CodeLoginOptions, Error, HandshakeOptions,
+use wavekat_platform_client::signin::{
+    code_login, loopback_handshake, CodeLoginOptions, HandshakeOptions,
 };
+use wavekat_platform_client::Error;
 
 #[tokio::test]
 async fn pending_handshake_debug_leaves_out_the_state_and_the_sign_in_url() {

@@ -13,7 +13,7 @@ use wavekat_platform_client::mobile::{
     pair_confirm, pair_proof, pair_transcript, PairRole, PairingToken, SignedEnvelope,
     TranscriptFields,
 };
-use wavekat_platform_client::{verify_cert, verify_request, ReleaseVerifier};
+use wavekat_platform_client::signing::{verify_cert, verify_request, ReleaseVerifier};
 
 /// What checking a vector file found.
 #[derive(Debug, Default)]
