@@ -67,6 +67,28 @@ pub(crate) fn operation(id: &str) -> Option<&'static OperationFacts> {
     OPERATIONS.iter().find(|op| op.id == id)
 }
 
+/// Whether a request path still has the shape of its operation's template: the same number of
+/// segments, the literal ones equal, each `{param}` one segment that is neither empty nor a dot
+/// segment. A URL normaliser rewrites a `.` or `..` argument (`/recordings/../bytes` becomes
+/// `/bytes`), which would carry the request, token and body, to another route; the shape check
+/// catches that for every operation at once.
+fn path_fits_template(path: &str, template: &str) -> bool {
+    let mut actual = path.split('/');
+    let mut expected = template.split('/');
+    loop {
+        match (actual.next(), expected.next()) {
+            (None, None) => return true,
+            (Some(got), Some(want)) if want.starts_with('{') && want.ends_with('}') => {
+                if got.is_empty() || got == "." || got == ".." {
+                    return false;
+                }
+            }
+            (Some(got), Some(want)) if got == want => {}
+            _ => return false,
+        }
+    }
+}
+
 impl OperationFacts {
     /// A body that is not JSON is a byte stream: bounded by the read timeout, not a whole-request
     /// deadline (a 1 GiB upload must not hit it).
@@ -132,11 +154,22 @@ impl ClientHooks<Hooks> for generated::Client {
         info: &OperationInfo,
     ) -> std::result::Result<(), progenitor_client::Error<E>> {
         let state = &self.inner().0;
+        let facts = operation(info.operation_id);
+        if let Some(facts) = facts {
+            let path = request.url().path();
+            let path = path.strip_prefix(state.base_path.as_str()).unwrap_or(path);
+            if !path_fits_template(path, facts.path) {
+                return Err(progenitor_client::Error::Custom(format!(
+                    "{}: a path argument is a dot segment or empty (the URL became {path:?}, \
+                     not {}); refused before sending",
+                    info.operation_id, facts.path
+                )));
+            }
+        }
         let headers = request.headers_mut();
         // progenitor stamps the spec's info.version on every call; the platform never sent or
         // read it, so it stays off the wire.
         headers.remove("api-version");
-        let facts = operation(info.operation_id);
         let release_signed = facts.is_some_and(|f| f.release_signed);
         if !release_signed {
             if let Some(token) = &state.token {

@@ -41,6 +41,31 @@ async fn a_dot_dot_recording_id_is_refused_before_any_request() {
     assert_eq!(requests.load(Ordering::SeqCst), 0, "a request went out");
 }
 
+/// The generated operation is public too: called directly, it skips the upload helper's id check,
+/// so the request hooks refuse any call whose URL lost the shape of its spec path.
+#[tokio::test]
+async fn the_generated_bytes_operation_refuses_a_dot_segment_id_before_any_request() {
+    let (url, requests) = serve_status_forever("204 No Content", "").await;
+    let client = Client::builder(&url)
+        .token(Token::new("opaque-upload-token"))
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    for id in [".", "..", ""] {
+        let refused = client.upload_recording_bytes(id, vec![1u8, 2, 3]).await;
+        assert!(
+            matches!(&refused, Err(Error::InvalidInput(message)) if message.contains("dot segment")),
+            "{id:?}: {refused:?}"
+        );
+    }
+    assert_eq!(requests.load(Ordering::SeqCst), 0, "a request went out");
+    client
+        .upload_recording_bytes("rec.wav", vec![1u8, 2, 3])
+        .await
+        .expect("an ordinary id goes out");
+    assert_eq!(requests.load(Ordering::SeqCst), 1);
+}
+
 #[tokio::test]
 async fn ids_with_dots_that_are_not_dot_segments_still_upload() {
     let (url, requests) = serve_status_forever("204 No Content", "").await;

@@ -32,7 +32,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 RS
 }
 make_crate whoami-ours "wavekat-platform-client = { path = \"$repo\" }" \
-  'let me = wavekat_platform_client::Client::new(&base, wavekat_platform_client::Token::new(token))?.whoami().await?; println!("{}", me.login);'
+  'let me = wavekat_platform_client::Client::new(&base, wavekat_platform_client::Token::new(token))?.get_me().await?; println!("{}", me.login);'
 make_crate whoami-wpc 'wavekat-platform-client = "=0.0.37"' \
   'let me = wavekat_platform_client::Client::new(base, wavekat_platform_client::Token::new(token))?.whoami().await?; println!("{}", me.login);'
 runs="${1:-3}"
