@@ -35,6 +35,7 @@ pinned=(
   "lib token::tests::an_opaque_token_with_a_late_underscore_shows_nothing_of_its_secret"
   # 6. dot-segment recording ids
   "recording_id_traversal a_dot_dot_recording_id_is_refused_before_any_request"
+  "recording_id_traversal the_generated_bytes_operation_refuses_a_dot_segment_id_before_any_request"
   "recording_id_traversal emulator::the_emulator_refuses_dot_segment_recording_ids_with_400"
   # 8. emulator sign-in pages
   "dev_platform_signin a_cross_site_form_post_without_the_pages_csrf_token_cannot_approve"
