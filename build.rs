@@ -372,6 +372,7 @@ impl Spec {
 
     fn components_source(&self) -> Result<String, BoxError> {
         let mut rows = String::new();
+        let mut descriptions = String::new();
         let mut variants = String::new();
         let mut frame_variants = BTreeSet::new();
         for (name, schema) in &self.schemas {
@@ -401,6 +402,9 @@ impl Spec {
                 }
                 format!("crate::mobile::{name}")
             } else if let Some((record, page)) = self.collection_shape(name) {
+                if let Some(text) = schema.get("description").and_then(Value::as_str) {
+                    let _ = writeln!(descriptions, "({name:?}, {text:?}),");
+                }
                 format!("{}<{record}>", if page { "Page" } else { "SyncRequest" })
             } else {
                 name.clone()
@@ -414,7 +418,9 @@ impl Spec {
              /// Derives one component's schema.\n\
              type SchemaFn = fn(&mut schemars::SchemaGenerator) -> schemars::Schema;\n\
              /// Mobile frame variants: (frame component, `type` tag, variant component).\n\
-             pub(crate) const FRAME_VARIANTS: &[(&str, &str, &str)] = &[\n{variants}];\n"
+             pub(crate) const FRAME_VARIANTS: &[(&str, &str, &str)] = &[\n{variants}];\n\
+             /// The spec's description of components a generic Rust type carries.\n\
+             pub(crate) const DESCRIPTIONS: &[(&str, &str)] = &[\n{descriptions}];\n"
         ))
     }
 

@@ -38,6 +38,9 @@ pub struct Page<R> {
     /// The records on this page, newest first.
     pub items: Vec<R>,
     /// Pass back as `before` for the next page; `None` at the start of history.
+    #[schemars(
+        description = "Cursor for the next page (pass back as `before`); absent or null at the start of history."
+    )]
     #[serde(
         rename = "nextBefore",
         default,
@@ -58,7 +61,7 @@ impl<R> Page<R> {
 #[non_exhaustive]
 pub struct SyncRequest<R> {
     /// The batch: at most [`crate::sync::SYNC_BATCH_CAP`] records.
-    #[schemars(length(max = 100))]
+    #[schemars(length(max = 100), description = "The batch: at most 100 records.")]
     pub items: Vec<R>,
 }
 
@@ -271,6 +274,13 @@ pub fn component_schemas() -> std::collections::BTreeMap<String, serde_json::Val
                 serde_json::json!({ "$ref": format!("#/$defs/{variant}") }),
             );
             out.insert((*variant).to_owned(), body);
+        }
+    }
+    // One generic Rust type (`Page<R>`, `SyncRequest<R>`) carries several components; each keeps
+    // its own description from the spec.
+    for (name, description) in DESCRIPTIONS {
+        if let Some(serde_json::Value::Object(schema)) = out.get_mut(*name) {
+            schema.insert("description".into(), (*description).into());
         }
     }
     let helpers = generator.definitions().clone();
