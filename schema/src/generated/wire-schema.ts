@@ -42,17 +42,12 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "type": "object"
     },
     "ClientAudioChunk": {
-      "description": "One chunk of f32 little-endian mono PCM.",
       "properties": {
         "data": {
-          "description": "The PCM bytes, standard base64.",
           "type": "string"
         },
         "type": {
-          "description": "The frame tag.",
-          "enum": [
-            "audio_chunk"
-          ],
+          "const": "audio_chunk",
           "type": "string"
         }
       },
@@ -63,13 +58,9 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "type": "object"
     },
     "ClientAudioStreamEnd": {
-      "description": "The utterance is finished.",
       "properties": {
         "type": {
-          "description": "The frame tag.",
-          "enum": [
-            "audio_stream_end"
-          ],
+          "const": "audio_stream_end",
           "type": "string"
         }
       },
@@ -79,19 +70,14 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "type": "object"
     },
     "ClientAudioStreamStart": {
-      "description": "Begin a voice utterance.",
       "properties": {
         "sample_rate": {
-          "description": "Sample rate of the mono f32 PCM to follow, Hz.",
           "maximum": 4294967295,
           "minimum": 0,
           "type": "integer"
         },
         "type": {
-          "description": "The frame tag.",
-          "enum": [
-            "audio_stream_start"
-          ],
+          "const": "audio_stream_start",
           "type": "string"
         }
       },
@@ -102,17 +88,14 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "type": "object"
     },
     "ClientChannelQuery": {
-      "description": "Pull channel data.",
       "properties": {
         "channel_id": {
-          "description": "The channel, required for `events`; sent as null when absent.",
           "type": [
             "string",
             "null"
           ]
         },
         "op": {
-          "description": "`list` or `events`.",
           "enum": [
             "list",
             "events"
@@ -120,7 +103,6 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
           "type": "string"
         },
         "since_seq": {
-          "description": "First sequence number wanted (inclusive); sent as null when absent.",
           "maximum": 18446744073709552000,
           "minimum": 0,
           "type": [
@@ -129,10 +111,7 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
           ]
         },
         "type": {
-          "description": "The frame tag.",
-          "enum": [
-            "channel_query"
-          ],
+          "const": "channel_query",
           "type": "string"
         }
       },
@@ -145,16 +124,12 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "type": "object"
     },
     "ClientEnvelope": {
-      "description": "A signed A2A request for the agent.",
       "properties": {
         "envelope": {
           "$ref": "#/$defs/SignedEnvelope"
         },
         "type": {
-          "description": "The frame tag.",
-          "enum": [
-            "envelope"
-          ],
+          "const": "envelope",
           "type": "string"
         }
       },
@@ -165,7 +140,7 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "type": "object"
     },
     "ClientFrame": {
-      "description": "A frame the phone sends to the desktop over the mobile WebSocket (`/api/v1/mobile/ws`): one JSON object per text frame, tagged by `type`. Not an HTTP body: published here so every client shares one schema; the Rust type is hand-written in `wavekat_platform_client::mobile`.",
+      "description": "A frame the phone sends to the desktop over the mobile WebSocket: one JSON object per text frame, tagged by `type`.",
       "oneOf": [
         {
           "$ref": "#/$defs/ClientHello"
@@ -200,25 +175,18 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       ]
     },
     "ClientHello": {
-      "description": "Legacy pairing: carries the QR's one-time token in clear. Desktops built on this crate refuse it.",
       "properties": {
         "agent": {
-          "description": "The agent to talk to, e.g. `mur`.",
           "type": "string"
         },
         "pubkey": {
-          "description": "The phone's Ed25519 key, multibase.",
           "type": "string"
         },
         "token": {
-          "description": "The one-time pairing token.",
           "type": "string"
         },
         "type": {
-          "description": "The frame tag.",
-          "enum": [
-            "hello"
-          ],
+          "const": "hello",
           "type": "string"
         }
       },
@@ -231,31 +199,23 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "type": "object"
     },
     "ClientHelloInit": {
-      "description": "Enrollment step 1: announce intent without the token.",
       "properties": {
         "agent": {
-          "description": "The agent to talk to.",
           "type": "string"
         },
         "proto": {
-          "description": "Protocol version, at least 2.",
           "maximum": 4294967295,
-          "minimum": 2,
+          "minimum": 0,
           "type": "integer"
         },
         "pubkey": {
-          "description": "The phone key to enroll, multibase.",
           "type": "string"
         },
         "type": {
-          "description": "The frame tag.",
-          "enum": [
-            "hello_init"
-          ],
+          "const": "hello_init",
           "type": "string"
         },
         "wid": {
-          "description": "The pairing-window id from the QR.",
           "type": "string"
         }
       },
@@ -269,28 +229,20 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "type": "object"
     },
     "ClientHelloProof": {
-      "description": "Enrollment step 3: HMAC-SHA256(token, transcript) proving possession of the token.",
       "properties": {
         "proof": {
-          "description": "The 32-byte proof, as byte values.",
           "items": {
             "maximum": 255,
             "minimum": 0,
             "type": "integer"
           },
-          "maxItems": 32,
-          "minItems": 32,
           "type": "array"
         },
         "type": {
-          "description": "The frame tag.",
-          "enum": [
-            "hello_proof"
-          ],
+          "const": "hello_proof",
           "type": "string"
         },
         "wid": {
-          "description": "The pairing-window id.",
           "type": "string"
         }
       },
@@ -302,21 +254,15 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "type": "object"
     },
     "ClientResume": {
-      "description": "Reconnect by paired key; no token.",
       "properties": {
         "agent": {
-          "description": "The agent to talk to.",
           "type": "string"
         },
         "pubkey": {
-          "description": "The paired device key, multibase.",
           "type": "string"
         },
         "type": {
-          "description": "The frame tag.",
-          "enum": [
-            "resume"
-          ],
+          "const": "resume",
           "type": "string"
         }
       },
@@ -328,16 +274,12 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "type": "object"
     },
     "ClientResumeProof": {
-      "description": "Proof for a resume: an envelope whose payload is the challenge nonce's UTF-8 bytes, signed by the paired key.",
       "properties": {
         "envelope": {
           "$ref": "#/$defs/SignedEnvelope"
         },
         "type": {
-          "description": "The frame tag.",
-          "enum": [
-            "resume_proof"
-          ],
+          "const": "resume_proof",
           "type": "string"
         }
       },
@@ -356,7 +298,10 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
         },
         "message": {
           "description": "Human-readable detail.",
-          "type": "string"
+          "type": [
+            "string",
+            "null"
+          ]
         }
       },
       "required": [
@@ -551,12 +496,16 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
           ]
         },
         "updaterError": {
-          "description": "Last updater error, at most 256 characters.",
-          "maxLength": 256,
-          "type": [
-            "string",
-            "null"
-          ]
+          "anyOf": [
+            {
+              "description": "Last updater error, at most 256 characters.",
+              "type": "string"
+            },
+            {
+              "type": "null"
+            }
+          ],
+          "description": "Last updater error, at most 256 characters."
         },
         "updaterStatus": {
           "description": "Updater state, free text: `idle`, `checking`, `available`, …",
@@ -574,8 +523,8 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
         }
       },
       "required": [
-        "installId",
         "appVersion",
+        "installId",
         "os"
       ],
       "type": "object"
@@ -637,12 +586,12 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
         }
       },
       "required": [
+        "appVersion",
+        "firstSeenAt",
         "id",
         "installId",
-        "appVersion",
-        "os",
-        "firstSeenAt",
-        "lastSeenAt"
+        "lastSeenAt",
+        "os"
       ],
       "type": "object"
     },
@@ -684,27 +633,20 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "type": "object"
     },
     "ServerAudioChunk": {
-      "description": "TTS audio: f32 little-endian mono PCM.",
       "properties": {
         "base64": {
-          "description": "The PCM bytes, standard base64.",
           "type": "string"
         },
         "done": {
-          "description": "Last chunk of the reply.",
           "type": "boolean"
         },
         "sample_rate": {
-          "description": "Sample rate, Hz (24000).",
           "maximum": 4294967295,
           "minimum": 0,
           "type": "integer"
         },
         "type": {
-          "description": "The frame tag.",
-          "enum": [
-            "audio_chunk"
-          ],
+          "const": "audio_chunk",
           "type": "string"
         }
       },
@@ -717,17 +659,12 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "type": "object"
     },
     "ServerChallenge": {
-      "description": "Reply to resume: a fresh per-connection nonce (a UUIDv4 string) to sign.",
       "properties": {
         "nonce": {
-          "description": "The nonce.",
           "type": "string"
         },
         "type": {
-          "description": "The frame tag.",
-          "enum": [
-            "challenge"
-          ],
+          "const": "challenge",
           "type": "string"
         }
       },
@@ -738,22 +675,16 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "type": "object"
     },
     "ServerChannelData": {
-      "description": "Answer to a channel query.",
       "properties": {
         "op": {
-          "description": "The query's op, echoed.",
           "type": "string"
         },
         "payload": {
-          "description": "Channel summaries or events.",
-          "items": {},
+          "items": true,
           "type": "array"
         },
         "type": {
-          "description": "The frame tag.",
-          "enum": [
-            "channel_data"
-          ],
+          "const": "channel_data",
           "type": "string"
         }
       },
@@ -765,20 +696,13 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "type": "object"
     },
     "ServerEvent": {
-      "description": "An asynchronous event.",
       "properties": {
         "name": {
-          "description": "Dot-namespaced name, e.g. `mobile.reply`.",
           "type": "string"
         },
-        "payload": {
-          "description": "Any JSON value."
-        },
+        "payload": true,
         "type": {
-          "description": "The frame tag.",
-          "enum": [
-            "event"
-          ],
+          "const": "event",
           "type": "string"
         }
       },
@@ -790,7 +714,7 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "type": "object"
     },
     "ServerFrame": {
-      "description": "A frame the desktop sends to the phone over the mobile WebSocket. Not an HTTP body; see ClientFrame.",
+      "description": "A frame the desktop sends to the phone over the mobile WebSocket: one JSON object per text frame, tagged by `type`.",
       "oneOf": [
         {
           "$ref": "#/$defs/ServerPaired"
@@ -819,32 +743,23 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       ]
     },
     "ServerPairChallenge": {
-      "description": "Enrollment step 2.",
       "properties": {
         "did": {
-          "description": "The daemon agent's Ed25519 identity, multibase; the phone checks it against the QR.",
           "type": "string"
         },
         "nonce": {
-          "description": "32 fresh random bytes.",
           "items": {
             "maximum": 255,
             "minimum": 0,
             "type": "integer"
           },
-          "maxItems": 32,
-          "minItems": 32,
           "type": "array"
         },
         "type": {
-          "description": "The frame tag.",
-          "enum": [
-            "pair_challenge"
-          ],
+          "const": "pair_challenge",
           "type": "string"
         },
         "wid": {
-          "description": "The pairing-window id.",
           "type": "string"
         }
       },
@@ -857,27 +772,20 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "type": "object"
     },
     "ServerPaired": {
-      "description": "Handshake accepted. `confirm` is the daemon's HMAC for proto ≥ 2 enrollment, empty for resume.",
       "properties": {
         "agent": {
-          "description": "The agent.",
           "type": "string"
         },
         "confirm": {
-          "description": "The 32-byte confirm, or no bytes.",
           "items": {
             "maximum": 255,
             "minimum": 0,
             "type": "integer"
           },
-          "maxItems": 32,
           "type": "array"
         },
         "type": {
-          "description": "The frame tag.",
-          "enum": [
-            "paired"
-          ],
+          "const": "paired",
           "type": "string"
         }
       },
@@ -889,17 +797,12 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "type": "object"
     },
     "ServerRejected": {
-      "description": "The handshake or a later frame was rejected.",
       "properties": {
         "reason": {
-          "description": "Why, for people.",
           "type": "string"
         },
         "type": {
-          "description": "The frame tag.",
-          "enum": [
-            "rejected"
-          ],
+          "const": "rejected",
           "type": "string"
         }
       },
@@ -910,21 +813,15 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "type": "object"
     },
     "ServerTranscript": {
-      "description": "The desktop's transcript of the utterance.",
       "properties": {
         "is_final": {
-          "description": "Definitive for the turn.",
           "type": "boolean"
         },
         "text": {
-          "description": "The recognised text.",
           "type": "string"
         },
         "type": {
-          "description": "The frame tag.",
-          "enum": [
-            "transcript"
-          ],
+          "const": "transcript",
           "type": "string"
         }
       },
@@ -945,20 +842,17 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "type": "string"
     },
     "SignedEnvelope": {
-      "description": "A signed A2A request (or resume proof) between phone and desktop. The signature covers `mur-bridge-envelope-v1` ‖ u32le(key_version) ‖ payload and is verified strictly against a key the verifier already trusts.",
+      "description": "A signed A2A request (or resume proof) between phone and desktop; `payload` and `sig` as arrays of byte values.",
       "properties": {
         "bridge_pubkey_multibase": {
-          "description": "The signer's Ed25519 public key, multibase base58btc (`z…`); informational.",
           "type": "string"
         },
         "key_version": {
-          "description": "The signer's key version; covered by the signature.",
           "maximum": 4294967295,
           "minimum": 0,
           "type": "integer"
         },
         "payload": {
-          "description": "The already-canonical signed bytes, as byte values. Receivers also accept a string (its UTF-8 bytes).",
           "items": {
             "maximum": 255,
             "minimum": 0,
@@ -967,14 +861,11 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
           "type": "array"
         },
         "sig": {
-          "description": "The 64-byte Ed25519 signature, as byte values.",
           "items": {
             "maximum": 255,
             "minimum": 0,
             "type": "integer"
           },
-          "maxItems": 64,
-          "minItems": 64,
           "type": "array"
         }
       },
@@ -1119,15 +1010,15 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
         }
       },
       "required": [
-        "sourceId",
-        "enabled",
-        "displayName",
-        "username",
-        "domain",
-        "transport",
-        "registerExpires",
         "disclosureEnabled",
-        "updatedAt"
+        "displayName",
+        "domain",
+        "enabled",
+        "registerExpires",
+        "sourceId",
+        "transport",
+        "updatedAt",
+        "username"
       ],
       "type": "object"
     },
@@ -1135,13 +1026,14 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "description": "The user's account lines.",
       "properties": {
         "items": {
+          "description": "The records on this page, newest first.",
           "items": {
             "$ref": "#/$defs/VoiceAccountRecord"
           },
           "type": "array"
         },
         "nextBefore": {
-          "description": "Cursor for the next page; absent or null at the start of history.",
+          "description": "Cursor for the next page (pass back as `before`); absent or null at the start of history.",
           "type": [
             "string",
             "null"
@@ -1177,6 +1069,7 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "description": "Body of `POST /api/voice/accounts/sync`.",
       "properties": {
         "items": {
+          "description": "The batch: at most 100 records.",
           "items": {
             "$ref": "#/$defs/VoiceAccountRecord"
           },
@@ -1382,7 +1275,14 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
           ]
         },
         "codec": {
-          "$ref": "#/$defs/VoiceCallCodec"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/VoiceCallCodec"
+            },
+            {
+              "type": "null"
+            }
+          ]
         },
         "deletedAt": {
           "description": "Sticky soft-delete tombstone, RFC 3339.",
@@ -1425,7 +1325,6 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
           "items": {
             "$ref": "#/$defs/VoiceCallEvent"
           },
-          "maxItems": 200,
           "type": [
             "array",
             "null"
@@ -1449,7 +1348,14 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
           ]
         },
         "flowOutcome": {
-          "$ref": "#/$defs/VoiceCallFlowOutcome"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/VoiceCallFlowOutcome"
+            },
+            {
+              "type": "null"
+            }
+          ]
         },
         "flowSteps": {
           "description": "The flow run's trace; echoed only on the detail read.",
@@ -1479,7 +1385,14 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
           ]
         },
         "shareVisibility": {
-          "$ref": "#/$defs/ShareVisibility"
+          "anyOf": [
+            {
+              "$ref": "#/$defs/ShareVisibility"
+            },
+            {
+              "type": "null"
+            }
+          ]
         },
         "sourceId": {
           "description": "Daemon-generated UUID of the call; the upsert key.",
@@ -1494,14 +1407,14 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
         }
       },
       "required": [
-        "sourceId",
         "accountId",
         "direction",
+        "disposition",
+        "endAt",
+        "endReason",
         "party",
         "ringAt",
-        "endAt",
-        "disposition",
-        "endReason"
+        "sourceId"
       ],
       "type": "object"
     },
@@ -1509,13 +1422,14 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "description": "One page of `GET /api/voice/calls`, newest first.",
       "properties": {
         "items": {
+          "description": "The records on this page, newest first.",
           "items": {
             "$ref": "#/$defs/VoiceCallRecord"
           },
           "type": "array"
         },
         "nextBefore": {
-          "description": "Cursor for the next page; absent or null at the start of history.",
+          "description": "Cursor for the next page (pass back as `before`); absent or null at the start of history.",
           "type": [
             "string",
             "null"
@@ -1546,7 +1460,7 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
         },
         "limit": {
           "description": "Page size, 1..=200; default 50.",
-          "maximum": 200,
+          "maximum": 4294967295,
           "minimum": 1,
           "type": [
             "integer",
@@ -1560,6 +1474,7 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "description": "Body of `POST /api/voice/calls/sync`.",
       "properties": {
         "items": {
+          "description": "The batch: at most 100 records.",
           "items": {
             "$ref": "#/$defs/VoiceCallRecord"
           },
@@ -1625,13 +1540,13 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
         }
       },
       "required": [
-        "sourceId",
         "callSourceId",
-        "sizeBytes",
+        "channels",
+        "createdAt",
         "durationMs",
         "sampleRate",
-        "channels",
-        "createdAt"
+        "sizeBytes",
+        "sourceId"
       ],
       "type": "object"
     },
@@ -1652,9 +1567,9 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
         }
       },
       "required": [
-        "sourceId",
+        "bytesUploaded",
         "r2Key",
-        "bytesUploaded"
+        "sourceId"
       ],
       "type": "object"
     },
@@ -1662,13 +1577,14 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "description": "One page of `GET /api/voice/recordings`, newest first.",
       "properties": {
         "items": {
+          "description": "The records on this page, newest first.",
           "items": {
             "$ref": "#/$defs/VoiceRecordingRecord"
           },
           "type": "array"
         },
         "nextBefore": {
-          "description": "Cursor for the next page; absent or null at the start of history.",
+          "description": "Cursor for the next page (pass back as `before`); absent or null at the start of history.",
           "type": [
             "string",
             "null"
@@ -1692,7 +1608,7 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
         },
         "limit": {
           "description": "Page size, 1..=200; default 50.",
-          "maximum": 200,
+          "maximum": 4294967295,
           "minimum": 1,
           "type": [
             "integer",
@@ -1706,6 +1622,7 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "description": "Body of `POST /api/voice/recordings/sync`.",
       "properties": {
         "items": {
+          "description": "The batch: at most 100 records.",
           "items": {
             "$ref": "#/$defs/VoiceRecordingRecord"
           },
@@ -1742,8 +1659,8 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       },
       "required": [
         "accepted",
-        "skipped",
-        "items"
+        "items",
+        "skipped"
       ],
       "type": "object"
     },
@@ -1799,12 +1716,12 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
         }
       },
       "required": [
-        "sourceId",
         "callSourceId",
         "channel",
-        "tsMs",
         "endMs",
-        "text"
+        "sourceId",
+        "text",
+        "tsMs"
       ],
       "type": "object"
     },
@@ -1812,13 +1729,14 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "description": "The segments of one call.",
       "properties": {
         "items": {
+          "description": "The records on this page, newest first.",
           "items": {
             "$ref": "#/$defs/VoiceTranscriptRecord"
           },
           "type": "array"
         },
         "nextBefore": {
-          "description": "Cursor for the next page; absent or null at the start of history.",
+          "description": "Cursor for the next page (pass back as `before`); absent or null at the start of history.",
           "type": [
             "string",
             "null"
@@ -1847,6 +1765,7 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "description": "Body of `POST /api/voice/transcripts/sync`.",
       "properties": {
         "items": {
+          "description": "The batch: at most 100 records.",
           "items": {
             "$ref": "#/$defs/VoiceTranscriptRecord"
           },
@@ -1871,6 +1790,6 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
   },
   "$id": "https://platform.wavekat.com/schema/wire.schema.json",
   "$schema": "https://json-schema.org/draft/2020-12/schema",
-  "description": "Every wire type of the WaveKat platform client contract, derived from schema/openapi.json (info.version 2026.11.0). Regenerate with `WK_BLESS=1 cargo test --test published_schema`.",
+  "description": "Every wire type of the WaveKat platform client contract (schema/openapi.json, info.version 2026.11.0), derived from the Rust types of wavekat-platform-client through schemars. Regenerate with `WK_BLESS=1 cargo test --test published_schema`.",
   "title": "WaveKat platform wire types"
 };
