@@ -74,8 +74,11 @@ fn main() -> Result<(), BoxError> {
         .with_tag(TagStyle::Merged)
         .with_inner_type("crate::client::Hooks".parse()?)
         .with_hooks(HooksMode::Expected)
-        .with_derive("PartialEq")
-        .with_derive("::schemars::JsonSchema");
+        .with_derive("PartialEq");
+    // Feature `schemars`: the generated types derive `JsonSchema` too.
+    if env::var_os("CARGO_FEATURE_SCHEMARS").is_some() {
+        settings.with_derive("::schemars::JsonSchema");
+    }
     for (name, rust) in spec.replacements() {
         settings.with_replacement(name, rust, std::iter::empty());
     }

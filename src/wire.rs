@@ -24,6 +24,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
+#[cfg(feature = "schemars")]
 use schemars::JsonSchema;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -32,15 +33,16 @@ use crate::token::Token;
 pub use crate::generated::types::*;
 
 /// One page of `GET /api/voice/{R}`: items newest first, and the cursor for the next page.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(JsonSchema))]
 #[non_exhaustive]
 pub struct Page<R> {
     /// The records on this page, newest first.
     pub items: Vec<R>,
     /// Pass back as `before` for the next page; `None` at the start of history.
-    #[schemars(
+    #[cfg_attr(feature = "schemars", schemars(
         description = "Cursor for the next page (pass back as `before`); absent or null at the start of history."
-    )]
+    ))]
     #[serde(
         rename = "nextBefore",
         default,
@@ -57,11 +59,12 @@ impl<R> Page<R> {
 }
 
 /// Body of `POST /api/voice/{R}/sync`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schemars", derive(JsonSchema))]
 #[non_exhaustive]
 pub struct SyncRequest<R> {
     /// The batch: at most [`crate::sync::SYNC_BATCH_CAP`] records.
-    #[schemars(length(max = 100), description = "The batch: at most 100 records.")]
+    #[cfg_attr(feature = "schemars", schemars(length(max = 100), description = "The batch: at most 100 records."))]
     pub items: Vec<R>,
 }
 
@@ -145,6 +148,7 @@ macro_rules! wire_enum {
 
         /// The values this version sends; any other string is read into `Unknown` and refused
         /// on send.
+        #[cfg(feature = "schemars")]
         impl JsonSchema for $name {
             fn schema_name() -> Cow<'static, str> {
                 Cow::Borrowed(stringify!($name))
@@ -240,13 +244,16 @@ trait WireEnum {
 
 include!(concat!(env!("OUT_DIR"), "/wire_validate.rs"));
 
+#[cfg(feature = "schemars")]
 include!(concat!(env!("OUT_DIR"), "/wire_components.rs"));
 
 /// The JSON Schema (draft 2020-12) of every component of `schema/openapi.json`, keyed by the
 /// component's name and derived from the Rust types through `schemars`: the generated types, the
 /// hand-written `Page<R>`, `SyncRequest<R>` and enums, and the mobile frames (one entry per frame
 /// variant, as the spec names them). References between them read `#/$defs/<Name>`; helper types
-/// the spec does not name are inlined. `schema/wire.schema.json` is built from this.
+/// the spec does not name are inlined. `schema/wire.schema.json` is built from this. Needs the
+/// `schemars` feature.
+#[cfg(feature = "schemars")]
 pub fn component_schemas() -> std::collections::BTreeMap<String, serde_json::Value> {
     use serde_json::Value;
 
@@ -292,6 +299,7 @@ pub fn component_schemas() -> std::collections::BTreeMap<String, serde_json::Val
 }
 
 /// Replaces `$ref`s to definitions the spec does not name with their bodies.
+#[cfg(feature = "schemars")]
 fn inline_unnamed(
     schema: &mut serde_json::Value,
     named: &std::collections::BTreeSet<String>,
@@ -342,6 +350,7 @@ impl<'de> Deserialize<'de> for Token {
 }
 
 /// On the wire a token is a plain string (the spec marks the property `x-wavekat-token`).
+#[cfg(feature = "schemars")]
 impl JsonSchema for Token {
     fn schema_name() -> Cow<'static, str> {
         Cow::Borrowed("Token")

@@ -8,6 +8,7 @@
 //! ```text
 //! WK_BLESS=1 cargo test --test published_schema
 //! ```
+#![cfg(feature = "schemars")]
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -104,8 +104,9 @@ impl SignedEnvelope {
 }
 
 /// The wire form: byte fields as arrays of integers, fields in mur-common's order.
-#[derive(Serialize, schemars::JsonSchema)]
-#[schemars(rename = "SignedEnvelope")]
+#[derive(Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
+#[cfg_attr(feature = "schemars", schemars(rename = "SignedEnvelope"))]
 pub(crate) struct EnvelopeWire<'a> {
     payload: &'a [u8],
     sig: &'a [u8],

@@ -643,9 +643,10 @@ impl Serialize for ServerFrame {
 }
 
 /// Borrowed wire mirror of [`ClientFrame`]: fields in mur-common's order, bytes as arrays.
-#[derive(Serialize, schemars::JsonSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
-#[schemars(rename = "ClientFrame")]
+#[cfg_attr(feature = "schemars", schemars(rename = "ClientFrame"))]
 pub(super) enum ClientWire<'a> {
     Hello {
         pubkey: &'a str,
@@ -680,9 +681,9 @@ pub(super) enum ClientWire<'a> {
     },
     AudioStreamEnd,
     // Both optionals are always sent (as `null` when absent), so the schema requires them.
-    #[schemars(extend("required" = ["type", "op", "channel_id", "since_seq"]))]
+    #[cfg_attr(feature = "schemars", schemars(extend("required" = ["type", "op", "channel_id", "since_seq"])))]
     ChannelQuery {
-        #[schemars(extend("enum" = ["list", "events"]))]
+        #[cfg_attr(feature = "schemars", schemars(extend("enum" = ["list", "events"])))]
         op: &'a str,
         channel_id: Option<&'a str>,
         since_seq: Option<u64>,
@@ -690,9 +691,10 @@ pub(super) enum ClientWire<'a> {
 }
 
 /// Borrowed wire mirror of [`ServerFrame`]: fields in mur-common's order, bytes as arrays.
-#[derive(Serialize, schemars::JsonSchema)]
+#[derive(Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 #[serde(tag = "type", rename_all = "snake_case")]
-#[schemars(rename = "ServerFrame")]
+#[cfg_attr(feature = "schemars", schemars(rename = "ServerFrame"))]
 pub(super) enum ServerWire<'a> {
     Paired {
         agent: &'a str,
@@ -724,7 +726,7 @@ pub(super) enum ServerWire<'a> {
     },
     ChannelData {
         op: &'a str,
-        #[schemars(with = "Vec<Value>")]
+        #[cfg_attr(feature = "schemars", schemars(with = "Vec<Value>"))]
         payload: &'a Value,
     },
 }

@@ -54,6 +54,7 @@ mod pairing;
 mod phone;
 #[cfg(feature = "mobile-transport")]
 pub mod transport;
+#[cfg(feature = "schemars")]
 mod schema;
 
 pub use desktop::{
