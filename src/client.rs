@@ -130,7 +130,7 @@ struct HookState {
     user_agent: Option<HeaderValue>,
     request_timeout: Option<Duration>,
     retry: RetryPolicy,
-    signer: Option<ReleaseCredential>,
+    signer: Option<Signer>,
     /// The path prefix the base URL carries (e.g. `/platform`); signed paths leave it out.
     base_path: String,
 }
@@ -191,14 +191,13 @@ impl ClientHooks<Hooks> for generated::Client {
             *request.timeout_mut() = Some(timeout);
         }
         if release_signed {
-            let credential = state.signer.as_ref().ok_or_else(|| {
+            let signer = state.signer.as_ref().ok_or_else(|| {
                 progenitor_client::Error::Custom(format!(
                     "{} is release-signed: build the client with ClientBuilder::release_credential",
                     info.operation_id
                 ))
             })?;
-            sign(request, credential, &state.base_path)
-                .map_err(progenitor_client::Error::Custom)?;
+            (signer.0)(request, &state.base_path).map_err(progenitor_client::Error::Custom)?;
         }
         Ok(())
     }
@@ -297,6 +296,20 @@ fn log_retry(result: &reqwest::Result<reqwest::Response>, wait: Duration) {
 }
 
 /// Signs the exact body bytes about to go on the wire and adds the scheme-2 headers.
+/// Signs a release-signed request over its exact bytes, behind a trait object: the closure is
+/// made only by [`ClientBuilder::release_credential`], so a program that never sets a release
+/// credential links none of the signing code (Ed25519, SHA-2) through the request hook.
+#[derive(Clone)]
+struct Signer(
+    Arc<dyn Fn(&mut reqwest::Request, &str) -> std::result::Result<(), String> + Send + Sync>,
+);
+
+impl fmt::Debug for Signer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Signer(release credential)")
+    }
+}
+
 fn sign(
     request: &mut reqwest::Request,
     credential: &ReleaseCredential,
@@ -349,7 +362,7 @@ pub struct ClientBuilder {
     read_timeout: Duration,
     retry: RetryPolicy,
     sync_batch_size: usize,
-    signer: Option<ReleaseCredential>,
+    signer: Option<Signer>,
     allow_insecure_http: bool,
 }
 
@@ -426,7 +439,9 @@ impl ClientBuilder {
     /// heartbeat). Those carry no bearer token and no user agent, whatever else is set, and are
     /// never retried.
     pub fn release_credential(mut self, credential: ReleaseCredential) -> Self {
-        self.signer = Some(credential);
+        self.signer = Some(Signer(Arc::new(move |request, base_path| {
+            sign(request, &credential, base_path)
+        })));
         self
     }
 

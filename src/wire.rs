@@ -40,9 +40,12 @@ pub struct Page<R> {
     /// The records on this page, newest first.
     pub items: Vec<R>,
     /// Pass back as `before` for the next page; `None` at the start of history.
-    #[cfg_attr(feature = "schemars", schemars(
-        description = "Cursor for the next page (pass back as `before`); absent or null at the start of history."
-    ))]
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(
+            description = "Cursor for the next page (pass back as `before`); absent or null at the start of history."
+        )
+    )]
     #[serde(
         rename = "nextBefore",
         default,
@@ -64,7 +67,10 @@ impl<R> Page<R> {
 #[non_exhaustive]
 pub struct SyncRequest<R> {
     /// The batch: at most [`crate::sync::SYNC_BATCH_CAP`] records.
-    #[cfg_attr(feature = "schemars", schemars(length(max = 100), description = "The batch: at most 100 records."))]
+    #[cfg_attr(
+        feature = "schemars",
+        schemars(length(max = 100), description = "The batch: at most 100 records.")
+    )]
     pub items: Vec<R>,
 }
 

@@ -52,10 +52,10 @@ mod frames;
 mod keys;
 mod pairing;
 mod phone;
-#[cfg(feature = "mobile-transport")]
-pub mod transport;
 #[cfg(feature = "schemars")]
 mod schema;
+#[cfg(feature = "mobile-transport")]
+pub mod transport;
 
 pub use desktop::{
     DesktopEndpoint, DesktopRejection, DesktopSession, DesktopStep, PairedDevice, PairedDevices,
