@@ -11,8 +11,9 @@
 #   - the new operation is a public method, retried once after a 503 (drill_new_operation.rs);
 #   - the emulator-parity test fails, naming GET /api/voice/calls/{sourceId};
 #   - the gate calls the edits additive and passes.
-# Drill 2 (breaking) removes a property and an enum value from another copy's spec and proves
-# the gate fails naming them, then passes once Cargo.toml's version has the next minor.
+# Drill 2 (breaking) sets another copy's version to the last released one, removes a property and
+# an enum value from its spec and proves the gate fails naming them, then passes once Cargo.toml's
+# version has the next minor.
 #
 # Build sharing: the copies use this target dir as their cargo build dir (warm dependencies),
 # with their final artefacts in a subdirectory, so the main build's outputs are not overwritten;
@@ -133,6 +134,11 @@ fi
 say "drill 2: a breaking edit to a copy of the spec"
 brk="$work/breaking"
 copy_repo "$brk"
+# The copy starts at the version the contract was last released with, as a maintainer's tree does
+# right after a release: the working Cargo.toml may already carry an unreleased bump, which
+# rightly lets a breaking change through.
+released="$(ls "$brk"/schema/released/openapi-*.json | sed 's/.*openapi-\(.*\)\.json$/\1/' | sort -V | tail -n 1)"
+sed -i "0,/^version = \"[^\"]*\"$/s//version = \"$released\"/" "$brk/Cargo.toml"
 python3 .ci/drill/edit_spec.py breaking "$brk/schema/openapi.json" || {
   fail "breaking edits apply to the copied spec"
   exit 1
