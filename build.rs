@@ -32,6 +32,7 @@
 //! | sync operation | `x-wavekat-schema-version: N` | Stamped on records that leave `schemaVersion` unset (default 1). |
 //! | list-query property | `x-wavekat-default-known-values: "<Enum>"` | Sent as every known value of the enum, comma-separated, when the query leaves it unset. |
 //! | string property | `x-wavekat-token: true` | A bearer token: `crate::Token` (redacting `Debug`); on the wire still a plain string. |
+//! | property | `x-wavekat-secret: true` | A secret that is not a token (a one-time code, the sign-in `state`): the struct's `Debug` prints `<redacted>` for it. |
 //! | string enum | `x-wavekat-enum-descriptions: {value: text}` | The doc of each Rust variant. |
 //! | component | `x-wavekat-transport` | Not an HTTP body (the mobile frames): not generated, hand-written in `src/mobile`. |
 
@@ -51,6 +52,9 @@ const SPEC: &str = "schema/openapi.json";
 /// A vendor extension, not a `format`: the wire value is an ordinary string, only its Rust
 /// representation differs.
 const TOKEN_MARK: &str = "x-wavekat-token";
+/// The extension marking any other secret property (a one-time code, the sign-in `state`): the
+/// type keeps its wire form, but its `Debug` prints `<redacted>` in the field's place.
+const SECRET_MARK: &str = "x-wavekat-secret";
 const HTTP_METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
@@ -816,6 +820,7 @@ fn shape_types(file: &mut syn::File, spec: &Spec) -> Result<Vec<StructInfo>, Box
             .and_then(|s| s.get("properties"))
             .and_then(Value::as_object);
         let mut fields = Vec::new();
+        let mut secrets = Vec::new();
         for field in named.named.iter_mut() {
             let ident = field
                 .ident
@@ -841,6 +846,13 @@ fn shape_types(file: &mut syn::File, spec: &Spec) -> Result<Vec<StructInfo>, Box
                     }
                 };
             }
+            if props
+                .and_then(|p| p.get(&wire))
+                .and_then(|p| p.get(SECRET_MARK))
+                == Some(&Value::Bool(true))
+            {
+                secrets.push(wire.clone());
+            }
             let optional = option_inner(&field.ty).is_some() || has_serde_default(&field.attrs);
             fields.push(FieldInfo {
                 ident,
@@ -850,6 +862,9 @@ fn shape_types(file: &mut syn::File, spec: &Spec) -> Result<Vec<StructInfo>, Box
             });
         }
         st.attrs.push(syn::parse_quote!(#[non_exhaustive]));
+        if !secrets.is_empty() {
+            impls.push(redacted_debug(st, &fields, &secrets)?);
+        }
 
         // The constructor takes the required properties in the spec's `required` order.
         let required_order: Vec<String> = schema
@@ -928,6 +943,43 @@ fn shape_types(file: &mut syn::File, spec: &Spec) -> Result<Vec<StructInfo>, Box
     }
     items.extend(impls);
     Ok(infos)
+}
+
+/// Drops `Debug` from a struct's derives and writes one that prints `<redacted>` for the
+/// properties marked `x-wavekat-secret`.
+fn redacted_debug(
+    st: &mut syn::ItemStruct,
+    fields: &[FieldInfo],
+    secrets: &[String],
+) -> Result<syn::Item, BoxError> {
+    for attr in st.attrs.iter_mut().filter(|a| a.path().is_ident("derive")) {
+        let paths = attr.parse_args_with(
+            syn::punctuated::Punctuated::<syn::Path, syn::Token![,]>::parse_terminated,
+        )?;
+        let kept: Vec<&syn::Path> = paths
+            .iter()
+            .filter(|p| !p.segments.last().is_some_and(|s| s.ident == "Debug"))
+            .collect();
+        *attr = syn::parse_quote!(#[derive(#(#kept),*)]);
+    }
+    let name = st.ident.to_string();
+    let mut body = format!("f.debug_struct({name:?})");
+    for f in fields {
+        if secrets.contains(&f.wire) {
+            let _ = write!(body, ".field({:?}, &\"<redacted>\")", f.wire);
+        } else {
+            let _ = write!(body, ".field({:?}, &self.{})", f.wire, f.ident);
+        }
+    }
+    let source = format!(
+        "/// Leaves out the properties the spec marks `{SECRET_MARK}`.\n\
+         impl ::std::fmt::Debug for {name} {{\n\
+             fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {{ {body}.finish() }}\n\
+         }}"
+    );
+    Ok(syn::Item::Impl(
+        syn::parse_str(&source).map_err(|e| format!("Debug of {name}: {e}"))?,
+    ))
 }
 
 fn wire_validate_source(structs: &[StructInfo], spec: &Spec) -> String {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
-use wavekat_platform_client::wire::CliCodeExchangeResponse;
+use wavekat_platform_client::wire::{CliCodeExchangeRequest, CliCodeExchangeResponse};
 
 const SPEC: &str = include_str!("../schema/openapi.json");
 /// progenitor's output after build.rs shaped it (non_exhaustive, constructors).
@@ -198,4 +198,38 @@ fn a_code_exchange_response_never_shows_its_token_in_debug() {
             "on the wire the token is the plain string"
         );
     }
+}
+
+#[test]
+fn a_code_exchange_request_never_shows_its_code_or_state_in_debug() {
+    let request =
+        CliCodeExchangeRequest::new("ONE-TIME-7Q4Z".to_owned(), "st4te-Xk29vLq8aWcM".to_owned());
+    let shown = format!("{request:?}");
+    assert!(!shown.contains("ONE-TIME-7Q4Z"), "{shown}");
+    assert!(!shown.contains("st4te-Xk29vLq8aWcM"), "{shown}");
+    assert!(shown.contains("CliCodeExchangeRequest"), "{shown}");
+    let wire = serde_json::to_value(&request).unwrap();
+    assert_eq!(wire["code"], "ONE-TIME-7Q4Z", "the wire keeps the value");
+    assert_eq!(
+        wire["state"], "st4te-Xk29vLq8aWcM",
+        "the wire keeps the value"
+    );
+}
+
+#[test]
+fn every_secret_marked_property_is_redacted_by_the_generated_debug() {
+    let spec = spec();
+    let mut marked = Vec::new();
+    for (name, schema) in spec["components"]["schemas"].as_object().unwrap() {
+        for (prop, body) in schema["properties"].as_object().into_iter().flatten() {
+            if body["x-wavekat-secret"] == Value::Bool(true) {
+                marked.push(format!("{name}.{prop}"));
+                assert!(
+                    GENERATED.contains(&format!(".field({prop:?}, &\"<redacted>\")")),
+                    "{name}.{prop} is marked x-wavekat-secret but its Debug prints it"
+                );
+            }
+        }
+    }
+    assert!(!marked.is_empty(), "no property is marked x-wavekat-secret");
 }
