@@ -33,6 +33,8 @@ pinned=(
   "signin_hardening pending_handshake_debug_leaves_out_the_state_and_the_sign_in_url"
   "signin_hardening code_login_debug_leaves_out_the_state_and_the_url"
   "lib token::tests::an_opaque_token_with_a_late_underscore_shows_nothing_of_its_secret"
+  "spec_driven a_code_exchange_response_never_shows_its_token_in_debug"
+  "spec_driven a_code_exchange_request_never_shows_its_code_or_state_in_debug"
   # 6. dot-segment recording ids
   "recording_id_traversal a_dot_dot_recording_id_is_refused_before_any_request"
   "recording_id_traversal the_generated_bytes_operation_refuses_a_dot_segment_id_before_any_request"
