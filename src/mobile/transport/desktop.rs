@@ -697,6 +697,7 @@ impl Conn {
         let mut tx = Some(tx);
         let mut shutdown = self.shared.shutdown.subscribe();
         let mut last_seen = tokio::time::Instant::now();
+        let mut handles_gone = false;
         loop {
             let paired = self.device.is_some();
             let deadline = if paired {
@@ -724,9 +725,14 @@ impl Conn {
                         Some(Ok(message)) => self.on_message(message, &mut tx).await,
                     }
                 }
-                frame = rx.recv(), if paired => match frame {
+                frame = rx.recv(), if paired && !handles_gone => match frame {
                     Some(frame) => self.outgoing(&frame),
-                    None => Flow::Continue,
+                    None => {
+                        // Every ConnectionHandle was dropped: nothing more to send, but the phone
+                        // may still talk. Stop polling the closed queue (it is always ready).
+                        handles_gone = true;
+                        Flow::Continue
+                    }
                 },
             };
             match flow {
