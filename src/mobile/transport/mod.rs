@@ -232,7 +232,7 @@ pub(crate) fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocket
     let max = super::MAX_FRAME_BYTES.saturating_add(secure::RECORD_HEADER_LEN);
     tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
+        .write_buffer_size(64 * 1024)
         .max_write_buffer_size(max.saturating_mul(2))
         .max_message_size(Some(max))
         .max_frame_size(Some(max))
