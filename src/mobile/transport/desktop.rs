@@ -151,6 +151,9 @@ pub struct PairedDeviceRecord {
 }
 
 /// What the endpoint reports to the daemon.
+// Events are moved once, from a connection to the daemon; boxing the large ones would cost an
+// allocation each for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum DesktopEvent {
@@ -660,6 +663,8 @@ impl Conn {
             OsRng.fill_bytes(&mut n);
             n
         };
+        // The upgrade callback's error type is tungstenite's HTTP response.
+        #[allow(clippy::result_large_err)]
         let callback = |request: &Request, mut response: Response| {
             on_upgrade(request, &mut response, &mut offered, &desktop_nonce)?;
             Ok::<Response, ErrorResponse>(response)
@@ -1221,6 +1226,8 @@ impl Conn {
     }
 }
 
+// The error type is tungstenite's HTTP response, fixed by its upgrade callback.
+#[allow(clippy::result_large_err)]
 fn on_upgrade(
     request: &Request,
     response: &mut Response,

@@ -207,7 +207,7 @@ impl TransportError {
 
 /// Converts PCM bytes (f32 little-endian) to samples; `None` if the length is not a multiple of 4.
 pub(crate) fn pcm_to_samples(pcm: &[u8]) -> Option<Vec<f32>> {
-    if pcm.len() % 4 != 0 {
+    if !pcm.len().is_multiple_of(4) {
         return None;
     }
     Some(
