@@ -255,6 +255,7 @@ async fn secure_mode_refuses_an_unsealed_frame_injected_after_pairing() {
 /// A man in the middle the phone reaches instead of the desktop: it opens its own connection to
 /// the desktop, relays the resume handshake, then sends a frame of its own on the resumed link.
 /// Returns once the attacker's desktop connection has ended or the injected frame is sent.
+#[allow(clippy::result_large_err)] // tungstenite's upgrade callback returns an HTTP response
 async fn relaying_attacker(listener: TcpListener, desktop_url: String, secure: bool) {
     let Ok((stream, _)) = listener.accept().await else {
         return;
@@ -472,8 +473,7 @@ async fn a_desktop_requiring_secure_mode_refuses_a_plain_phone_with_its_reason()
     };
     let error = connect(phone_config(desktop.url(), PhoneSecurity::PlainOnly), start)
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
     assert!(
         matches!(error, TransportError::SecureModeRequired),
         "{error:?}"
@@ -535,8 +535,7 @@ async fn a_securely_paired_phone_refuses_a_desktop_answering_in_plain_mode() {
         PhoneStart::Resume(identity),
     )
     .await
-    .err()
-    .expect("refused");
+    .expect_err("refused");
     assert!(
         matches!(error, TransportError::SecureModeUnavailable),
         "{error:?}"

@@ -19,7 +19,7 @@ use wavekat_platform_client::mobile::transport::{
 };
 use wavekat_platform_client::mobile::PairingWindowConfig;
 
-const SEED: u64 = 0x5eed_14;
+const SEED: u64 = 0x5eed_0014;
 const ENVELOPES: usize = 150;
 
 /// xorshift64*: a small seeded generator, so a failing run can be replayed.

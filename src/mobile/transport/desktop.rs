@@ -151,6 +151,9 @@ pub struct PairedDeviceRecord {
 }
 
 /// What the endpoint reports to the daemon.
+// Events are moved once, from a connection to the daemon; boxing the large ones would cost an
+// allocation each for nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum DesktopEvent {
@@ -660,6 +663,8 @@ impl Conn {
             OsRng.fill_bytes(&mut n);
             n
         };
+        // The upgrade callback's error type is tungstenite's HTTP response.
+        #[allow(clippy::result_large_err)]
         let callback = |request: &Request, mut response: Response| {
             on_upgrade(request, &mut response, &mut offered, &desktop_nonce)?;
             Ok::<Response, ErrorResponse>(response)
@@ -697,6 +702,7 @@ impl Conn {
         let mut tx = Some(tx);
         let mut shutdown = self.shared.shutdown.subscribe();
         let mut last_seen = tokio::time::Instant::now();
+        let mut handles_gone = false;
         loop {
             let paired = self.device.is_some();
             let deadline = if paired {
@@ -724,9 +730,14 @@ impl Conn {
                         Some(Ok(message)) => self.on_message(message, &mut tx).await,
                     }
                 }
-                frame = rx.recv(), if paired => match frame {
+                frame = rx.recv(), if paired && !handles_gone => match frame {
                     Some(frame) => self.outgoing(&frame),
-                    None => Flow::Continue,
+                    None => {
+                        // Every ConnectionHandle was dropped: nothing more to send, but the phone
+                        // may still talk. Stop polling the closed queue (it is always ready).
+                        handles_gone = true;
+                        Flow::Continue
+                    }
                 },
             };
             match flow {
@@ -1215,6 +1226,8 @@ impl Conn {
     }
 }
 
+// The error type is tungstenite's HTTP response, fixed by its upgrade callback.
+#[allow(clippy::result_large_err)]
 fn on_upgrade(
     request: &Request,
     response: &mut Response,

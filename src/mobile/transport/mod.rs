@@ -207,7 +207,7 @@ impl TransportError {
 
 /// Converts PCM bytes (f32 little-endian) to samples; `None` if the length is not a multiple of 4.
 pub(crate) fn pcm_to_samples(pcm: &[u8]) -> Option<Vec<f32>> {
-    if pcm.len() % 4 != 0 {
+    if !pcm.len().is_multiple_of(4) {
         return None;
     }
     Some(
@@ -232,7 +232,7 @@ pub(crate) fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocket
     let max = super::MAX_FRAME_BYTES.saturating_add(secure::RECORD_HEADER_LEN);
     tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
+        .write_buffer_size(64 * 1024)
         .max_write_buffer_size(max.saturating_mul(2))
         .max_message_size(Some(max))
         .max_frame_size(Some(max))

@@ -32,6 +32,9 @@ use crate::mobile::{
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// Most queued frames written before one flush.
+const WRITE_BATCH: usize = 32;
+
 /// Whether the phone accepts a plain proto-2 desktop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
@@ -868,7 +871,31 @@ impl Runner {
                         let _ = link.ws.close(None).await;
                         break End::Local;
                     };
-                    if let Err(error) = self.write(link, outgoing, &mut pending).await {
+                    // Write what is queued (up to a batch) and flush once.
+                    let mut written = Vec::new();
+                    let mut result = self.write(link, outgoing, &mut pending, &mut written).await;
+                    let mut batch = 1;
+                    while result.is_ok() && batch < WRITE_BATCH {
+                        let Ok(next) = self.queue.try_recv() else { break };
+                        result = self.write(link, next, &mut pending, &mut written).await;
+                        batch += 1;
+                    }
+                    if result.is_ok() {
+                        result = link
+                            .ws
+                            .flush()
+                            .await
+                            .map_err(|e| TransportError::WebSocket(e.to_string()));
+                    }
+                    let outcome = if result.is_ok() {
+                        Ok(EnvelopeDelivery::Written)
+                    } else {
+                        Err(DeliveryFailure::Unknown)
+                    };
+                    for receipt in written {
+                        let _ = receipt.send(outcome);
+                    }
+                    if let Err(error) = result {
                         break End::Failed(error);
                     }
                 }
@@ -896,11 +923,14 @@ impl Runner {
         end
     }
 
+    /// Feeds one frame to the socket (sealed in secure mode) without flushing; a plain
+    /// envelope's receipt goes to `written`, settled after the flush.
     async fn write(
         &mut self,
         link: &mut Link,
         outgoing: Outgoing,
         pending: &mut VecDeque<(u64, oneshot::Sender<Outcome>)>,
+        written: &mut Vec<oneshot::Sender<Outcome>>,
     ) -> Result<(), TransportError> {
         let text = match outgoing.frame.encode() {
             Ok(text) => text,
@@ -921,14 +951,12 @@ impl Runner {
             }
             None => (Message::text(text), None),
         };
-        match link.ws.send(message).await {
+        match link.ws.feed(message).await {
             Ok(()) => {
                 if let Some(receipt) = outgoing.receipt {
                     match seq {
                         Some(seq) => pending.push_back((seq, receipt)),
-                        None => {
-                            let _ = receipt.send(Ok(EnvelopeDelivery::Written));
-                        }
+                        None => written.push(receipt),
                     }
                 }
                 Ok(())

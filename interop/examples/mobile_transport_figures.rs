@@ -1,0 +1,398 @@
+//! Figures of the phone ↔ desktop transport for BENCHMARKS.md ("Mobile transport"), all on
+//! 127.0.0.1:
+//!
+//! 1. Audio streaming phone → desktop: 10 s of 16 kHz mono f32 in 100 ms chunks, through the
+//!    transport (plain and secure) against a bare tokio-tungstenite loop moving the same frames
+//!    (same encode on the sender, same decode to samples on the receiver). Runs interleave.
+//! 2. Reconnect + resume after a dropped connection: time from the cut to the phone's `Resumed`.
+//! 3. Desktop resident memory with 1,000 paired idle phones (the phones run in a child process,
+//!    so the figure is the desktop's alone).
+//!
+//! Run: `cargo run --release -p wavekat-platform-interop --example mobile_transport_figures`
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use ed25519_dalek::SigningKey;
+use futures_util::{SinkExt as _, StreamExt as _};
+use rand_core::OsRng;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::Message;
+use wavekat_platform_client::mobile::transport::{
+    connect, DesktopConfig, DesktopEvent, DesktopEvents, MobileDesktop, PairingQr, PhoneConfig,
+    PhoneEvent, PhoneEvents, PhoneHandle, PhoneSecurity, PhoneStart,
+};
+use wavekat_platform_client::mobile::{
+    decode_client_frame, ClientFrame, PairingWindowConfig, MOBILE_WS_PATH,
+};
+
+const RATE: u32 = 16_000;
+const CHUNK: usize = 1600;
+const CHUNKS: usize = 100;
+const ROUNDS: usize = 7;
+const DROPS: usize = 101;
+const IDLE_PHONES: usize = 1000;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn utterance() -> Vec<Vec<f32>> {
+    (0..CHUNKS)
+        .map(|c| {
+            (0..CHUNK)
+                .map(|i| ((c * CHUNK + i) as f32 * 0.01).sin() * 0.3)
+                .collect()
+        })
+        .collect()
+}
+
+fn pcm(samples: &[f32]) -> Vec<u8> {
+    samples.iter().flat_map(|s| s.to_le_bytes()).collect()
+}
+
+fn samples(pcm: &[u8]) -> Vec<f32> {
+    pcm.chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+async fn desktop() -> Result<(MobileDesktop, DesktopEvents)> {
+    let identity = SigningKey::generate(&mut OsRng);
+    Ok(MobileDesktop::bind(
+        "127.0.0.1:0",
+        DesktopConfig::new("mur", &identity.verifying_key()),
+    )
+    .await?)
+}
+
+async fn pair(
+    desktop: &MobileDesktop,
+    url: String,
+    security: PhoneSecurity,
+) -> Result<(PhoneHandle, PhoneEvents)> {
+    let mut qr = desktop.open_pairing_window(PairingWindowConfig::default());
+    qr.secure = security != PhoneSecurity::PlainOnly;
+    let mut config = PhoneConfig::new(url, "mur");
+    config.security = security;
+    let (phone, events, _) = connect(
+        config,
+        PhoneStart::Pair {
+            qr,
+            device_key: SigningKey::generate(&mut OsRng),
+        },
+    )
+    .await?;
+    Ok((phone, events))
+}
+
+/// One utterance through the transport; returns when the desktop has every sample.
+async fn stream_transport(
+    phone: &PhoneHandle,
+    events: &mut DesktopEvents,
+    audio: &[Vec<f32>],
+) -> Result<Duration> {
+    let start = Instant::now();
+    phone.send_audio_start(RATE).await?;
+    for chunk in audio {
+        phone.send_audio(chunk).await?;
+    }
+    phone.send_audio_end().await?;
+    if std::env::var_os("FIGURES_TRACE").is_some() {
+        eprintln!("queued after {:?}", start.elapsed());
+    }
+    let mut received = 0usize;
+    while let Some(event) = events.recv().await {
+        match event {
+            DesktopEvent::AudioChunk { samples, .. } => received += samples.len(),
+            DesktopEvent::AudioEnd { .. } => break,
+            _ => {}
+        }
+    }
+    assert_eq!(received, CHUNK * CHUNKS);
+    Ok(start.elapsed())
+}
+
+/// The bare loop: a tokio-tungstenite server that decodes each text frame to samples.
+async fn bare_server() -> Result<(String, tokio::sync::mpsc::Receiver<usize>)> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("ws://{}{}", listener.local_addr()?, MOBILE_WS_PATH);
+    let (done, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            let done = done.clone();
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
+                let mut received = 0usize;
+                while let Some(Ok(message)) = ws.next().await {
+                    let Message::Text(text) = message else {
+                        continue;
+                    };
+                    match decode_client_frame(text.as_bytes()) {
+                        Ok(frame @ ClientFrame::AudioChunk { .. }) => {
+                            if let Some(Ok(bytes)) = frame.audio_pcm() {
+                                received += samples(&bytes).len();
+                            }
+                        }
+                        Ok(ClientFrame::AudioStreamEnd) => {
+                            let _ = done.send(received).await;
+                            received = 0;
+                        }
+                        _ => {}
+                    }
+                }
+            });
+        }
+    });
+    Ok((url, rx))
+}
+
+async fn stream_bare(
+    ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
+    done: &mut tokio::sync::mpsc::Receiver<usize>,
+    audio: &[Vec<f32>],
+) -> Result<Duration> {
+    let start = Instant::now();
+    let send = |frame: ClientFrame| -> Result<Message> { Ok(Message::text(frame.encode()?)) };
+    ws.send(send(ClientFrame::AudioStreamStart { sample_rate: RATE })?)
+        .await?;
+    for chunk in audio {
+        ws.send(send(ClientFrame::audio_chunk_from_pcm(&pcm(chunk))?)?)
+            .await?;
+    }
+    ws.send(send(ClientFrame::AudioStreamEnd)?).await?;
+    let received = done.recv().await.ok_or("bare server gone")?;
+    assert_eq!(received, CHUNK * CHUNKS);
+    Ok(start.elapsed())
+}
+
+async fn streaming() -> Result<()> {
+    let audio = utterance();
+    let (desk, mut events) = desktop().await?;
+    let (plain, _pe) = pair(&desk, desk.url(), PhoneSecurity::PlainOnly).await?;
+    let (secure, _se) = pair(&desk, desk.url(), PhoneSecurity::RequireSecure).await?;
+    let (bare_url, mut done) = bare_server().await?;
+    let (mut bare, _) = tokio_tungstenite::connect_async_with_config(bare_url, None, true).await?;
+    // Warm up each, then interleave.
+    stream_bare(&mut bare, &mut done, &audio).await?;
+    stream_transport(&plain, &mut events, &audio).await?;
+    stream_transport(&secure, &mut events, &audio).await?;
+    let (mut b, mut p, mut s) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        b.push(stream_bare(&mut bare, &mut done, &audio).await?);
+        p.push(stream_transport(&plain, &mut events, &audio).await?);
+        s.push(stream_transport(&secure, &mut events, &audio).await?);
+    }
+    let (b, p, s) = (median(b), median(p), median(s));
+    let mib = (CHUNK * CHUNKS * 4) as f64 / (1024.0 * 1024.0);
+    println!(
+        "## streaming: 10 s of 16 kHz f32 in 100 ms chunks, median of {ROUNDS} interleaved runs"
+    );
+    println!(
+        "bare tokio-tungstenite loop: {b:?} ({:.0} MiB/s of PCM)",
+        mib / b.as_secs_f64()
+    );
+    println!(
+        "transport, plain:  {p:?} ({:.0} MiB/s)  ratio bare/transport = {:.2}x",
+        mib / p.as_secs_f64(),
+        b.as_secs_f64() / p.as_secs_f64()
+    );
+    println!(
+        "transport, secure: {s:?} ({:.0} MiB/s)  ratio bare/transport = {:.2}x",
+        mib / s.as_secs_f64(),
+        b.as_secs_f64() / s.as_secs_f64()
+    );
+    desk.shutdown().await;
+    Ok(())
+}
+
+/// A relay whose live connections can be cut.
+async fn relay(
+    upstream: std::net::SocketAddr,
+) -> Result<(String, tokio::sync::broadcast::Sender<()>)> {
+    let hop = TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("ws://{}{}", hop.local_addr()?, MOBILE_WS_PATH);
+    let (cut, _) = tokio::sync::broadcast::channel::<()>(4);
+    let cut_tx = cut.clone();
+    tokio::spawn(async move {
+        while let Ok((phone, _)) = hop.accept().await {
+            let _ = phone.set_nodelay(true);
+            let Ok(desk) = TcpStream::connect(upstream).await else {
+                continue;
+            };
+            let _ = desk.set_nodelay(true);
+            let mut cut_rx = cut_tx.subscribe();
+            tokio::spawn(async move {
+                let (mut pr, mut pw) = phone.into_split();
+                let (mut dr, mut dw) = desk.into_split();
+                let up = async {
+                    let mut b = vec![0u8; 64 * 1024];
+                    while let Ok(n @ 1..) = pr.read(&mut b).await {
+                        if dw.write_all(&b[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                let down = async {
+                    let mut b = vec![0u8; 64 * 1024];
+                    while let Ok(n @ 1..) = dr.read(&mut b).await {
+                        if pw.write_all(&b[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                };
+                tokio::select! { _ = up => {}, _ = down => {}, _ = cut_rx.recv() => {} }
+            });
+        }
+    });
+    Ok((url, cut))
+}
+
+async fn reconnects(security: PhoneSecurity) -> Result<()> {
+    let (desk, mut events) = desktop().await?;
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
+    let (url, cut) = relay(desk.local_addr()).await?;
+    let (_phone, mut phone_events) = pair(&desk, url, security).await?;
+    let mut times = Vec::with_capacity(DROPS);
+    for _ in 0..DROPS {
+        let start = Instant::now();
+        let _ = cut.send(());
+        loop {
+            match phone_events.recv().await {
+                Some(PhoneEvent::Resumed { .. }) => break,
+                Some(PhoneEvent::Closed { error }) => return Err(error.into()),
+                Some(_) => {}
+                None => return Err("phone events ended".into()),
+            }
+        }
+        times.push(start.elapsed());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut sorted = times.clone();
+    sorted.sort();
+    println!(
+        "## reconnect + resume ({security:?}), {DROPS} drops: median {:?}, p90 {:?}, max {:?} (default backoff: first retry after 10 ms + up to 25 % jitter)",
+        median(times),
+        sorted[DROPS * 9 / 10],
+        sorted[DROPS - 1]
+    );
+    desk.shutdown().await;
+    Ok(())
+}
+
+async fn idle_memory() -> Result<()> {
+    let (desk, mut events) = desktop().await?;
+    let baseline = rss_kib();
+    let mut uris = String::new();
+    for _ in 0..IDLE_PHONES {
+        uris.push_str(
+            &desk
+                .open_pairing_window(PairingWindowConfig::default())
+                .to_uri(),
+        );
+        uris.push('\n');
+    }
+    let mut child = tokio::process::Command::new(std::env::current_exe()?)
+        .arg("--idle-phones")
+        .arg(desk.url())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut stdin = child.stdin.take().ok_or("child stdin")?;
+    stdin.write_all(uris.as_bytes()).await?;
+    drop(stdin);
+    let mut lines = BufReader::new(child.stdout.take().ok_or("child stdout")?).lines();
+    let mut paired = 0usize;
+    while paired < IDLE_PHONES {
+        match events.recv().await {
+            Some(DesktopEvent::Paired { .. }) => paired += 1,
+            Some(_) => {}
+            None => return Err("desktop events ended".into()),
+        }
+    }
+    let _ = lines.next_line().await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let loaded = rss_kib();
+    println!(
+        "## {IDLE_PHONES} paired idle phones (secure): desktop RSS {:.1} MiB (baseline {:.1} MiB, +{:.1} KiB per phone), {} live connections",
+        loaded as f64 / 1024.0,
+        baseline as f64 / 1024.0,
+        (loaded.saturating_sub(baseline)) as f64 / IDLE_PHONES as f64,
+        desk.connection_count()
+    );
+    let _ = child.kill().await;
+    desk.shutdown().await;
+    Ok(())
+}
+
+/// Child mode: pair every QR URI from stdin, say so on stdout, then idle until killed.
+async fn idle_phones(url: String) -> Result<()> {
+    let mut input = String::new();
+    tokio::io::stdin().read_to_string(&mut input).await?;
+    let mut phones = Vec::new();
+    let started = Instant::now();
+    for line in input.lines().filter(|l| !l.is_empty()) {
+        let qr = PairingQr::parse(line)?;
+        let (phone, events, _) = connect(
+            PhoneConfig::new(url.clone(), "mur"),
+            PhoneStart::Pair {
+                qr,
+                device_key: SigningKey::generate(&mut OsRng),
+            },
+        )
+        .await?;
+        phones.push((phone, events));
+        if phones.len() % 100 == 0 {
+            eprintln!("child: {} paired at {:?}", phones.len(), started.elapsed());
+        }
+    }
+    println!("paired {}", phones.len());
+    futures_util::future::pending::<()>().await;
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    if args.get(1).map(String::as_str) == Some("--idle-phones") {
+        let url = args.get(2).cloned().ok_or("url")?;
+        return runtime.block_on(idle_phones(url));
+    }
+    let only = args.get(1).cloned().unwrap_or_default();
+    runtime.block_on(async {
+        match only.as_str() {
+            "--streaming" => return streaming().await,
+            "--reconnect" => {
+                reconnects(PhoneSecurity::PlainOnly).await?;
+                return reconnects(PhoneSecurity::RequireSecure).await;
+            }
+            "--idle" => return idle_memory().await,
+            _ => {}
+        }
+        streaming().await?;
+        reconnects(PhoneSecurity::PlainOnly).await?;
+        reconnects(PhoneSecurity::RequireSecure).await?;
+        idle_memory().await
+    })
+}
