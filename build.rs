@@ -958,7 +958,7 @@ fn redacted_debug(
         )?;
         let kept: Vec<&syn::Path> = paths
             .iter()
-            .filter(|p| !p.segments.last().is_some_and(|s| s.ident == "Debug"))
+            .filter(|p| p.segments.last().is_none_or(|s| s.ident != "Debug"))
             .collect();
         *attr = syn::parse_quote!(#[derive(#(#kept),*)]);
     }

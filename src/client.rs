@@ -295,14 +295,14 @@ fn log_retry(result: &reqwest::Result<reqwest::Response>, wait: Duration) {
     }
 }
 
-/// Signs the exact body bytes about to go on the wire and adds the scheme-2 headers.
+/// Signs one request: the request, and the base URL's path prefix (left out of the signed path).
+type SignFn = dyn Fn(&mut reqwest::Request, &str) -> std::result::Result<(), String> + Send + Sync;
+
 /// Signs a release-signed request over its exact bytes, behind a trait object: the closure is
 /// made only by [`ClientBuilder::release_credential`], so a program that never sets a release
 /// credential links none of the signing code (Ed25519, SHA-2) through the request hook.
 #[derive(Clone)]
-struct Signer(
-    Arc<dyn Fn(&mut reqwest::Request, &str) -> std::result::Result<(), String> + Send + Sync>,
-);
+struct Signer(Arc<SignFn>);
 
 impl fmt::Debug for Signer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -310,6 +310,7 @@ impl fmt::Debug for Signer {
     }
 }
 
+/// Signs the exact body bytes about to go on the wire and adds the scheme-2 headers.
 fn sign(
     request: &mut reqwest::Request,
     credential: &ReleaseCredential,
