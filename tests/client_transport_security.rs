@@ -1,54 +1,25 @@
 //! Where the token may travel: never in clear to another machine unless the caller says so, and
 //! never on to a place a redirect names.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use support::raw_http::{serve_forever, Captured};
 use wavekat_platform_client::{Client, Error, RetryPolicy, Token};
 
 /// A server on 127.0.0.1 that answers `POST` with a `302` to `/landing` and every other method
-/// with `200 {}`, recording each request line and its `Authorization` header.
-async fn redirecting_server() -> (String, Arc<Mutex<Vec<(String, Option<String>)>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let log = log.clone();
-            tokio::spawn(async move {
-                let mut head = Vec::new();
-                let mut buf = [0u8; 4096];
-                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match socket.read(&mut buf).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(n) => head.extend_from_slice(&buf[..n]),
-                    }
-                }
-                let head = String::from_utf8_lossy(&head).into_owned();
-                let line = head.lines().next().unwrap_or("").to_owned();
-                let auth = head.lines().find_map(|l| {
-                    let (name, value) = l.split_once(':')?;
-                    name.eq_ignore_ascii_case("authorization")
-                        .then(|| value.trim().to_owned())
-                });
-                let post = line.starts_with("POST ");
-                log.lock().unwrap().push((line, auth));
-                let answer = if post {
-                    "HTTP/1.1 302 Found\r\nLocation: /landing\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                } else {
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
-                };
-                let _ = socket.write_all(answer.as_bytes()).await;
-                let _ = socket.shutdown().await;
-            });
+/// with `200 {}`, recording each request.
+async fn redirecting_server() -> (String, Arc<Mutex<Vec<Captured>>>) {
+    serve_forever(|request, _| {
+        if request.request_line().starts_with("POST ") {
+            "HTTP/1.1 302 Found\r\nLocation: /landing\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        } else {
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
         }
-    });
-    (url, seen)
+        .to_owned()
+    })
+    .await
 }
 
 #[tokio::test]
@@ -78,11 +49,14 @@ async fn a_302_answering_revoke_current_is_an_error_not_a_success() {
     let error = result.unwrap_err();
     assert_eq!(error.status(), Some(302));
     assert!(error.to_string().contains("/landing"), "{error}");
-    let requests = seen.lock().unwrap().clone();
+    let requests: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.request_line().to_owned())
+        .collect();
     assert_eq!(requests.len(), 1, "the redirect was followed: {requests:?}");
-    assert!(requests[0]
-        .0
-        .starts_with("POST /api/auth/cli/tokens/revoke-current "));
+    assert!(requests[0].starts_with("POST /api/auth/cli/tokens/revoke-current "));
 }
 
 #[tokio::test]
@@ -94,9 +68,14 @@ async fn a_redirect_never_carries_the_token_to_its_target() {
         .build()
         .unwrap();
     let _ = client.revoke_current_token().await;
-    let requests = seen.lock().unwrap().clone();
+    let requests: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.request_line().to_owned())
+        .collect();
     assert!(
-        requests.iter().all(|(line, _)| !line.contains("/landing")),
+        requests.iter().all(|line| !line.contains("/landing")),
         "{requests:?}"
     );
 }

@@ -3,62 +3,34 @@
 //! that exists only in the drill's edited spec. It must be a public method after a rebuild, and,
 //! being a read, retried on a 503.
 
+mod support;
+
 use std::sync::{Arc, Mutex};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use support::raw_http::{serve_forever, Captured};
 use wavekat_platform_client::{Client, RetryPolicy, Token};
 
 const RECORD: &str = r#"{"sourceId":"x","accountId":"22222222-2222-4222-8222-222222222222","direction":"outbound","party":"+1","ringAt":"2026-05-16T10:00:00Z","endAt":"2026-05-16T10:00:20Z","disposition":"cancelled","endReason":"cancelled_local"}"#;
 
 /// A loopback server answering its first request `503` (with `Retry-After: 0`) and every later
-/// one `200` with [`RECORD`]; returns its URL and the request lines it has seen.
-async fn unavailable_once_then_the_record() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = seen.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((mut socket, _)) = listener.accept().await else {
-                return;
-            };
-            let mut head = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-                match socket.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
-            }
-            let line = String::from_utf8_lossy(&head)
-                .lines()
-                .next()
-                .unwrap_or("")
-                .to_owned();
-            let first = {
-                let mut log = log.lock().unwrap();
-                log.push(line);
-                log.len() == 1
-            };
-            let (status, extra, body) = if first {
-                (
-                    "503 Service Unavailable",
-                    "Retry-After: 0\r\n",
-                    r#"{"error":"unavailable"}"#,
-                )
-            } else {
-                ("200 OK", "", RECORD)
-            };
-            let response = format!(
-                "HTTP/1.1 {status}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = socket.write_all(response.as_bytes()).await;
-            let _ = socket.shutdown().await;
-        }
-    });
-    (url, seen)
+/// one `200` with [`RECORD`]; returns its URL and the requests it has seen.
+async fn unavailable_once_then_the_record() -> (String, Arc<Mutex<Vec<Captured>>>) {
+    serve_forever(|_, before| {
+        let (status, extra, body) = if before == 0 {
+            (
+                "503 Service Unavailable",
+                "Retry-After: 0\r\n",
+                r#"{"error":"unavailable"}"#,
+            )
+        } else {
+            ("200 OK", "", RECORD)
+        };
+        format!(
+            "HTTP/1.1 {status}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    })
+    .await
 }
 
 #[tokio::test]
@@ -74,7 +46,12 @@ async fn the_operation_added_to_the_spec_is_callable_and_retried_as_a_read() {
 
     assert_eq!(record.source_id, "x");
     assert_eq!(record.party, "+1");
-    let seen = seen.lock().unwrap().clone();
+    let seen: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.request_line().to_owned())
+        .collect();
     assert_eq!(
         seen,
         [

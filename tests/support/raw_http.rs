@@ -1,6 +1,9 @@
-//! A one-shot raw HTTP server on 127.0.0.1 that records the request it gets and answers with a
-//! canned response (or never answers), for tests of what the client puts on the wire.
+//! Raw HTTP servers on 127.0.0.1 that record what they get and answer with canned responses (or
+//! never answer), for tests of what the client puts on the wire.
 #![allow(dead_code)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
@@ -91,40 +94,66 @@ pub fn http_response(status: &str, content_type: &str, body: &str) -> Reply {
     ))
 }
 
-/// Answers every request with `status` (and `Connection: close`), counting the requests.
-pub async fn serve_status_forever(
-    status: &'static str,
-    extra_headers: &'static str,
-) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+/// Answers every request on 127.0.0.1 with what `answer` returns for it, given its head and how
+/// many requests came before it; one request per connection (`Connection: close`). Returns the
+/// base URL and the heads received so far (bodies are not read).
+pub async fn serve_forever<F>(answer: F) -> (String, Arc<Mutex<Vec<Captured>>>)
+where
+    F: Fn(&Captured, usize) -> String + Send + Sync + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let counted = count.clone();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let answer = Arc::new(answer);
     tokio::spawn(async move {
         loop {
             let Ok((mut socket, _)) = listener.accept().await else {
                 return;
             };
-            let counted = counted.clone();
+            let (log, answer) = (log.clone(), answer.clone());
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 65536];
-                let mut seen = Vec::new();
-                while !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+                let mut head = Vec::new();
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
                     match socket.read(&mut buf).await {
                         Ok(0) | Err(_) => return,
-                        Ok(n) => seen.extend_from_slice(&buf[..n]),
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
                     }
                 }
-                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let body = r#"{"error":"unavailable"}"#;
-                let response = format!(
-                    "HTTP/1.1 {status}\r\n{extra_headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
+                let captured = Captured {
+                    head: String::from_utf8_lossy(&head).into_owned(),
+                    body: Vec::new(),
+                };
+                let response = {
+                    let mut log = log.lock().unwrap();
+                    let response = answer(&captured, log.len());
+                    log.push(captured);
+                    response
+                };
                 let _ = socket.write_all(response.as_bytes()).await;
                 let _ = socket.shutdown().await;
             });
         }
     });
+    (url, seen)
+}
+
+/// Answers every request with `status` (and `Connection: close`), counting the requests.
+pub async fn serve_status_forever(
+    status: &'static str,
+    extra_headers: &'static str,
+) -> (String, Arc<AtomicUsize>) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let counted = count.clone();
+    let (url, _) = serve_forever(move |_, _| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        let body = r#"{"error":"unavailable"}"#;
+        format!(
+            "HTTP/1.1 {status}\r\n{extra_headers}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+    })
+    .await;
     (url, count)
 }
