@@ -112,6 +112,15 @@ fn keys<'a>(old: &'a Map<String, Value>, new: &'a Map<String, Value>) -> Vec<&'a
     out
 }
 
+/// `changed from <old> to <new>`, each side as [`short`], an absent side shown as `absent`.
+fn changed(old: Option<&Value>, new: Option<&Value>, absent: &str) -> String {
+    format!(
+        "changed from {} to {}",
+        old.map_or(absent.to_owned(), short),
+        new.map_or(absent.to_owned(), short)
+    )
+}
+
 fn short(v: &Value) -> String {
     let text = v.to_string();
     if text.chars().count() > 60 {
@@ -177,15 +186,7 @@ impl Diff {
         if dropped {
             self.push(Class::Additive, path, "no longer required");
         } else {
-            self.push(
-                Class::Breaking,
-                path,
-                format!(
-                    "changed from {} to {}",
-                    old.map_or("(none)".to_owned(), short),
-                    new.map_or("(none)".to_owned(), short)
-                ),
-            );
+            self.push(Class::Breaking, path, changed(old, new, "(none)"));
         }
     }
 
@@ -275,20 +276,13 @@ impl Diff {
                     Class::Breaking,
                     here,
                     format!(
-                        "changed from {} to {} (the platform checks release signatures)",
-                        a.map_or("(none)".to_owned(), short),
-                        b.map_or("(none)".to_owned(), short)
+                        "{} (the platform checks release signatures)",
+                        changed(a, b, "(none)")
                     ),
                 ),
-                k if k.starts_with("x-") => self.push(
-                    Class::Additive,
-                    here,
-                    format!(
-                        "changed from {} to {}",
-                        a.map_or("(none)".to_owned(), short),
-                        b.map_or("(none)".to_owned(), short)
-                    ),
-                ),
+                k if k.starts_with("x-") => {
+                    self.push(Class::Additive, here, changed(a, b, "(none)"))
+                }
                 k if COSMETIC.contains(&k) => self.push(Class::Cosmetic, here, "changed"),
                 _ => self.unclassified(&here, a, b),
             }
@@ -491,11 +485,7 @@ impl Diff {
         self.push(
             Class::Breaking,
             at,
-            format!(
-                "changed from {} to {} (a different type)",
-                old.map_or("(inline)".to_owned(), short),
-                new.map_or("(inline)".to_owned(), short)
-            ),
+            format!("{} (a different type)", changed(old, new, "(inline)")),
         );
     }
 
@@ -556,15 +546,9 @@ impl Diff {
                 "properties" => self.properties(at, o, n, &old_required, &new_required),
                 "required" => {} // with the properties
                 "$ref" => self.reference(&here, a, b),
-                "type" | "format" | "nullable" | "readOnly" | "writeOnly" => self.push(
-                    Class::Breaking,
-                    here,
-                    format!(
-                        "changed from {} to {}",
-                        a.map_or("(none)".to_owned(), short),
-                        b.map_or("(none)".to_owned(), short)
-                    ),
-                ),
+                "type" | "format" | "nullable" | "readOnly" | "writeOnly" => {
+                    self.push(Class::Breaking, here, changed(a, b, "(none)"))
+                }
                 "enum" => self.enumeration(&here, a, b),
                 "items" | "not" => self.schema(&here, a, b),
                 "additionalProperties" => self.additional_properties(&here, a, b),
@@ -586,11 +570,7 @@ impl Diff {
                     _ => self.push(
                         Class::Breaking,
                         here,
-                        format!(
-                            "changed from {} to {} (narrowed)",
-                            a.map_or("(none)".to_owned(), short),
-                            b.map_or("(none)".to_owned(), short)
-                        ),
+                        format!("{} (narrowed)", changed(a, b, "(none)")),
                     ),
                 },
                 k if k.starts_with("x-") || COSMETIC.contains(&k) => {
