@@ -198,12 +198,13 @@ async fn secure_mode_refuses_a_frame_injected_after_pairing() {
         matches!(e, DesktopEvent::Paired { .. }).then_some(())
     })
     .await;
-    // A forged record: right layout, sequence 0, a MAC the attacker cannot compute.
+    // A forged record: right layout (kind, the next sequence number, ack, the frame, a tag), but a
+    // tag the attacker cannot compute.
     let mut forged = vec![0u8];
     forged.extend_from_slice(&1u64.to_be_bytes());
     forged.extend_from_slice(&0u64.to_be_bytes());
-    forged.extend_from_slice(&[0u8; 32]);
     forged.extend_from_slice(INJECTED_QUERY.as_bytes());
+    forged.extend_from_slice(&[0u8; 16]);
     relay
         .inject
         .send(client_frame(2, &forged))
@@ -369,7 +370,7 @@ async fn secure_mode_refuses_a_relayed_resume() {
                 ..
             }
         )),
-        "the relayed proof fails its MAC: {seen:?}"
+        "the relayed proof fails its tag: {seen:?}"
     );
 }
 

@@ -30,6 +30,7 @@ use wavekat_platform_client::mobile::{
 const RATE: u32 = 16_000;
 const CHUNK: usize = 1600;
 const CHUNKS: usize = 100;
+/// Interleaved streaming rounds (override with `FIGURES_ROUNDS`).
 const ROUNDS: usize = 7;
 const DROPS: usize = 101;
 const IDLE_PHONES: usize = 1000;
@@ -58,7 +59,7 @@ fn samples(pcm: &[u8]) -> Vec<f32> {
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
-    v[v.len() / 2]
+    v.get(v.len() / 2).copied().unwrap_or_default()
 }
 
 fn rss_kib() -> u64 {
@@ -197,15 +198,26 @@ async fn streaming() -> Result<()> {
     stream_transport(&plain, &mut events, &audio).await?;
     stream_transport(&secure, &mut events, &audio).await?;
     let (mut b, mut p, mut s) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        b.push(stream_bare(&mut bare, &mut done, &audio).await?);
-        p.push(stream_transport(&plain, &mut events, &audio).await?);
-        s.push(stream_transport(&secure, &mut events, &audio).await?);
+    let rounds = std::env::var("FIGURES_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(ROUNDS);
+    let only = std::env::var("FIGURES_ONLY").unwrap_or_default();
+    for _ in 0..rounds {
+        if only.is_empty() || only == "bare" {
+            b.push(stream_bare(&mut bare, &mut done, &audio).await?);
+        }
+        if only.is_empty() || only == "plain" {
+            p.push(stream_transport(&plain, &mut events, &audio).await?);
+        }
+        if only.is_empty() || only == "secure" {
+            s.push(stream_transport(&secure, &mut events, &audio).await?);
+        }
     }
     let (b, p, s) = (median(b), median(p), median(s));
     let mib = (CHUNK * CHUNKS * 4) as f64 / (1024.0 * 1024.0);
     println!(
-        "## streaming: 10 s of 16 kHz f32 in 100 ms chunks, median of {ROUNDS} interleaved runs"
+        "## streaming: 10 s of 16 kHz f32 in 100 ms chunks, median of {rounds} interleaved runs"
     );
     println!(
         "bare tokio-tungstenite loop: {b:?} ({:.0} MiB/s of PCM)",

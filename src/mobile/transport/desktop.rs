@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use super::qr::PairingQr;
@@ -227,7 +227,9 @@ pub struct ConnectionHandle {
     id: ConnectionId,
     device: String,
     secure: bool,
-    tx: mpsc::Sender<ServerFrame>,
+    /// Frames already encoded by the sender, so an encoding error is the sender's and the
+    /// connection task only seals and writes.
+    tx: mpsc::Sender<Utf8Bytes>,
 }
 
 impl ConnectionHandle {
@@ -246,17 +248,21 @@ impl ConnectionHandle {
         self.secure
     }
 
-    /// Queues `frame`, waiting for space; fails once the connection has ended.
+    /// Encodes `frame` and queues it, waiting for space; fails if it does not encode or once the
+    /// connection has ended.
     pub async fn send(&self, frame: ServerFrame) -> Result<(), super::TransportError> {
+        let text = frame.encode().map_err(super::TransportError::Frame)?;
         self.tx
-            .send(frame)
+            .send(text.into())
             .await
             .map_err(|_| super::TransportError::LinkClosed)
     }
 
-    /// Queues `frame` if there is space ([`super::TransportError::QueueFull`] otherwise).
+    /// Encodes `frame` and queues it if there is space ([`super::TransportError::QueueFull`]
+    /// otherwise).
     pub fn try_send(&self, frame: ServerFrame) -> Result<(), super::TransportError> {
-        self.tx.try_send(frame).map_err(|e| match e {
+        let text = frame.encode().map_err(super::TransportError::Frame)?;
+        self.tx.try_send(text.into()).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => super::TransportError::QueueFull,
             mpsc::error::TrySendError::Closed(_) => super::TransportError::LinkClosed,
         })
@@ -698,18 +704,23 @@ impl Conn {
             return reason;
         }
 
-        let (tx, mut rx) = mpsc::channel::<ServerFrame>(config.send_queue.max(1));
+        let (tx, mut rx) = mpsc::channel::<Utf8Bytes>(config.send_queue.max(1));
         let mut tx = Some(tx);
         let mut shutdown = self.shared.shutdown.subscribe();
         let mut last_seen = tokio::time::Instant::now();
         let mut handles_gone = false;
+        // One timer for the handshake and idle deadlines, re-armed only when it fires early (a
+        // timer per message would cost two timer-wheel updates per frame).
+        let timer = tokio::time::sleep_until(handshake_deadline);
+        tokio::pin!(timer);
+        let mut armed_for_idle = false;
         loop {
             let paired = self.device.is_some();
-            let deadline = if paired {
-                last_seen + config.idle_timeout
-            } else {
-                handshake_deadline
-            };
+            if paired && !armed_for_idle {
+                // Paired: from now on the idle deadline applies, whichever is sooner.
+                armed_for_idle = true;
+                timer.as_mut().reset(last_seen + config.idle_timeout);
+            }
             let flow = tokio::select! {
                 biased;
                 _ = close_rx.changed() => {
@@ -717,10 +728,22 @@ impl Conn {
                     Flow::Close(reason, Vec::new())
                 }
                 _ = super::raised(&mut shutdown) => Flow::Close(DisconnectReason::Shutdown, Vec::new()),
-                _ = tokio::time::sleep_until(deadline) => Flow::Close(
-                    if paired { DisconnectReason::IdleTimeout } else { DisconnectReason::HandshakeTimeout },
-                    Vec::new(),
-                ),
+                _ = &mut timer => {
+                    let deadline = if paired {
+                        last_seen + config.idle_timeout
+                    } else {
+                        handshake_deadline
+                    };
+                    if deadline <= tokio::time::Instant::now() {
+                        Flow::Close(
+                            if paired { DisconnectReason::IdleTimeout } else { DisconnectReason::HandshakeTimeout },
+                            Vec::new(),
+                        )
+                    } else {
+                        timer.as_mut().reset(deadline);
+                        Flow::Continue
+                    }
+                }
                 message = ws.next() => {
                     last_seen = tokio::time::Instant::now();
                     match message {
@@ -731,7 +754,7 @@ impl Conn {
                     }
                 }
                 frame = rx.recv(), if paired && !handles_gone => match frame {
-                    Some(frame) => self.outgoing(&frame),
+                    Some(text) => self.outgoing(text),
                     None => {
                         // Every ConnectionHandle was dropped: nothing more to send, but the phone
                         // may still talk. Stop polling the closed queue (it is always ready).
@@ -769,18 +792,28 @@ impl Conn {
         Flow::Close(reason, messages)
     }
 
+    /// The message carrying a desktop-made frame (a rejection or `paired`); `None` only if it
+    /// cannot be encoded or sealed, and then the connection is ending anyway.
     fn seal_or_text(&mut self, frame: &ServerFrame) -> Option<Message> {
         let text = frame.encode().ok()?;
-        Some(match self.keys.as_mut() {
-            Some(keys) => Message::binary(keys.seal(RecordKind::Frame, text.as_bytes())),
-            None => Message::text(text),
-        })
+        self.seal_text(text.into()).ok()
     }
 
-    fn outgoing(&mut self, frame: &ServerFrame) -> Flow {
-        match self.seal_or_text(frame) {
-            Some(message) => Flow::Send(vec![message]),
-            None => Flow::Continue,
+    /// A frame's text as the message for this connection: sealed in secure mode.
+    fn seal_text(&mut self, text: Utf8Bytes) -> Result<Message, SecureError> {
+        match self.keys.as_mut() {
+            Some(keys) => keys
+                .seal(RecordKind::Frame, text.as_bytes())
+                .map(Message::binary),
+            None => Ok(Message::Text(text)),
+        }
+    }
+
+    /// A frame from a [`ConnectionHandle`].
+    fn outgoing(&mut self, text: Utf8Bytes) -> Flow {
+        match self.seal_text(text) {
+            Ok(message) => Flow::Send(vec![message]),
+            Err(e) => Flow::Close(DisconnectReason::Secure(e), Vec::new()),
         }
     }
 
@@ -840,7 +873,7 @@ impl Conn {
     async fn on_message(
         &mut self,
         message: Message,
-        tx: &mut Option<mpsc::Sender<ServerFrame>>,
+        tx: &mut Option<mpsc::Sender<Utf8Bytes>>,
     ) -> Flow {
         if self.device.is_none() {
             self.handshake_frames = self.handshake_frames.saturating_add(1);
@@ -908,7 +941,7 @@ impl Conn {
                 };
                 self.processed = keys.received();
                 match opened.kind {
-                    RecordKind::Frame => match decode_client_frame(opened.payload) {
+                    RecordKind::Frame => match decode_client_frame(&opened.payload) {
                         Ok(frame) => frame,
                         Err(e) => {
                             return self.reject_input(
@@ -989,7 +1022,10 @@ impl Conn {
                     pair_nonce: &enroll.pair_nonce,
                 },
             };
-            self.keys = Some(SessionKeys::derive(&secret, Side::Desktop, &ctx));
+            match SessionKeys::derive(&secret, Side::Desktop, &ctx) {
+                Ok(keys) => self.keys = Some(keys),
+                Err(e) => return Err(self.reject_input(DisconnectReason::Secure(e), "session key")),
+            }
             self.pending_secret = Some(secret);
             return Ok(());
         }
@@ -1008,7 +1044,10 @@ impl Conn {
                 desktop_nonce: &desktop_nonce,
                 binding: Binding::Resume { challenge },
             };
-            self.keys = Some(SessionKeys::derive(&secret, Side::Desktop, &ctx));
+            match SessionKeys::derive(&secret, Side::Desktop, &ctx) {
+                Ok(keys) => self.keys = Some(keys),
+                Err(e) => return Err(self.reject_input(DisconnectReason::Secure(e), "session key")),
+            }
             return Ok(());
         }
         Err(self.reject_input(
@@ -1020,7 +1059,7 @@ impl Conn {
     async fn on_frame(
         &mut self,
         frame: ClientFrame,
-        tx: &mut Option<mpsc::Sender<ServerFrame>>,
+        tx: &mut Option<mpsc::Sender<Utf8Bytes>>,
     ) -> Flow {
         let hello_init = match &frame {
             ClientFrame::HelloInit { proto, pubkey, .. } => Some((*proto, pubkey.clone())),
@@ -1079,7 +1118,7 @@ impl Conn {
         reply: ServerFrame,
         device: String,
         enrolled: bool,
-        tx: &mut Option<mpsc::Sender<ServerFrame>>,
+        tx: &mut Option<mpsc::Sender<Utf8Bytes>>,
     ) -> Flow {
         // A newer connection of this device replaces any older one, which ends before we report.
         let olders: Vec<_> = {
@@ -1132,9 +1171,10 @@ impl Conn {
         self.resume = None;
         let mut out: Vec<Message> = self.seal_or_text(&reply).into_iter().collect();
         if let (Some(report), Some(keys)) = (report, self.keys.as_mut()) {
-            out.push(Message::binary(
-                keys.seal(RecordKind::ResumeReport, &report),
-            ));
+            match keys.seal(RecordKind::ResumeReport, &report) {
+                Ok(record) => out.push(Message::binary(record)),
+                Err(e) => return Flow::Close(DisconnectReason::Secure(e), out),
+            }
         }
         let Some(sender) = tx.take() else {
             return Flow::Send(out);
@@ -1218,9 +1258,10 @@ impl Conn {
         };
         emit(&self.shared, event).await;
         match (ack, self.keys.as_mut()) {
-            (true, Some(keys)) => {
-                Flow::Send(vec![Message::binary(keys.seal(RecordKind::Ack, &[]))])
-            }
+            (true, Some(keys)) => match keys.seal(RecordKind::Ack, &[]) {
+                Ok(record) => Flow::Send(vec![Message::binary(record)]),
+                Err(e) => Flow::Close(DisconnectReason::Secure(e), Vec::new()),
+            },
             _ => Flow::Continue,
         }
     }

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::qr::PairingQr;
@@ -246,8 +246,9 @@ impl EnvelopeReceipt {
     }
 }
 
+/// A frame encoded by the sender (so the link task only writes), with its envelope's receipt.
 struct Outgoing {
-    frame: ClientFrame,
+    text: Utf8Bytes,
     receipt: Option<oneshot::Sender<Outcome>>,
 }
 
@@ -264,7 +265,7 @@ pub struct PhoneHandle {
 impl PhoneHandle {
     /// Signs `payload` (canonical JSON-RPC) with the device key and queues it, waiting for space.
     pub async fn send_envelope(&self, payload: Vec<u8>) -> Result<EnvelopeReceipt, TransportError> {
-        let (outgoing, receipt) = self.envelope(payload);
+        let (outgoing, receipt) = self.envelope(payload)?;
         self.tx
             .send(outgoing)
             .await
@@ -275,7 +276,7 @@ impl PhoneHandle {
     /// As [`PhoneHandle::send_envelope`], but fails with [`TransportError::QueueFull`] at once
     /// when the queue is full.
     pub fn try_send_envelope(&self, payload: Vec<u8>) -> Result<EnvelopeReceipt, TransportError> {
-        let (outgoing, receipt) = self.envelope(payload);
+        let (outgoing, receipt) = self.envelope(payload)?;
         self.tx.try_send(outgoing).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => TransportError::QueueFull,
             mpsc::error::TrySendError::Closed(_) => TransportError::LinkClosed,
@@ -283,22 +284,26 @@ impl PhoneHandle {
         Ok(receipt)
     }
 
-    fn envelope(&self, payload: Vec<u8>) -> (Outgoing, EnvelopeReceipt) {
+    fn envelope(&self, payload: Vec<u8>) -> Result<(Outgoing, EnvelopeReceipt), TransportError> {
         let envelope = SignedEnvelope::sign(payload, &self.device_key, self.key_version);
+        let text = ClientFrame::Envelope { envelope }
+            .encode()
+            .map_err(TransportError::Frame)?;
         let (tx, rx) = oneshot::channel();
-        (
+        Ok((
             Outgoing {
-                frame: ClientFrame::Envelope { envelope },
+                text: text.into(),
                 receipt: Some(tx),
             },
             EnvelopeReceipt { rx },
-        )
+        ))
     }
 
     async fn send(&self, frame: ClientFrame) -> Result<(), TransportError> {
+        let text = frame.encode().map_err(TransportError::Frame)?;
         self.tx
             .send(Outgoing {
-                frame,
+                text: text.into(),
                 receipt: None,
             })
             .await
@@ -495,7 +500,7 @@ async fn receive(ws: &mut Ws, keys: Option<&mut SessionKeys>) -> Result<Received
                     return Err(TransportError::Secure(SecureError::Unsealed));
                 };
                 let opened = keys.open(&bytes).map_err(TransportError::Secure)?;
-                return Ok(Received::Record(opened.kind, opened.payload.to_vec()));
+                return Ok(Received::Record(opened.kind, opened.payload));
             }
             Message::Close(frame) => {
                 return Err(TransportError::Closed {
@@ -566,7 +571,10 @@ async fn enroll(
                 },
             };
             (
-                Some(SessionKeys::derive(&secret, Side::Phone, &ctx)),
+                Some(
+                    SessionKeys::derive(&secret, Side::Phone, &ctx)
+                        .map_err(TransportError::Secure)?,
+                ),
                 Some(secret),
             )
         }
@@ -584,11 +592,12 @@ async fn send_frame(
     match keys {
         Some(keys) => {
             let text = frame.encode().map_err(TransportError::Frame)?;
-            ws.send(Message::binary(
-                keys.seal(RecordKind::Frame, text.as_bytes()),
-            ))
-            .await
-            .map_err(|e| TransportError::WebSocket(e.to_string()))
+            let record = keys
+                .seal(RecordKind::Frame, text.as_bytes())
+                .map_err(TransportError::Secure)?;
+            ws.send(Message::binary(record))
+                .await
+                .map_err(|e| TransportError::WebSocket(e.to_string()))
         }
         None => send_text(ws, frame).await,
     }
@@ -671,7 +680,7 @@ async fn resume(
                     challenge: &challenge_text,
                 },
             };
-            Some(SessionKeys::derive(secret, Side::Phone, &ctx))
+            Some(SessionKeys::derive(secret, Side::Phone, &ctx).map_err(TransportError::Secure)?)
         }
         // The desktop offers secure mode but this device paired in plain mode: stay plain
         // (unless the policy requires secure).
@@ -851,8 +860,10 @@ impl Runner {
         ping.tick().await;
         let mut last_seen = tokio::time::Instant::now();
         let mut close = self.close.clone();
+        // One dead-peer timer, re-armed only when it fires early (not one per message).
+        let dead = tokio::time::sleep_until(last_seen + self.config.dead_peer_timeout);
+        tokio::pin!(dead);
         let end = loop {
-            let dead_at = last_seen + self.config.dead_peer_timeout;
             tokio::select! {
                 biased;
                 _ = super::raised(&mut close) => {
@@ -904,7 +915,13 @@ impl Runner {
                         break End::Failed(TransportError::WebSocket(e.to_string()));
                     }
                 }
-                _ = tokio::time::sleep_until(dead_at) => break End::Failed(TransportError::DeadPeer),
+                _ = &mut dead => {
+                    let dead_at = last_seen + self.config.dead_peer_timeout;
+                    if dead_at <= tokio::time::Instant::now() {
+                        break End::Failed(TransportError::DeadPeer);
+                    }
+                    dead.as_mut().reset(dead_at);
+                }
             }
         };
         match (&end, link.phone_nonce) {
@@ -932,24 +949,20 @@ impl Runner {
         pending: &mut VecDeque<(u64, oneshot::Sender<Outcome>)>,
         written: &mut Vec<oneshot::Sender<Outcome>>,
     ) -> Result<(), TransportError> {
-        let text = match outgoing.frame.encode() {
-            Ok(text) => text,
-            Err(e) => {
-                if let Some(receipt) = outgoing.receipt {
-                    let _ = receipt.send(Err(DeliveryFailure::LinkClosed));
-                }
-                return Err(TransportError::Frame(e));
-            }
-        };
         let (message, seq) = match link.keys.as_mut() {
             Some(keys) => {
                 let seq = keys.next_send_seq();
-                (
-                    Message::binary(keys.seal(RecordKind::Frame, text.as_bytes())),
-                    Some(seq),
-                )
+                match keys.seal(RecordKind::Frame, outgoing.text.as_bytes()) {
+                    Ok(record) => (Message::binary(record), Some(seq)),
+                    Err(e) => {
+                        // Never sealed: the frame goes out first on the next link.
+                        self.held.push_back(outgoing);
+                        return Err(TransportError::Secure(e));
+                    }
+                }
             }
-            None => (Message::text(text), None),
+            // A plain frame keeps its text for a resend on the next link if the write fails.
+            None => (Message::Text(outgoing.text.clone()), None),
         };
         match link.ws.feed(message).await {
             Ok(()) => {
@@ -967,7 +980,7 @@ impl Runner {
                 match (seq, outgoing.receipt) {
                     (Some(seq), Some(receipt)) => pending.push_back((seq, receipt)),
                     (None, receipt) => self.held.push_back(Outgoing {
-                        frame: outgoing.frame,
+                        text: outgoing.text,
                         receipt,
                     }),
                     (Some(_), None) => {}
@@ -1008,7 +1021,7 @@ impl Runner {
                 }
                 match opened.kind {
                     RecordKind::Frame => {
-                        decode_server_frame(opened.payload).map_err(TransportError::Frame)?
+                        decode_server_frame(&opened.payload).map_err(TransportError::Frame)?
                     }
                     RecordKind::Ack | RecordKind::ResumeReport => return Ok(()),
                 }

@@ -4,6 +4,7 @@
 use std::fmt;
 
 use hmac::{Hmac, Mac};
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use sha2::Sha256;
 use zeroize::Zeroize;
 
@@ -16,8 +17,14 @@ pub const CONNECTION_NONCE_LEN: usize = 32;
 /// Length of a link secret and of each session key, in bytes.
 const KEY_LEN: usize = 32;
 
-/// Length of a sealed record's header: kind (1) ‖ seq (8) ‖ ack (8) ‖ MAC (32).
-pub(crate) const RECORD_HEADER_LEN: usize = 1 + 8 + 8 + 32;
+/// Length of a sealed record's header: kind (1) ‖ seq (8) ‖ ack (8).
+const RECORD_HEADER_LEN: usize = 1 + 8 + 8;
+
+/// Length of the AES-256-GCM tag that ends every sealed record.
+const TAG_LEN: usize = 16;
+
+/// What sealing adds to a payload: the header and the tag.
+pub(crate) const RECORD_OVERHEAD: usize = RECORD_HEADER_LEN + TAG_LEN;
 
 /// Domain tag of every key derivation in secure mode.
 const DOMAIN: &[u8] = b"wavekat-mobile-sec1";
@@ -151,14 +158,15 @@ impl RecordKind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum SecureError {
-    /// Shorter than a record header.
-    #[error("secure record is {len} bytes, shorter than its header")]
+    /// Shorter than a record header and tag.
+    #[error("secure record is {len} bytes, shorter than its header and tag")]
     Truncated {
         /// Record length.
         len: usize,
     },
-    /// The MAC does not verify: the record was forged, altered, or sealed for another connection.
-    #[error("secure record MAC does not verify")]
+    /// The tag does not verify: the record was forged, altered, or sealed for another
+    /// connection.
+    #[error("secure record tag does not verify")]
     BadMac,
     /// The sequence number is not the next one expected (a replay, a drop or a reorder).
     #[error("secure record has sequence {got}, expected {expected}")]
@@ -177,20 +185,30 @@ pub enum SecureError {
     /// A text frame arrived where only sealed records are allowed.
     #[error("an unsealed frame arrived on a secure connection")]
     Unsealed,
+    /// The AEAD implementation refused a session key (AES-256 takes any 32 bytes, so this is
+    /// not expected to happen).
+    #[error("the AEAD implementation refused the session key")]
+    KeyRefused,
+    /// This side has sealed 2^64 − 1 records on the connection; the next would reuse a nonce.
+    #[error("the connection's record sequence is exhausted; reconnect")]
+    SequenceExhausted,
 }
 
 /// An opened record.
 #[derive(Debug)]
-pub(crate) struct Opened<'a> {
+pub(crate) struct Opened {
     pub kind: RecordKind,
     pub ack: u64,
-    pub payload: &'a [u8],
+    pub payload: Vec<u8>,
 }
 
-/// The two direction keys of one connection and its sequence counters.
+/// The two direction keys of one connection (as AES-256-GCM keys) and its sequence counters.
+///
+/// The raw key bytes are zeroized on drop; ring's expanded key schedules are not (ring offers no
+/// way to), and live only as long as the connection.
 pub(crate) struct SessionKeys {
-    send: [u8; KEY_LEN],
-    recv: [u8; KEY_LEN],
+    send: LessSafeKey,
+    recv: LessSafeKey,
     send_seq: u64,
     recv_seq: u64,
 }
@@ -201,13 +219,6 @@ impl fmt::Debug for SessionKeys {
             .field("send_seq", &self.send_seq)
             .field("recv_seq", &self.recv_seq)
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for SessionKeys {
-    fn drop(&mut self) {
-        self.send.zeroize();
-        self.recv.zeroize();
     }
 }
 
@@ -233,7 +244,11 @@ impl SessionKeys {
     /// Derives the keys of `side` from `secret` and everything the session is bound to:
     /// `k_dir = HMAC(secret, DOMAIN ‖ "/session" ‖ lp(kind) ‖ kind ‖ lp(did) ‖ did ‖ lp(device) ‖
     /// device ‖ phone nonce ‖ desktop nonce ‖ lp(binding) ‖ binding ‖ lp(dir) ‖ dir)`.
-    pub(crate) fn derive(secret: &LinkSecret, side: Side, ctx: &SessionContext<'_>) -> Self {
+    pub(crate) fn derive(
+        secret: &LinkSecret,
+        side: Side,
+        ctx: &SessionContext<'_>,
+    ) -> Result<Self, SecureError> {
         let (kind, binding): (&[u8], &[u8]) = match ctx.binding {
             Binding::Enroll { pair_nonce } => (b"enroll", pair_nonce),
             Binding::Resume { challenge } => (b"resume", challenge.as_bytes()),
@@ -259,18 +274,20 @@ impl SessionKeys {
                 ],
             )
         };
-        let to_desktop = key(b"phone->desktop");
-        let to_phone = key(b"desktop->phone");
-        let (send, recv) = match side {
-            Side::Phone => (to_desktop, to_phone),
-            Side::Desktop => (to_phone, to_desktop),
+        let mut to_desktop = key(b"phone->desktop");
+        let mut to_phone = key(b"desktop->phone");
+        let keys = match side {
+            Side::Phone => (aead_key(&to_desktop), aead_key(&to_phone)),
+            Side::Desktop => (aead_key(&to_phone), aead_key(&to_desktop)),
         };
-        SessionKeys {
-            send,
-            recv,
+        to_desktop.zeroize();
+        to_phone.zeroize();
+        Ok(SessionKeys {
+            send: keys.0?,
+            recv: keys.1?,
             send_seq: 0,
             recv_seq: 0,
-        }
+        })
     }
 
     /// How many records this side has opened (the `ack` it reports).
@@ -283,40 +300,52 @@ impl SessionKeys {
         self.send_seq
     }
 
-    /// Seals `payload` as the next record: kind ‖ seq ‖ ack ‖ MAC ‖ payload, where the MAC is
-    /// HMAC-SHA256(send key, kind ‖ seq ‖ ack ‖ payload) and `ack` is [`Self::received`].
-    pub(crate) fn seal(&mut self, kind: RecordKind, payload: &[u8]) -> Vec<u8> {
-        let seq = self.send_seq.to_be_bytes();
-        let ack = self.recv_seq.to_be_bytes();
-        let kind_byte = [kind.byte()];
-        let mac = hmac_parts(&self.send, &[&kind_byte, &seq, &ack, payload]);
-        let mut out = Vec::with_capacity(RECORD_HEADER_LEN.saturating_add(payload.len()));
-        out.extend_from_slice(&kind_byte);
-        out.extend_from_slice(&seq);
-        out.extend_from_slice(&ack);
-        out.extend_from_slice(&mac);
+    /// Seals `payload` as the next record: `kind ‖ seq ‖ ack ‖ AES-256-GCM(send key, nonce =
+    /// 0⁴ ‖ seq, aad = kind ‖ seq ‖ ack, payload)` (ciphertext then the 16-byte tag), where `ack`
+    /// is [`Self::received`]. Fails only when the sequence is exhausted (a nonce would repeat).
+    pub(crate) fn seal(
+        &mut self,
+        kind: RecordKind,
+        payload: &[u8],
+    ) -> Result<Vec<u8>, SecureError> {
+        let seq = self.send_seq;
+        let next = seq.checked_add(1).ok_or(SecureError::SequenceExhausted)?;
+        let mut out = Vec::with_capacity(RECORD_OVERHEAD.saturating_add(payload.len()));
+        out.push(kind.byte());
+        out.extend_from_slice(&seq.to_be_bytes());
+        out.extend_from_slice(&self.recv_seq.to_be_bytes());
         out.extend_from_slice(payload);
-        self.send_seq = self.send_seq.saturating_add(1);
-        out
+        let (header, body) = out.split_at_mut(RECORD_HEADER_LEN);
+        let tag = self
+            .send
+            .seal_in_place_separate_tag(nonce(seq), Aad::from(&*header), body)
+            // ring refuses only inputs beyond GCM's per-record limit (64 GiB), far above a frame.
+            .map_err(|_| SecureError::BadMac)?;
+        out.extend_from_slice(tag.as_ref());
+        self.send_seq = next;
+        Ok(out)
     }
 
-    /// Opens the next record: checks the MAC (constant time) and that its sequence number is
-    /// exactly the next one expected.
-    pub(crate) fn open<'a>(&mut self, record: &'a [u8]) -> Result<Opened<'a>, SecureError> {
-        if record.len() < RECORD_HEADER_LEN {
+    /// Opens the next record: checks its tag, then that its sequence number is exactly the next
+    /// one expected, and returns the decrypted payload.
+    pub(crate) fn open(&mut self, record: &[u8]) -> Result<Opened, SecureError> {
+        if record.len() < RECORD_OVERHEAD {
             return Err(SecureError::Truncated { len: record.len() });
         }
-        let (header, payload) = record.split_at(RECORD_HEADER_LEN);
+        let (header, sealed) = record.split_at(RECORD_HEADER_LEN);
         let kind_byte = header[0];
         let mut seq = [0u8; 8];
         seq.copy_from_slice(&header[1..9]);
         let mut ack = [0u8; 8];
         ack.copy_from_slice(&header[9..17]);
-        let mac = hmac_parts(&self.recv, &[&[kind_byte], &seq, &ack, payload]);
-        if !ct_eq(&mac, &header[17..RECORD_HEADER_LEN]) {
-            return Err(SecureError::BadMac);
-        }
         let got = u64::from_be_bytes(seq);
+        let mut payload = sealed.to_vec();
+        let len = self
+            .recv
+            .open_in_place(nonce(got), Aad::from(header), &mut payload)
+            .map_err(|_| SecureError::BadMac)?
+            .len();
+        payload.truncate(len);
         if got != self.recv_seq {
             return Err(SecureError::BadSequence {
                 expected: self.recv_seq,
@@ -332,6 +361,21 @@ impl SessionKeys {
             payload,
         })
     }
+}
+
+/// An AES-256-GCM key from 32 derived bytes.
+fn aead_key(bytes: &[u8; KEY_LEN]) -> Result<LessSafeKey, SecureError> {
+    UnboundKey::new(&AES_256_GCM, bytes)
+        .map(LessSafeKey::new)
+        .map_err(|_| SecureError::KeyRefused)
+}
+
+/// The GCM nonce of record `seq`: four zero bytes then `seq` big-endian. Each direction has its
+/// own key and `seq` never repeats under it, so no nonce repeats under a key.
+fn nonce(seq: u64) -> Nonce {
+    let mut bytes = [0u8; 12];
+    bytes[4..].copy_from_slice(&seq.to_be_bytes());
+    Nonce::assume_unique_for_key(bytes)
 }
 
 /// Encodes a resume report payload.
@@ -375,15 +419,17 @@ mod tests {
     fn a_record_sealed_by_one_side_opens_on_the_other_in_order() {
         let secret = LinkSecret::from_bytes([9; 32]);
         let c = ctx(&[1; 32], &[2; 32], Binding::Resume { challenge: "c" });
-        let mut phone = SessionKeys::derive(&secret, Side::Phone, &c);
-        let mut desktop = SessionKeys::derive(&secret, Side::Desktop, &c);
-        let first = phone.seal(RecordKind::Frame, b"{\"type\":\"audio_stream_end\"}");
-        let second = phone.seal(RecordKind::Ack, b"");
+        let mut phone = SessionKeys::derive(&secret, Side::Phone, &c).expect("keys");
+        let mut desktop = SessionKeys::derive(&secret, Side::Desktop, &c).expect("keys");
+        let first = phone
+            .seal(RecordKind::Frame, b"{\"type\":\"audio_stream_end\"}")
+            .expect("seals");
+        let second = phone.seal(RecordKind::Ack, b"").expect("seals");
         let opened = desktop.open(&first).expect("first record opens");
         assert_eq!(opened.kind, RecordKind::Frame);
         assert_eq!(opened.payload, b"{\"type\":\"audio_stream_end\"}");
         assert_eq!(desktop.open(&second).expect("second").kind, RecordKind::Ack);
-        let reply = desktop.seal(RecordKind::Ack, b"");
+        let reply = desktop.seal(RecordKind::Ack, b"").expect("seals");
         assert_eq!(phone.open(&reply).expect("reply").ack, 2);
     }
 
@@ -391,9 +437,9 @@ mod tests {
     fn a_replayed_record_is_refused_for_its_sequence() {
         let secret = LinkSecret::from_bytes([9; 32]);
         let c = ctx(&[1; 32], &[2; 32], Binding::Resume { challenge: "c" });
-        let mut phone = SessionKeys::derive(&secret, Side::Phone, &c);
-        let mut desktop = SessionKeys::derive(&secret, Side::Desktop, &c);
-        let record = phone.seal(RecordKind::Frame, b"{}");
+        let mut phone = SessionKeys::derive(&secret, Side::Phone, &c).expect("keys");
+        let mut desktop = SessionKeys::derive(&secret, Side::Desktop, &c).expect("keys");
+        let record = phone.seal(RecordKind::Frame, b"{}").expect("seals");
         desktop.open(&record).expect("opens once");
         assert_eq!(
             desktop.open(&record).err(),
@@ -421,14 +467,59 @@ mod tests {
                 pair_nonce: &[7; 32],
             },
         );
-        let mut phone = SessionKeys::derive(&secret, Side::Phone, &c);
-        let mut desktop = SessionKeys::derive(&secret, Side::Desktop, &relayed);
-        let mut record = phone.seal(RecordKind::Frame, b"{}");
+        let mut phone = SessionKeys::derive(&secret, Side::Phone, &c).expect("keys");
+        let mut desktop = SessionKeys::derive(&secret, Side::Desktop, &relayed).expect("keys");
+        let mut record = phone.seal(RecordKind::Frame, b"{}").expect("seals");
         assert_eq!(desktop.open(&record).err(), Some(SecureError::BadMac));
-        let mut same = SessionKeys::derive(&secret, Side::Desktop, &c);
+        let mut same = SessionKeys::derive(&secret, Side::Desktop, &c).expect("keys");
         let last = record.len() - 1;
         record[last] ^= 1;
         assert_eq!(same.open(&record).err(), Some(SecureError::BadMac));
+    }
+
+    #[test]
+    fn a_sealed_frame_is_not_readable_on_the_wire_and_an_altered_header_fails() {
+        let secret = LinkSecret::from_bytes([9; 32]);
+        let c = ctx(&[1; 32], &[2; 32], Binding::Resume { challenge: "c" });
+        let mut phone = SessionKeys::derive(&secret, Side::Phone, &c).expect("keys");
+        let mut desktop = SessionKeys::derive(&secret, Side::Desktop, &c).expect("keys");
+        let frame = b"{\"type\":\"channel_query\",\"op\":\"list\"}";
+        let mut record = phone.seal(RecordKind::Frame, frame).expect("seals");
+        assert_eq!(record.len(), frame.len() + RECORD_OVERHEAD);
+        assert!(!record.windows(12).any(|w| w == b"channel_quer"));
+        // The kind byte is authenticated: a frame relabelled as an ack does not open.
+        record[0] = 1;
+        assert_eq!(desktop.open(&record).err(), Some(SecureError::BadMac));
+        record[0] = 0;
+        let opened = desktop.open(&record).expect("the untouched record opens");
+        assert_eq!(opened.payload, frame);
+    }
+
+    #[test]
+    fn a_record_shorter_than_header_and_tag_is_truncated() {
+        let secret = LinkSecret::from_bytes([9; 32]);
+        let c = ctx(&[1; 32], &[2; 32], Binding::Resume { challenge: "c" });
+        let mut desktop = SessionKeys::derive(&secret, Side::Desktop, &c).expect("keys");
+        let short = [0u8; RECORD_OVERHEAD - 1];
+        assert_eq!(
+            desktop.open(&short).err(),
+            Some(SecureError::Truncated {
+                len: RECORD_OVERHEAD - 1
+            })
+        );
+    }
+
+    #[test]
+    fn sealing_stops_before_a_sequence_number_would_repeat() {
+        let secret = LinkSecret::from_bytes([9; 32]);
+        let c = ctx(&[1; 32], &[2; 32], Binding::Resume { challenge: "c" });
+        let mut phone = SessionKeys::derive(&secret, Side::Phone, &c).expect("keys");
+        phone.send_seq = u64::MAX;
+        assert_eq!(
+            phone.seal(RecordKind::Ack, b"").err(),
+            Some(SecureError::SequenceExhausted)
+        );
+        assert_eq!(phone.next_send_seq(), u64::MAX);
     }
 
     #[test]
