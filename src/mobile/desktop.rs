@@ -487,6 +487,28 @@ impl DesktopSession {
         matches!(self.state, State::Paired { .. })
     }
 
+    /// Handles a frame on a session that is already paired, as [`DesktopSession::handle`] would,
+    /// without the endpoint (so a server need not lock a shared endpoint per audio frame). The
+    /// frame comes back as `Err` if the session is not paired.
+    pub(crate) fn handle_paired(
+        &mut self,
+        frame: ClientFrame,
+    ) -> Result<Result<DesktopStep, DesktopRejection>, ClientFrame> {
+        let State::Paired { device_key } = &self.state else {
+            return Err(frame);
+        };
+        Ok(match frame {
+            ClientFrame::Unknown { frame_type } => Ok(DesktopStep::Ignored { frame_type }),
+            frame => {
+                let step = paired_step(device_key, frame);
+                if step.is_err() {
+                    self.state = State::Closed;
+                }
+                step
+            }
+        })
+    }
+
     /// Handles one frame from the phone at time `now`.
     pub fn handle(
         &mut self,
@@ -644,26 +666,36 @@ fn step(
                 },
             ))
         }
-        (State::Paired { device_key }, ClientFrame::Envelope { envelope }) => {
-            envelope
-                .verify(&device_key)
-                .map_err(DesktopRejection::BadEnvelopeSignature)?;
-            Ok((
-                State::Paired { device_key },
-                DesktopStep::Application(ClientFrame::Envelope { envelope }),
-            ))
+        (State::Paired { device_key }, frame) => {
+            paired_step(&device_key, frame).map(|step| (State::Paired { device_key }, step))
         }
-        (
-            State::Paired { device_key },
-            frame @ (ClientFrame::AudioStreamStart { .. }
-            | ClientFrame::AudioChunk { .. }
-            | ClientFrame::AudioStreamEnd
-            | ClientFrame::ChannelQuery { .. }),
-        ) => Ok((
-            State::Paired { device_key },
-            DesktopStep::Application(frame),
-        )),
         (state, frame) => Err(unexpected(&state, &frame)),
+    }
+}
+
+/// A frame on a paired session, which needs nothing but the device key: an envelope is verified
+/// under it, audio and channel queries pass, anything else is unexpected.
+fn paired_step(
+    device_key: &VerifyingKey,
+    frame: ClientFrame,
+) -> Result<DesktopStep, DesktopRejection> {
+    match frame {
+        ClientFrame::Envelope { envelope } => {
+            envelope
+                .verify(device_key)
+                .map_err(DesktopRejection::BadEnvelopeSignature)?;
+            Ok(DesktopStep::Application(ClientFrame::Envelope { envelope }))
+        }
+        frame @ (ClientFrame::AudioStreamStart { .. }
+        | ClientFrame::AudioChunk { .. }
+        | ClientFrame::AudioStreamEnd
+        | ClientFrame::ChannelQuery { .. }) => Ok(DesktopStep::Application(frame)),
+        frame => Err(unexpected(
+            &State::Paired {
+                device_key: *device_key,
+            },
+            &frame,
+        )),
     }
 }
 

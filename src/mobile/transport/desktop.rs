@@ -4,11 +4,11 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ed25519_dalek::VerifyingKey;
-use futures_util::{SinkExt as _, StreamExt as _};
+use futures_util::{FutureExt as _, SinkExt as _, StreamExt as _};
 use rand_core::{OsRng, RngCore as _};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
@@ -21,12 +21,13 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
 use super::qr::PairingQr;
+use super::read_ahead::ReadAhead;
 use super::secure::{
     resume_report, Binding, LinkSecret, RecordKind, SecureError, SessionContext, SessionKeys, Side,
     CONNECTION_NONCE_LEN,
 };
 use super::{
-    close_code, nonce_hex, parse_nonce_hex, pcm_to_samples, ws_config, NONCE_HEADER,
+    close_code, lock, nonce_hex, parse_nonce_hex, pcm_to_samples, ws_config, NONCE_HEADER,
     PREVIOUS_HEADER,
 };
 use crate::mobile::{
@@ -37,6 +38,9 @@ use crate::mobile::{
 
 /// How many past connections per device the desktop remembers for resume reports.
 const RECENT_CONNECTIONS: usize = 8;
+
+/// Most messages already buffered on a connection handled in one go.
+const DRAIN_BATCH: usize = 32;
 
 /// Whether the desktop accepts plain proto-2 phones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -305,12 +309,6 @@ struct Shared {
     next_id: AtomicU64,
     shutdown: watch::Sender<bool>,
     addr: SocketAddr,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Shared {
@@ -595,6 +593,12 @@ struct Conn {
     device: Option<String>,
     handshake_frames: u32,
     processed: u64,
+    /// The daemon's event stream, held for the connection's life (no lock per event).
+    events: Option<mpsc::Sender<DesktopEvent>>,
+    /// Application events of the messages handled in one go, delivered together after them
+    /// (one wake-up of the daemon per batch rather than per frame) and before anything is
+    /// written back (a secure `ack` follows its envelope's delivery).
+    batch: Vec<DesktopEvent>,
 }
 
 /// What handling one message asks of the loop.
@@ -626,6 +630,8 @@ async fn run_connection(
         device: None,
         handshake_frames: 0,
         processed: 0,
+        events: lock(&shared.events).clone(),
+        batch: Vec::new(),
     };
     let reason = conn.serve(stream, close_rx).await;
     let device = conn.device.clone();
@@ -677,7 +683,11 @@ impl Conn {
         };
         let upgrade = tokio::time::timeout_at(
             handshake_deadline,
-            tokio_tungstenite::accept_hdr_async_with_config(stream, callback, Some(ws_config())),
+            tokio_tungstenite::accept_hdr_async_with_config(
+                ReadAhead::new(stream),
+                callback,
+                Some(ws_config()),
+            ),
         )
         .await;
         let mut ws = match upgrade {
@@ -745,13 +755,18 @@ impl Conn {
                     }
                 }
                 message = ws.next() => {
-                    last_seen = tokio::time::Instant::now();
-                    match message {
-                        None => Flow::Close(DisconnectReason::PeerClosed, Vec::new()),
-                        Some(Err(WsError::Capacity(_))) => self.reject_input(DisconnectReason::FrameTooLarge, "frame exceeds the size limit"),
-                        Some(Err(e)) => Flow::Close(DisconnectReason::Io(e.to_string()), Vec::new()),
-                        Some(Ok(message)) => self.on_message(message, &mut tx).await,
+                    let mut flow = self.on_read(message, &mut tx).await;
+                    // Handle what is already buffered before re-arming every branch; bounded, so
+                    // a flood cannot keep close and shutdown waiting.
+                    let mut drained = 0;
+                    while matches!(flow, Flow::Continue) && drained < DRAIN_BATCH {
+                        let Some(message) = ws.next().now_or_never() else { break };
+                        flow = self.on_read(message, &mut tx).await;
+                        drained += 1;
                     }
+                    self.deliver().await;
+                    last_seen = tokio::time::Instant::now();
+                    flow
                 }
                 frame = rx.recv(), if paired && !handles_gone => match frame {
                     Some(text) => self.outgoing(text),
@@ -819,7 +834,7 @@ impl Conn {
 
     async fn write_all(
         &mut self,
-        ws: &mut WebSocketStream<TcpStream>,
+        ws: &mut WebSocketStream<ReadAhead<TcpStream>>,
         messages: Vec<Message>,
     ) -> Result<(), DisconnectReason> {
         for message in messages {
@@ -834,7 +849,7 @@ impl Conn {
 
     async fn finish(
         &mut self,
-        ws: &mut WebSocketStream<TcpStream>,
+        ws: &mut WebSocketStream<ReadAhead<TcpStream>>,
         messages: Vec<Message>,
         reason: &DisconnectReason,
     ) {
@@ -868,6 +883,34 @@ impl Conn {
             ws.close(Some(close_frame(code, text))).await
         };
         let _ = tokio::time::timeout(self.shared.config.write_timeout, write).await;
+    }
+
+    /// Hands the batched application events to the daemon, in order.
+    async fn deliver(&mut self) {
+        let Some(events) = &self.events else {
+            self.batch.clear();
+            return;
+        };
+        for event in self.batch.drain(..) {
+            let _ = events.send(event).await;
+        }
+    }
+
+    /// One read from the socket: a message, an error or the end.
+    async fn on_read(
+        &mut self,
+        message: Option<Result<Message, WsError>>,
+        tx: &mut Option<mpsc::Sender<Utf8Bytes>>,
+    ) -> Flow {
+        match message {
+            None => Flow::Close(DisconnectReason::PeerClosed, Vec::new()),
+            Some(Err(WsError::Capacity(_))) => self.reject_input(
+                DisconnectReason::FrameTooLarge,
+                "frame exceeds the size limit",
+            ),
+            Some(Err(e)) => Flow::Close(DisconnectReason::Io(e.to_string()), Vec::new()),
+            Some(Ok(message)) => self.on_message(message, tx).await,
+        }
     }
 
     async fn on_message(
@@ -1069,10 +1112,14 @@ impl Conn {
             ClientFrame::Resume { pubkey, .. } => Some(pubkey.clone()),
             _ => None,
         };
-        let now = self.shared.now();
-        let step = {
-            let mut endpoint = lock(&self.shared.endpoint);
-            self.session.handle(&mut endpoint, frame, now, &mut OsRng)
+        // A paired session's frames (the audio stream) need no lock on the shared endpoint.
+        let step = match self.session.handle_paired(frame) {
+            Ok(step) => step,
+            Err(frame) => {
+                let now = self.shared.now();
+                let mut endpoint = lock(&self.shared.endpoint);
+                self.session.handle(&mut endpoint, frame, now, &mut OsRng)
+            }
         };
         let step = match step {
             Ok(step) => step,
@@ -1256,7 +1303,7 @@ impl Conn {
             },
             _ => return Flow::Continue,
         };
-        emit(&self.shared, event).await;
+        self.batch.push(event);
         match (ack, self.keys.as_mut()) {
             (true, Some(keys)) => match keys.seal(RecordKind::Ack, &[]) {
                 Ok(record) => Flow::Send(vec![Message::binary(record)]),

@@ -2,14 +2,16 @@
 //! reconnect with backoff and resume by key) behind a handle with a bounded send queue.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
+use futures_util::stream::SplitSink;
 use futures_util::{SinkExt as _, StreamExt as _};
 use rand_core::{OsRng, RngCore as _};
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
@@ -17,11 +19,11 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use super::qr::PairingQr;
 use super::secure::{
-    parse_resume_report, Binding, LinkSecret, RecordKind, SecureError, SessionContext, SessionKeys,
-    Side, CONNECTION_NONCE_LEN,
+    parse_resume_report, Binding, LinkSecret, OpenKey, RecordKind, SealKey, SecureError,
+    SessionContext, SessionKeys, Side, CONNECTION_NONCE_LEN,
 };
 use super::{
-    close_code, nonce_hex, parse_nonce_hex, samples_to_pcm, ws_config, TransportError,
+    close_code, lock, nonce_hex, parse_nonce_hex, samples_to_pcm, ws_config, TransportError,
     NONCE_HEADER, PREVIOUS_HEADER,
 };
 use crate::mobile::pairing::TranscriptFields;
@@ -246,41 +248,164 @@ impl EnvelopeReceipt {
     }
 }
 
-/// A frame encoded by the sender (so the link task only writes), with its envelope's receipt.
+/// A frame encoded by the sender, with its envelope's receipt.
 struct Outgoing {
     text: Utf8Bytes,
     receipt: Option<oneshot::Sender<Outcome>>,
 }
 
+/// The live connection's write half.
+struct LiveWriter {
+    sink: SplitSink<Ws, Message>,
+    /// The sending key in secure mode.
+    seal: Option<SealKey>,
+}
+
+/// What the handles and the link task share.
+///
+/// A handle writes its frame straight to the socket, from its own task, when the link is up and
+/// nothing waits ahead of it (`backlog` is 0): a stream of audio then costs no hand-off to
+/// another task. Otherwise the frame goes through the bounded queue, which the link task drains
+/// in order (after a reconnect, or behind a frame still waiting), so a handle's frames never
+/// overtake one another.
+struct Shared {
+    /// The live connection's writer; `None` while connecting, reconnecting or closed.
+    writer: tokio::sync::Mutex<Option<LiveWriter>>,
+    /// Frames queued or held and not yet written. Raised before a frame enters the queue or
+    /// `held`, lowered by the link task after its write.
+    backlog: AtomicUsize,
+    /// Records opened on the current connection: the `ack` of every record sealed on it.
+    opened: AtomicU64,
+    /// Secure envelopes written on the current connection, by sequence number, awaiting the
+    /// desktop's acknowledgement.
+    pending: Mutex<VecDeque<(u64, oneshot::Sender<Outcome>)>>,
+    /// Plain frames whose write failed; written first on the next connection.
+    held: Mutex<VecDeque<Outgoing>>,
+    /// Why a handle's write failed; the link task ends the connection with it.
+    broken: Mutex<Option<TransportError>>,
+    broken_signal: Notify,
+}
+
+impl Shared {
+    /// Keeps a frame whose write failed for the next connection.
+    fn hold(&self, outgoing: Outgoing) {
+        self.backlog.fetch_add(1, Ordering::SeqCst);
+        lock(&self.held).push_back(outgoing);
+    }
+
+    /// Tells the link task that the connection broke under a handle's write.
+    fn break_link(&self, error: TransportError) {
+        *lock(&self.broken) = Some(error);
+        self.broken_signal.notify_one();
+    }
+}
+
+impl LiveWriter {
+    /// Seals (secure mode) and feeds one frame, without flushing. A plain envelope's receipt goes
+    /// to `written`, settled after the flush; a sealed envelope waits in `pending` for the
+    /// desktop's acknowledgement. If the write fails, a plain frame is held for the next
+    /// connection, while a sealed one counts as sent (whether any byte left is unknown) and the
+    /// resume report settles it.
+    async fn feed(
+        &mut self,
+        shared: &Shared,
+        outgoing: Outgoing,
+        written: &mut Vec<oneshot::Sender<Outcome>>,
+    ) -> Result<(), TransportError> {
+        let Some(seal) = self.seal.as_mut() else {
+            return match self.sink.feed(Message::Text(outgoing.text.clone())).await {
+                Ok(()) => {
+                    written.extend(outgoing.receipt);
+                    Ok(())
+                }
+                Err(e) => {
+                    shared.hold(outgoing);
+                    Err(TransportError::WebSocket(e.to_string()))
+                }
+            };
+        };
+        let seq = seal.next_seq();
+        let ack = shared.opened.load(Ordering::SeqCst);
+        let record = match seal.seal(RecordKind::Frame, ack, outgoing.text.as_bytes()) {
+            Ok(record) => record,
+            Err(e) => {
+                // Never sealed: the frame goes out first on the next connection.
+                shared.hold(outgoing);
+                return Err(TransportError::Secure(e));
+            }
+        };
+        if let Some(receipt) = outgoing.receipt {
+            lock(&shared.pending).push_back((seq, receipt));
+        }
+        self.sink
+            .feed(Message::binary(record))
+            .await
+            .map_err(|e| TransportError::WebSocket(e.to_string()))
+    }
+
+    async fn flush(&mut self) -> Result<(), TransportError> {
+        self.sink
+            .flush()
+            .await
+            .map_err(|e| TransportError::WebSocket(e.to_string()))
+    }
+}
+
+/// Settles plain envelopes fed before a flush: written if it succeeded, unknown otherwise.
+fn settle_written(written: Vec<oneshot::Sender<Outcome>>, flushed: bool) {
+    let outcome = if flushed {
+        Ok(EnvelopeDelivery::Written)
+    } else {
+        Err(DeliveryFailure::Unknown)
+    };
+    for receipt in written {
+        let _ = receipt.send(outcome);
+    }
+}
+
 /// Sends frames over the link. Cheap to clone; the link closes when every handle is dropped or
 /// [`PhoneHandle::close`] is called.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PhoneHandle {
     tx: mpsc::Sender<Outgoing>,
+    shared: Arc<Shared>,
     close: Arc<watch::Sender<bool>>,
     device_key: SigningKey,
     key_version: u32,
 }
 
+impl std::fmt::Debug for PhoneHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PhoneHandle")
+            .field(
+                "device",
+                &encode_pubkey_multibase(&self.device_key.verifying_key()),
+            )
+            .field("key_version", &self.key_version)
+            .field("closed", &*self.close.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
 impl PhoneHandle {
-    /// Signs `payload` (canonical JSON-RPC) with the device key and queues it, waiting for space.
+    /// Signs `payload` (canonical JSON-RPC) with the device key and sends it: written at once
+    /// when the link is up and nothing waits ahead of it, otherwise queued, waiting for space.
     pub async fn send_envelope(&self, payload: Vec<u8>) -> Result<EnvelopeReceipt, TransportError> {
         let (outgoing, receipt) = self.envelope(payload)?;
-        self.tx
-            .send(outgoing)
-            .await
-            .map_err(|_| TransportError::LinkClosed)?;
+        self.submit(outgoing).await?;
         Ok(receipt)
     }
 
-    /// As [`PhoneHandle::send_envelope`], but fails with [`TransportError::QueueFull`] at once
-    /// when the queue is full.
+    /// As [`PhoneHandle::send_envelope`], but always through the queue, failing with
+    /// [`TransportError::QueueFull`] at once when it is full.
     pub fn try_send_envelope(&self, payload: Vec<u8>) -> Result<EnvelopeReceipt, TransportError> {
         let (outgoing, receipt) = self.envelope(payload)?;
-        self.tx.try_send(outgoing).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => TransportError::QueueFull,
-            mpsc::error::TrySendError::Closed(_) => TransportError::LinkClosed,
+        let permit = self.tx.try_reserve().map_err(|e| match e {
+            mpsc::error::TrySendError::Full(()) => TransportError::QueueFull,
+            mpsc::error::TrySendError::Closed(()) => TransportError::LinkClosed,
         })?;
+        self.shared.backlog.fetch_add(1, Ordering::SeqCst);
+        permit.send(outgoing);
         Ok(receipt)
     }
 
@@ -301,13 +426,56 @@ impl PhoneHandle {
 
     async fn send(&self, frame: ClientFrame) -> Result<(), TransportError> {
         let text = frame.encode().map_err(TransportError::Frame)?;
-        self.tx
-            .send(Outgoing {
-                text: text.into(),
-                receipt: None,
-            })
+        self.submit(Outgoing {
+            text: text.into(),
+            receipt: None,
+        })
+        .await
+    }
+
+    /// Writes `outgoing` directly if it can, else queues it (waiting for space).
+    async fn submit(&self, outgoing: Outgoing) -> Result<(), TransportError> {
+        let Some(outgoing) = self.write_direct(outgoing).await else {
+            return Ok(());
+        };
+        let permit = self
+            .tx
+            .reserve()
             .await
-            .map_err(|_| TransportError::LinkClosed)
+            .map_err(|_| TransportError::LinkClosed)?;
+        // Raised before the frame is in the queue, so the link task never lowers it first.
+        self.shared.backlog.fetch_add(1, Ordering::SeqCst);
+        permit.send(outgoing);
+        Ok(())
+    }
+
+    /// Writes and flushes `outgoing` from the caller's task when the link is up and nothing is
+    /// queued or held ahead of it; gives it back otherwise. A failed write leaves the frame held
+    /// (plain) or pending (secure), exactly as a queued one, and has the link reconnect.
+    async fn write_direct(&self, outgoing: Outgoing) -> Option<Outgoing> {
+        let shared = &*self.shared;
+        if shared.backlog.load(Ordering::SeqCst) != 0 {
+            return Some(outgoing);
+        }
+        let mut writer = shared.writer.lock().await;
+        // Checked again under the lock: the link task writes queued frames only under it.
+        if shared.backlog.load(Ordering::SeqCst) != 0 {
+            return Some(outgoing);
+        }
+        let Some(live) = writer.as_mut() else {
+            return Some(outgoing);
+        };
+        let mut written = Vec::new();
+        let mut result = live.feed(shared, outgoing, &mut written).await;
+        if result.is_ok() {
+            result = live.flush().await;
+        }
+        settle_written(written, result.is_ok());
+        if let Err(error) = result {
+            *writer = None;
+            shared.break_link(error);
+        }
+        None
     }
 
     /// Starts an utterance at `sample_rate` Hz.
@@ -347,7 +515,7 @@ impl PhoneHandle {
         .await
     }
 
-    /// Closes the link; queued frames not yet written are dropped (their envelopes fail).
+    /// Closes the link; frames queued and not yet written are dropped (their envelopes fail).
     pub fn close(&self) {
         self.close.send_replace(true);
     }
@@ -397,8 +565,18 @@ pub async fn connect(
     let (tx, rx) = mpsc::channel(config.send_queue.max(1));
     let (events_tx, events_rx) = mpsc::channel(config.event_queue.max(1));
     let (close, close_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        writer: tokio::sync::Mutex::new(None),
+        backlog: AtomicUsize::new(0),
+        opened: AtomicU64::new(0),
+        pending: Mutex::new(VecDeque::new()),
+        held: Mutex::new(VecDeque::new()),
+        broken: Mutex::new(None),
+        broken_signal: Notify::new(),
+    });
     let handle = PhoneHandle {
         tx,
+        shared: Arc::clone(&shared),
         close: Arc::new(close),
         device_key: identity.device_key.clone(),
         key_version: identity.key_version,
@@ -406,11 +584,11 @@ pub async fn connect(
     let runner = Runner {
         config,
         identity: identity.clone(),
+        shared,
         queue: rx,
         events: events_tx,
         close: close_rx,
         unsettled: None,
-        held: VecDeque::new(),
     };
     tokio::spawn(runner.run(link));
     Ok((handle, PhoneEvents { rx: events_rx }, identity))
@@ -724,12 +902,11 @@ struct Unsettled {
 struct Runner {
     config: PhoneConfig,
     identity: DeviceIdentity,
+    shared: Arc<Shared>,
     queue: mpsc::Receiver<Outgoing>,
     events: mpsc::Sender<PhoneEvent>,
     close: watch::Receiver<bool>,
     unsettled: Option<Unsettled>,
-    /// A frame taken from the queue whose write failed; sent first on the next link.
-    held: VecDeque<Outgoing>,
 }
 
 enum End {
@@ -744,15 +921,14 @@ impl Runner {
         let mut link = first;
         let error = loop {
             self.settle(&link);
-            let end = self.serve(&mut link).await;
-            let error = match end {
+            let previous = link.phone_nonce;
+            let error = match self.serve(link).await {
                 End::Local => break TransportError::LinkClosed,
                 End::Failed(error) => error,
             };
             if !error.is_retryable() {
                 break error;
             }
-            let previous = link.phone_nonce;
             match self.reconnect(error, previous).await {
                 Ok(next) => link = next,
                 Err(error) => break error,
@@ -790,7 +966,8 @@ impl Runner {
             }
         }
         self.queue.close();
-        for outgoing in self.held.drain(..) {
+        let held = std::mem::take(&mut *lock(&self.shared.held));
+        for outgoing in held {
             if let Some(receipt) = outgoing.receipt {
                 let _ = receipt.send(Err(DeliveryFailure::LinkClosed));
             }
@@ -849,12 +1026,31 @@ impl Runner {
         }
     }
 
-    /// Runs one link until it ends.
-    async fn serve(&mut self, link: &mut Link) -> End {
-        for frame in std::mem::take(&mut link.early) {
+    /// Runs one connection until it ends: reads here, writes from the handles (directly) and
+    /// from here (the queue, pings, close).
+    async fn serve(&mut self, link: Link) -> End {
+        let Link {
+            ws,
+            keys,
+            phone_nonce,
+            early,
+            ..
+        } = link;
+        for frame in early {
             let _ = self.events.send(PhoneEvent::Frame(frame)).await;
         }
-        let mut pending: VecDeque<(u64, oneshot::Sender<Outcome>)> = VecDeque::new();
+        let (sink, mut stream) = ws.split();
+        let (seal, mut open) = match keys.map(SessionKeys::split) {
+            Some((seal, open)) => (Some(seal), Some(open)),
+            None => (None, None),
+        };
+        let shared = Arc::clone(&self.shared);
+        // The handshake may already have opened records (`paired`, the resume report).
+        shared
+            .opened
+            .store(open.as_ref().map_or(0, OpenKey::opened), Ordering::SeqCst);
+        *lock(&shared.broken) = None;
+        *shared.writer.lock().await = Some(LiveWriter { sink, seal });
         let mut ping = tokio::time::interval(self.config.ping_interval);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ping.tick().await;
@@ -867,52 +1063,45 @@ impl Runner {
             tokio::select! {
                 biased;
                 _ = super::raised(&mut close) => {
-                    let _ = link.ws.close(None).await;
+                    if let Some(mut live) = shared.writer.lock().await.take() {
+                        let _ = live.sink.close().await;
+                    }
                     break End::Local;
                 }
-                message = link.ws.next() => {
-                    last_seen = tokio::time::Instant::now();
-                    match self.on_message(link, message, &mut pending).await {
-                        Ok(()) => {}
-                        Err(error) => break End::Failed(error),
+                _ = shared.broken_signal.notified() => {
+                    if let Some(error) = lock(&shared.broken).take() {
+                        break End::Failed(error);
                     }
                 }
-                outgoing = next_outgoing(&mut self.held, &mut self.queue) => {
+                message = stream.next() => {
+                    last_seen = tokio::time::Instant::now();
+                    if let Err(error) = self.on_message(open.as_mut(), message).await {
+                        break End::Failed(error);
+                    }
+                }
+                outgoing = next_outgoing(&shared, &mut self.queue) => {
                     let Some(outgoing) = outgoing else {
-                        let _ = link.ws.close(None).await;
+                        if let Some(mut live) = shared.writer.lock().await.take() {
+                            let _ = live.sink.close().await;
+                        }
                         break End::Local;
                     };
-                    // Write what is queued (up to a batch) and flush once.
-                    let mut written = Vec::new();
-                    let mut result = self.write(link, outgoing, &mut pending, &mut written).await;
-                    let mut batch = 1;
-                    while result.is_ok() && batch < WRITE_BATCH {
-                        let Ok(next) = self.queue.try_recv() else { break };
-                        result = self.write(link, next, &mut pending, &mut written).await;
-                        batch += 1;
-                    }
-                    if result.is_ok() {
-                        result = link
-                            .ws
-                            .flush()
-                            .await
-                            .map_err(|e| TransportError::WebSocket(e.to_string()));
-                    }
-                    let outcome = if result.is_ok() {
-                        Ok(EnvelopeDelivery::Written)
-                    } else {
-                        Err(DeliveryFailure::Unknown)
-                    };
-                    for receipt in written {
-                        let _ = receipt.send(outcome);
-                    }
-                    if let Err(error) = result {
+                    if let Err(error) = self.write_backlog(outgoing).await {
                         break End::Failed(error);
                     }
                 }
                 _ = ping.tick() => {
-                    if let Err(e) = link.ws.send(Message::Ping(Default::default())).await {
-                        break End::Failed(TransportError::WebSocket(e.to_string()));
+                    let mut writer = shared.writer.lock().await;
+                    let sent = match writer.as_mut() {
+                        Some(live) => live
+                            .sink
+                            .send(Message::Ping(Default::default()))
+                            .await
+                            .map_err(|e| TransportError::WebSocket(e.to_string())),
+                        None => Err(broken(&shared)),
+                    };
+                    if let Err(error) = sent {
+                        break End::Failed(error);
                     }
                 }
                 _ = &mut dead => {
@@ -924,7 +1113,10 @@ impl Runner {
                 }
             }
         };
-        match (&end, link.phone_nonce) {
+        // Handles write to this connection no more.
+        *shared.writer.lock().await = None;
+        let pending = std::mem::take(&mut *lock(&shared.pending));
+        match (&end, phone_nonce) {
             (End::Failed(_), Some(phone_nonce)) if !pending.is_empty() => {
                 self.unsettled = Some(Unsettled {
                     phone_nonce,
@@ -940,61 +1132,42 @@ impl Runner {
         end
     }
 
-    /// Feeds one frame to the socket (sealed in secure mode) without flushing; a plain
-    /// envelope's receipt goes to `written`, settled after the flush.
-    async fn write(
-        &mut self,
-        link: &mut Link,
-        outgoing: Outgoing,
-        pending: &mut VecDeque<(u64, oneshot::Sender<Outcome>)>,
-        written: &mut Vec<oneshot::Sender<Outcome>>,
-    ) -> Result<(), TransportError> {
-        let (message, seq) = match link.keys.as_mut() {
-            Some(keys) => {
-                let seq = keys.next_send_seq();
-                match keys.seal(RecordKind::Frame, outgoing.text.as_bytes()) {
-                    Ok(record) => (Message::binary(record), Some(seq)),
-                    Err(e) => {
-                        // Never sealed: the frame goes out first on the next link.
-                        self.held.push_back(outgoing);
-                        return Err(TransportError::Secure(e));
-                    }
-                }
-            }
-            // A plain frame keeps its text for a resend on the next link if the write fails.
-            None => (Message::Text(outgoing.text.clone()), None),
+    /// Writes `first` and what else is queued (up to a batch) under the writer lock, and flushes
+    /// once.
+    async fn write_backlog(&mut self, first: Outgoing) -> Result<(), TransportError> {
+        let shared = Arc::clone(&self.shared);
+        let mut writer = shared.writer.lock().await;
+        let Some(live) = writer.as_mut() else {
+            // A handle's write broke the connection: keep the frame for the next one.
+            shared.hold(first);
+            shared.backlog.fetch_sub(1, Ordering::SeqCst);
+            return Err(broken(&shared));
         };
-        match link.ws.feed(message).await {
-            Ok(()) => {
-                if let Some(receipt) = outgoing.receipt {
-                    match seq {
-                        Some(seq) => pending.push_back((seq, receipt)),
-                        None => written.push(receipt),
-                    }
-                }
-                Ok(())
-            }
-            Err(e) => {
-                // Whether any byte left is unknown for a sealed record: treat it as sent, and let
-                // the resume report settle it. A plain frame is resent on the next link.
-                match (seq, outgoing.receipt) {
-                    (Some(seq), Some(receipt)) => pending.push_back((seq, receipt)),
-                    (None, receipt) => self.held.push_back(Outgoing {
-                        text: outgoing.text,
-                        receipt,
-                    }),
-                    (Some(_), None) => {}
-                }
-                Err(TransportError::WebSocket(e.to_string()))
-            }
+        let mut written = Vec::new();
+        let mut result = live.feed(&shared, first, &mut written).await;
+        let mut taken = 1;
+        while result.is_ok() && taken < WRITE_BATCH {
+            let Some(next) = take_held(&shared).or_else(|| self.queue.try_recv().ok()) else {
+                break;
+            };
+            taken += 1;
+            result = live.feed(&shared, next, &mut written).await;
         }
+        if result.is_ok() {
+            result = live.flush().await;
+        }
+        settle_written(written, result.is_ok());
+        shared.backlog.fetch_sub(taken, Ordering::SeqCst);
+        if result.is_err() {
+            *writer = None;
+        }
+        result
     }
 
     async fn on_message(
         &mut self,
-        link: &mut Link,
+        open: Option<&mut OpenKey>,
         message: Option<Result<Message, WsError>>,
-        pending: &mut VecDeque<(u64, oneshot::Sender<Outcome>)>,
     ) -> Result<(), TransportError> {
         let message = match message {
             None => return Err(TransportError::Closed { code: None }),
@@ -1004,19 +1177,23 @@ impl Runner {
         let frame = match message {
             Message::Text(text) => {
                 let frame = decode_server_frame(text.as_bytes()).map_err(TransportError::Frame)?;
-                if link.keys.is_some() && !matches!(frame, ServerFrame::Rejected { .. }) {
+                if open.is_some() && !matches!(frame, ServerFrame::Rejected { .. }) {
                     return Err(TransportError::Secure(SecureError::Unsealed));
                 }
                 frame
             }
             Message::Binary(bytes) => {
-                let Some(keys) = link.keys.as_mut() else {
+                let Some(open) = open else {
                     return Err(TransportError::Secure(SecureError::Unsealed));
                 };
-                let opened = keys.open(&bytes).map_err(TransportError::Secure)?;
-                while pending.front().is_some_and(|(seq, _)| *seq < opened.ack) {
-                    if let Some((_, receipt)) = pending.pop_front() {
-                        let _ = receipt.send(Ok(EnvelopeDelivery::Acknowledged));
+                let opened = open.open(&bytes).map_err(TransportError::Secure)?;
+                self.shared.opened.store(open.opened(), Ordering::SeqCst);
+                {
+                    let mut pending = lock(&self.shared.pending);
+                    while pending.front().is_some_and(|(seq, _)| *seq < opened.ack) {
+                        if let Some((_, receipt)) = pending.pop_front() {
+                            let _ = receipt.send(Ok(EnvelopeDelivery::Acknowledged));
+                        }
                     }
                 }
                 match opened.kind {
@@ -1048,11 +1225,20 @@ impl Runner {
     }
 }
 
-async fn next_outgoing(
-    held: &mut VecDeque<Outgoing>,
-    queue: &mut mpsc::Receiver<Outgoing>,
-) -> Option<Outgoing> {
-    if let Some(outgoing) = held.pop_front() {
+/// The error a handle's failed write left, for the link task.
+fn broken(shared: &Shared) -> TransportError {
+    lock(&shared.broken)
+        .take()
+        .unwrap_or(TransportError::Closed { code: None })
+}
+
+fn take_held(shared: &Shared) -> Option<Outgoing> {
+    lock(&shared.held).pop_front()
+}
+
+/// The next frame to write from the link task: a held one first, then the queue's.
+async fn next_outgoing(shared: &Shared, queue: &mut mpsc::Receiver<Outgoing>) -> Option<Outgoing> {
+    if let Some(outgoing) = take_held(shared) {
         return Some(outgoing);
     }
     queue.recv().await

@@ -202,22 +202,41 @@ pub(crate) struct Opened {
     pub payload: Vec<u8>,
 }
 
-/// The two direction keys of one connection (as AES-256-GCM keys) and its sequence counters.
-///
-/// The raw key bytes are zeroized on drop; ring's expanded key schedules are not (ring offers no
-/// way to), and live only as long as the connection.
+/// The two direction keys of one connection and its sequence counters. Split into its halves
+/// ([`SessionKeys::split`]) when the reading and the writing side run apart.
+#[derive(Debug)]
 pub(crate) struct SessionKeys {
-    send: LessSafeKey,
-    recv: LessSafeKey,
-    send_seq: u64,
-    recv_seq: u64,
+    send: SealKey,
+    recv: OpenKey,
 }
 
-impl fmt::Debug for SessionKeys {
+/// The sending direction: its AES-256-GCM key and the next sequence number.
+///
+/// ring's expanded key schedule is not zeroized on drop (ring offers no way to); the derived key
+/// bytes it came from are. It lives only as long as the connection.
+pub(crate) struct SealKey {
+    key: LessSafeKey,
+    seq: u64,
+}
+
+/// The receiving direction: its AES-256-GCM key and how many records it opened.
+pub(crate) struct OpenKey {
+    key: LessSafeKey,
+    seq: u64,
+}
+
+impl fmt::Debug for SealKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SessionKeys")
-            .field("send_seq", &self.send_seq)
-            .field("recv_seq", &self.recv_seq)
+        f.debug_struct("SealKey")
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for OpenKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenKey")
+            .field("seq", &self.seq)
             .finish_non_exhaustive()
     }
 }
@@ -283,47 +302,82 @@ impl SessionKeys {
         to_desktop.zeroize();
         to_phone.zeroize();
         Ok(SessionKeys {
-            send: keys.0?,
-            recv: keys.1?,
-            send_seq: 0,
-            recv_seq: 0,
+            send: SealKey {
+                key: keys.0?,
+                seq: 0,
+            },
+            recv: OpenKey {
+                key: keys.1?,
+                seq: 0,
+            },
         })
     }
 
     /// How many records this side has opened (the `ack` it reports).
     pub(crate) fn received(&self) -> u64 {
-        self.recv_seq
+        self.recv.opened()
     }
 
-    /// The sequence number the next sealed record gets.
-    pub(crate) fn next_send_seq(&self) -> u64 {
-        self.send_seq
-    }
-
-    /// Seals `payload` as the next record: `kind ‖ seq ‖ ack ‖ AES-256-GCM(send key, nonce =
-    /// 0⁴ ‖ seq, aad = kind ‖ seq ‖ ack, payload)` (ciphertext then the 16-byte tag), where `ack`
-    /// is [`Self::received`]. Fails only when the sequence is exhausted (a nonce would repeat).
+    /// Seals `payload` as the next record, acknowledging every record opened so far (see
+    /// [`SealKey::seal`]).
     pub(crate) fn seal(
         &mut self,
         kind: RecordKind,
         payload: &[u8],
     ) -> Result<Vec<u8>, SecureError> {
-        let seq = self.send_seq;
+        self.send.seal(kind, self.recv.opened(), payload)
+    }
+
+    /// Opens the next record (see [`OpenKey::open`]).
+    pub(crate) fn open(&mut self, record: &[u8]) -> Result<Opened, SecureError> {
+        self.recv.open(record)
+    }
+
+    /// The sending and the receiving half, for a link whose writes and reads run apart; the
+    /// writer then takes each record's `ack` from the reader.
+    pub(crate) fn split(self) -> (SealKey, OpenKey) {
+        (self.send, self.recv)
+    }
+}
+
+impl SealKey {
+    /// The sequence number the next sealed record gets.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Seals `payload` as the next record: `kind ‖ seq ‖ ack ‖ AES-256-GCM(key, nonce = 0⁴ ‖
+    /// seq, aad = kind ‖ seq ‖ ack, payload)` (ciphertext then the 16-byte tag). Fails only when
+    /// the sequence is exhausted (a nonce would repeat).
+    pub(crate) fn seal(
+        &mut self,
+        kind: RecordKind,
+        ack: u64,
+        payload: &[u8],
+    ) -> Result<Vec<u8>, SecureError> {
+        let seq = self.seq;
         let next = seq.checked_add(1).ok_or(SecureError::SequenceExhausted)?;
         let mut out = Vec::with_capacity(RECORD_OVERHEAD.saturating_add(payload.len()));
         out.push(kind.byte());
         out.extend_from_slice(&seq.to_be_bytes());
-        out.extend_from_slice(&self.recv_seq.to_be_bytes());
+        out.extend_from_slice(&ack.to_be_bytes());
         out.extend_from_slice(payload);
         let (header, body) = out.split_at_mut(RECORD_HEADER_LEN);
         let tag = self
-            .send
+            .key
             .seal_in_place_separate_tag(nonce(seq), Aad::from(&*header), body)
             // ring refuses only inputs beyond GCM's per-record limit (64 GiB), far above a frame.
             .map_err(|_| SecureError::BadMac)?;
         out.extend_from_slice(tag.as_ref());
-        self.send_seq = next;
+        self.seq = next;
         Ok(out)
+    }
+}
+
+impl OpenKey {
+    /// How many records were opened (the `ack` this side reports).
+    pub(crate) fn opened(&self) -> u64 {
+        self.seq
     }
 
     /// Opens the next record: checks its tag, then that its sequence number is exactly the next
@@ -341,20 +395,20 @@ impl SessionKeys {
         let got = u64::from_be_bytes(seq);
         let mut payload = sealed.to_vec();
         let len = self
-            .recv
+            .key
             .open_in_place(nonce(got), Aad::from(header), &mut payload)
             .map_err(|_| SecureError::BadMac)?
             .len();
         payload.truncate(len);
-        if got != self.recv_seq {
+        if got != self.seq {
             return Err(SecureError::BadSequence {
-                expected: self.recv_seq,
+                expected: self.seq,
                 got,
             });
         }
         let kind =
             RecordKind::from_byte(kind_byte).ok_or(SecureError::UnknownKind { kind: kind_byte })?;
-        self.recv_seq = self.recv_seq.saturating_add(1);
+        self.seq = self.seq.saturating_add(1);
         Ok(Opened {
             kind,
             ack: u64::from_be_bytes(ack),
@@ -514,12 +568,12 @@ mod tests {
         let secret = LinkSecret::from_bytes([9; 32]);
         let c = ctx(&[1; 32], &[2; 32], Binding::Resume { challenge: "c" });
         let mut phone = SessionKeys::derive(&secret, Side::Phone, &c).expect("keys");
-        phone.send_seq = u64::MAX;
+        phone.send.seq = u64::MAX;
         assert_eq!(
             phone.seal(RecordKind::Ack, b"").err(),
             Some(SecureError::SequenceExhausted)
         );
-        assert_eq!(phone.next_send_seq(), u64::MAX);
+        assert_eq!(phone.send.next_seq(), u64::MAX);
     }
 
     #[test]
