@@ -543,3 +543,39 @@ async fn a_securely_paired_phone_refuses_a_desktop_answering_in_plain_mode() {
     );
     desktop.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_connection_whose_handles_were_all_dropped_goes_idle_and_still_hears_its_phone() {
+    let (desktop, mut events) = desktop(DesktopSecurity::AllowPlain).await;
+    let (phone, _phone_events, _identity) =
+        pair(&desktop, desktop.url(), PhoneSecurity::PreferSecure).await;
+    let connection = expect_event(&mut events, |e| match e {
+        DesktopEvent::Paired { connection, .. } => Some(connection),
+        _ => None,
+    })
+    .await;
+    // The daemon keeps no handle to this connection.
+    drop(connection);
+
+    // Everything here runs on this test's one runtime thread. Once idle it parks; a connection
+    // that polled its closed send queue without end would keep it busy, and it never would.
+    let metrics = tokio::runtime::Handle::current().metrics();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let parked = metrics.worker_park_count(0);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        metrics.worker_park_count(0) > parked,
+        "the runtime never went idle: a connection without handles is spinning"
+    );
+
+    // The connection still serves the phone.
+    phone
+        .send_channel_query("list", None, None)
+        .await
+        .expect("the phone sends");
+    expect_event(&mut events, |e| {
+        matches!(e, DesktopEvent::ChannelQuery { .. }).then_some(())
+    })
+    .await;
+    desktop.shutdown().await;
+}
