@@ -3,7 +3,8 @@
 //!
 //! 1. Audio streaming phone → desktop: 10 s of 16 kHz mono f32 in 100 ms chunks, through the
 //!    transport (plain and secure) against a bare tokio-tungstenite loop moving the same frames
-//!    (same encode on the sender, same decode to samples on the receiver). Runs interleave.
+//!    (same encode on the sender, same decode to samples on the receiver), and for secure mode
+//!    also against that bare loop sealing each frame with the same AEAD. Runs interleave.
 //! 2. Reconnect + resume after a dropped connection: time from the cut to the phone's `Resumed`.
 //! 3. Desktop resident memory with 1,000 paired idle phones (the phones run in a child process,
 //!    so the figure is the desktop's alone).
@@ -16,6 +17,7 @@ use std::time::{Duration, Instant};
 use ed25519_dalek::SigningKey;
 use futures_util::{SinkExt as _, StreamExt as _};
 use rand_core::OsRng;
+use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
@@ -130,7 +132,53 @@ async fn stream_transport(
     Ok(start.elapsed())
 }
 
-/// The bare loop: a tokio-tungstenite server that decodes each text frame to samples.
+/// Per-frame AES-256-GCM for the sealed bare loop: the same AEAD the transport's secure mode
+/// uses, with a counter nonce, and nothing else (no handshake, no sequence checks, no acks).
+struct BareSeal {
+    key: LessSafeKey,
+    counter: u64,
+}
+
+impl BareSeal {
+    fn new() -> Result<Self> {
+        let key = UnboundKey::new(&AES_256_GCM, &[0x5a; 32]).map_err(|_| "AES-256 key")?;
+        Ok(BareSeal {
+            key: LessSafeKey::new(key),
+            counter: 0,
+        })
+    }
+
+    fn nonce(&mut self) -> Nonce {
+        let mut bytes = [0u8; 12];
+        bytes[4..].copy_from_slice(&self.counter.to_be_bytes());
+        self.counter += 1;
+        Nonce::assume_unique_for_key(bytes)
+    }
+
+    fn seal(&mut self, text: &str) -> Result<Vec<u8>> {
+        let mut record = text.as_bytes().to_vec();
+        let nonce = self.nonce();
+        self.key
+            .seal_in_place_append_tag(nonce, Aad::empty(), &mut record)
+            .map_err(|_| "seal")?;
+        Ok(record)
+    }
+
+    fn open(&mut self, record: &[u8]) -> Option<Vec<u8>> {
+        let mut payload = record.to_vec();
+        let nonce = self.nonce();
+        let len = self
+            .key
+            .open_in_place(nonce, Aad::empty(), &mut payload)
+            .ok()?
+            .len();
+        payload.truncate(len);
+        Some(payload)
+    }
+}
+
+/// The bare loop: a tokio-tungstenite server that decodes each text frame (or, sealed, each
+/// binary message opened with [`BareSeal`]) to samples.
 async fn bare_server() -> Result<(String, tokio::sync::mpsc::Receiver<usize>)> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("ws://{}{}", listener.local_addr()?, MOBILE_WS_PATH);
@@ -144,11 +192,23 @@ async fn bare_server() -> Result<(String, tokio::sync::mpsc::Receiver<usize>)> {
                     return;
                 };
                 let mut received = 0usize;
+                let Ok(mut seal) = BareSeal::new() else {
+                    return;
+                };
                 while let Some(Ok(message)) = ws.next().await {
-                    let Message::Text(text) = message else {
-                        continue;
+                    let opened;
+                    let bytes = match &message {
+                        Message::Text(text) => text.as_bytes(),
+                        Message::Binary(record) => match seal.open(record) {
+                            Some(payload) => {
+                                opened = payload;
+                                &opened[..]
+                            }
+                            None => return,
+                        },
+                        _ => continue,
                     };
-                    match decode_client_frame(text.as_bytes()) {
+                    match decode_client_frame(bytes) {
                         Ok(frame @ ClientFrame::AudioChunk { .. }) => {
                             if let Some(Ok(bytes)) = frame.audio_pcm() {
                                 received += samples(&bytes).len();
@@ -171,9 +231,16 @@ async fn stream_bare(
     ws: &mut tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>,
     done: &mut tokio::sync::mpsc::Receiver<usize>,
     audio: &[Vec<f32>],
+    mut seal: Option<&mut BareSeal>,
 ) -> Result<Duration> {
     let start = Instant::now();
-    let send = |frame: ClientFrame| -> Result<Message> { Ok(Message::text(frame.encode()?)) };
+    let mut send = |frame: ClientFrame| -> Result<Message> {
+        let text = frame.encode()?;
+        Ok(match seal.as_deref_mut() {
+            Some(seal) => Message::binary(seal.seal(&text)?),
+            None => Message::text(text),
+        })
+    };
     ws.send(send(ClientFrame::AudioStreamStart { sample_rate: RATE })?)
         .await?;
     for chunk in audio {
@@ -192,12 +259,17 @@ async fn streaming() -> Result<()> {
     let (plain, _pe) = pair(&desk, desk.url(), PhoneSecurity::PlainOnly).await?;
     let (secure, _se) = pair(&desk, desk.url(), PhoneSecurity::RequireSecure).await?;
     let (bare_url, mut done) = bare_server().await?;
-    let (mut bare, _) = tokio_tungstenite::connect_async_with_config(bare_url, None, true).await?;
+    let (mut bare, _) =
+        tokio_tungstenite::connect_async_with_config(bare_url.clone(), None, true).await?;
+    let (mut sealed, _) =
+        tokio_tungstenite::connect_async_with_config(bare_url, None, true).await?;
+    let mut seal = BareSeal::new()?;
     // Warm up each, then interleave.
-    stream_bare(&mut bare, &mut done, &audio).await?;
+    stream_bare(&mut bare, &mut done, &audio, None).await?;
+    stream_bare(&mut sealed, &mut done, &audio, Some(&mut seal)).await?;
     stream_transport(&plain, &mut events, &audio).await?;
     stream_transport(&secure, &mut events, &audio).await?;
-    let (mut b, mut p, mut s) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut b, mut bs, mut p, mut s) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let rounds = std::env::var("FIGURES_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -205,7 +277,10 @@ async fn streaming() -> Result<()> {
     let only = std::env::var("FIGURES_ONLY").unwrap_or_default();
     for _ in 0..rounds {
         if only.is_empty() || only == "bare" {
-            b.push(stream_bare(&mut bare, &mut done, &audio).await?);
+            b.push(stream_bare(&mut bare, &mut done, &audio, None).await?);
+        }
+        if only.is_empty() || only == "sealed" {
+            bs.push(stream_bare(&mut sealed, &mut done, &audio, Some(&mut seal)).await?);
         }
         if only.is_empty() || only == "plain" {
             p.push(stream_transport(&plain, &mut events, &audio).await?);
@@ -214,7 +289,7 @@ async fn streaming() -> Result<()> {
             s.push(stream_transport(&secure, &mut events, &audio).await?);
         }
     }
-    let (b, p, s) = (median(b), median(p), median(s));
+    let (b, bs, p, s) = (median(b), median(bs), median(p), median(s));
     let mib = (CHUNK * CHUNKS * 4) as f64 / (1024.0 * 1024.0);
     println!(
         "## streaming: 10 s of 16 kHz f32 in 100 ms chunks, median of {rounds} interleaved runs"
@@ -229,9 +304,14 @@ async fn streaming() -> Result<()> {
         b.as_secs_f64() / p.as_secs_f64()
     );
     println!(
-        "transport, secure: {s:?} ({:.0} MiB/s)  ratio bare/transport = {:.2}x",
+        "bare loop sealing each frame (AES-256-GCM): {bs:?} ({:.0} MiB/s of PCM)",
+        mib / bs.as_secs_f64()
+    );
+    println!(
+        "transport, secure: {s:?} ({:.0} MiB/s)  ratio bare/transport = {:.2}x  ratio sealed bare/transport = {:.2}x",
         mib / s.as_secs_f64(),
-        b.as_secs_f64() / s.as_secs_f64()
+        b.as_secs_f64() / s.as_secs_f64(),
+        bs.as_secs_f64() / s.as_secs_f64()
     );
     desk.shutdown().await;
     Ok(())
