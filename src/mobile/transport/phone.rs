@@ -1,5 +1,6 @@
 //! The phone end: [`connect`] pairs or resumes, then keeps the link up (pings, dead-peer timeout,
-//! reconnect with backoff and resume by key) behind a handle with a bounded send queue.
+//! reconnect with backoff and resume by key) behind a handle that writes from the caller's task
+//! when it can and through a bounded queue when it cannot (see `Shared`).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -105,7 +106,8 @@ pub struct PhoneConfig {
     pub connect_timeout: Duration,
     /// Reconnect delays.
     pub backoff: Backoff,
-    /// Capacity of the send queue (frames waiting to be written).
+    /// Capacity of the send queue: frames waiting while the link reconnects or behind an earlier
+    /// frame (a sender writes directly otherwise).
     pub send_queue: usize,
     /// Capacity of the event queue.
     pub event_queue: usize,
