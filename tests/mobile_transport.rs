@@ -579,3 +579,24 @@ async fn a_connection_whose_handles_were_all_dropped_goes_idle_and_still_hears_i
     .await;
     desktop.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_wss_url_is_refused_with_its_reason_before_connecting() {
+    let identity = wavekat_platform_client::mobile::transport::DeviceIdentity {
+        device_key: SigningKey::generate(&mut OsRng),
+        key_version: 0,
+        did: "zDesktop".into(),
+        link_secret: None,
+    };
+    let config = phone_config(
+        "wss://127.0.0.1:9/api/v1/mobile/ws".into(),
+        PhoneSecurity::PreferSecure,
+    );
+    let error = connect(config, PhoneStart::Resume(identity))
+        .await
+        .expect_err("no TLS stack: wss is refused");
+    assert!(
+        matches!(&error, TransportError::WebSocket(reason) if reason.contains("not a ws:// URL")),
+        "{error:?}"
+    );
+}

@@ -16,9 +16,10 @@ use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::WebSocketStream;
 
 use super::qr::PairingQr;
+use super::read_ahead::ReadAhead;
 use super::secure::{
     parse_resume_report, Binding, LinkSecret, OpenKey, RecordKind, SealKey, SecureError,
     SessionContext, SessionKeys, Side, CONNECTION_NONCE_LEN,
@@ -33,7 +34,7 @@ use crate::mobile::{
     PhoneStep, ServerFrame, SignedEnvelope, MAX_AUDIO_CHUNK_BYTES, PAIR_PROTO,
 };
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Ws = WebSocketStream<ReadAhead<TcpStream>>;
 
 /// Most queued frames written before one flush.
 const WRITE_BATCH: usize = 32;
@@ -631,10 +632,30 @@ async fn open(
             }
         }
     }
-    let (ws, response) =
-        tokio_tungstenite::connect_async_with_config(request, Some(ws_config()), true)
-            .await
-            .map_err(|e| TransportError::WebSocket(e.to_string()))?;
+    let uri = request.uri();
+    if uri.scheme_str() != Some("ws") {
+        return Err(TransportError::WebSocket(format!(
+            "{} is not a ws:// URL (the transport has no TLS; secure mode seals frames itself)",
+            uri
+        )));
+    }
+    let host = uri.host().unwrap_or_default();
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    let port = uri.port_u16().unwrap_or(80);
+    let stream = TcpStream::connect((host.as_str(), port))
+        .await
+        .map_err(|e| TransportError::WebSocket(e.to_string()))?;
+    let _ = stream.set_nodelay(true);
+    let (ws, response) = tokio_tungstenite::client_async_with_config(
+        request,
+        ReadAhead::new(stream),
+        Some(ws_config()),
+    )
+    .await
+    .map_err(|e| TransportError::WebSocket(e.to_string()))?;
     let desktop_nonce = response
         .headers()
         .get(NONCE_HEADER)
