@@ -170,6 +170,9 @@ pub enum ServerFrame {
 /// UTF-8 again (a WebSocket text message, a `&str`, is already valid UTF-8).
 pub fn decode_client_frame_text(text: &str) -> Result<ClientFrame, FrameError> {
     if text.len() <= MAX_FRAME_BYTES {
+        if let Some(data) = audio_chunk_span(text.as_bytes()).and_then(|span| text.get(span)) {
+            return audio_chunk(data);
+        }
         if let Some(frame) = audio_chunk_fast(serde_json::Deserializer::from_str(text)) {
             return frame;
         }
@@ -188,9 +191,23 @@ pub fn decode_client_frame(bytes: &[u8]) -> Result<ClientFrame, FrameError> {
             max: MAX_FRAME_BYTES,
         });
     }
+    // The span is ASCII (checked by the scan), so this validation cannot fail; it only turns the
+    // bytes into a `&str` without `unsafe`.
+    let plain = audio_chunk_span(bytes)
+        .and_then(|span| bytes.get(span))
+        .and_then(|data| std::str::from_utf8(data).ok());
+    if let Some(data) = plain {
+        return audio_chunk(data);
+    }
     if let Some(frame) = audio_chunk_fast(serde_json::Deserializer::from_slice(bytes)) {
         return frame;
     }
+    decode_client_frame_general(bytes)
+}
+
+/// The general decoder behind both fast paths: strict parse into a JSON tree, then typed fields.
+/// The caller has checked [`MAX_FRAME_BYTES`].
+fn decode_client_frame_general(bytes: &[u8]) -> Result<ClientFrame, FrameError> {
     let (frame_type, map) = open_frame(bytes)?;
     Ok(match frame_type.as_str() {
         "hello" => {
@@ -251,8 +268,71 @@ pub fn decode_client_frame(bytes: &[u8]) -> Result<ClientFrame, FrameError> {
     })
 }
 
-/// The hot frame's fast path: `{"type":"audio_chunk","data":"…"}` exactly (`type` first, no
-/// other key, no escapes), read with borrowed strings and no intermediate JSON tree, the audio
+/// The hot frame as the phone sends it, up to the opening quote of its `data`.
+const AUDIO_CHUNK_HEAD: &[u8] = br#"{"type":"audio_chunk","data":""#;
+
+/// The hot frame's fastest path, without a JSON parser: where `data` lies in a frame that is
+/// exactly `{"type":"audio_chunk","data":"…"}` (no whitespace inside; JSON whitespace allowed
+/// after it) whose `data` is ASCII from 0x20 up without `"` or `\`, as base64 is. Such a frame is
+/// valid JSON with one `type` and one `data`, so the general path would decode it to the same
+/// `data`; anything else (whitespace inside, another key, an escape, a control or non-ASCII
+/// character, a truncated frame) returns `None` and goes to the parsing paths, which accept or
+/// refuse it as before.
+fn audio_chunk_span(frame: &[u8]) -> Option<std::ops::Range<usize>> {
+    let start = AUDIO_CHUNK_HEAD.len();
+    let rest = frame.strip_prefix(AUDIO_CHUNK_HEAD)?;
+    let end = start + plain_ascii_len(rest);
+    let tail = frame.get(end..)?.strip_prefix(br#""}"#)?;
+    tail.iter()
+        .all(|&b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        .then_some(start..end)
+}
+
+/// Whether a byte may not stand as itself inside a JSON string (`"`, `\`, a control character),
+/// or is not ASCII.
+fn ends_plain_ascii(b: u8) -> bool {
+    // As `i8`, the controls (0x00..0x20) and every non-ASCII byte (0x80..) are below 0x20.
+    (b.cast_signed() < 0x20) | (b == b'"') | (b == b'\\')
+}
+
+/// How many leading bytes are ASCII from 0x20 up (DEL included) other than `"` and `\`: the
+/// unescaped body of a JSON string that is base64 text.
+///
+/// Whole 64-byte blocks are tested with a branch-free fold that the compiler turns into a few
+/// SIMD compares per block (serde_json tests 8 bytes at a time); the block that holds the stop,
+/// and the tail, are searched byte by byte.
+fn plain_ascii_len(bytes: &[u8]) -> usize {
+    const BLOCK: usize = 64;
+    let mut clean = 0;
+    for block in bytes.chunks_exact(BLOCK) {
+        let stops = block
+            .iter()
+            .fold(0u8, |acc, &b| acc | u8::from(ends_plain_ascii(b)));
+        if stops != 0 {
+            break;
+        }
+        clean += BLOCK;
+    }
+    let rest = bytes.get(clean..).unwrap_or_default();
+    clean
+        + rest
+            .iter()
+            .position(|&b| ends_plain_ascii(b))
+            .unwrap_or(rest.len())
+}
+
+/// An `audio_chunk` frame around its `data`, the audio size checked before the `String` is
+/// allocated.
+fn audio_chunk(data: &str) -> Result<ClientFrame, FrameError> {
+    check_audio_len("audio_chunk", "data", data)?;
+    Ok(ClientFrame::AudioChunk {
+        data: data.to_owned(),
+    })
+}
+
+/// The hot frame's second fast path, for what [`audio_chunk_span`] passed on:
+/// `{"type":"audio_chunk","data":"…"}` with any JSON whitespace or escapes (`type` first, no
+/// other key), read with borrowed strings and no intermediate JSON tree, the audio
 /// size checked before its `String` is allocated. Anything else (another frame, another key
 /// order, a repeated or unknown key, any syntax error) returns `None`, and the general path
 /// decodes the frame or names its error, so both paths accept and refuse the same frames.
@@ -287,11 +367,7 @@ fn audio_chunk_fast<'de, R: serde_json::de::Read<'de>>(
 
     let data = deserializer.deserialize_map(Fast).ok()??;
     deserializer.end().ok()?;
-    Some(
-        check_audio_len("audio_chunk", "data", data).map(|()| ClientFrame::AudioChunk {
-            data: data.to_owned(),
-        }),
-    )
+    Some(audio_chunk(data))
 }
 
 /// Decodes one desktop→phone frame.
@@ -729,4 +805,214 @@ pub(super) enum ServerWire<'a> {
         #[cfg_attr(feature = "schemars", schemars(with = "Vec<Value>"))]
         payload: &'a Value,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    //! The parser-free `audio_chunk` path against the strict general decoder: for every input,
+    //! the same frame or the same error, from bytes and from text.
+
+    use super::*;
+
+    /// What the strict path alone says: the size check, then the JSON-tree decoder.
+    fn strict(wire: &[u8]) -> Result<ClientFrame, FrameError> {
+        if wire.len() > MAX_FRAME_BYTES {
+            return Err(FrameError::TooLarge {
+                len: wire.len(),
+                max: MAX_FRAME_BYTES,
+            });
+        }
+        decode_client_frame_general(wire)
+    }
+
+    /// Asserts both public decoders agree with the strict path; returns whether the parser-free
+    /// path took the frame.
+    fn agrees(wire: &[u8]) -> bool {
+        let expected = strict(wire);
+        assert_eq!(decode_client_frame(wire), expected, "bytes: {wire:?}");
+        if let Ok(text) = std::str::from_utf8(wire) {
+            assert_eq!(decode_client_frame_text(text), expected, "text: {text:?}");
+        }
+        audio_chunk_span(wire).is_some()
+    }
+
+    fn frame(data: &[u8]) -> Vec<u8> {
+        [AUDIO_CHUNK_HEAD, data, br#""}"#].concat()
+    }
+
+    fn b64(len: usize) -> Vec<u8> {
+        let pcm: Vec<u8> = (0..len).map(|i| (i.wrapping_mul(31) >> 3) as u8).collect();
+        STANDARD.encode(pcm).into_bytes()
+    }
+
+    #[test]
+    fn canonical_frames_of_every_length_take_the_plain_path_and_decode_the_same() {
+        for len in 0..300 {
+            let data = b64(len);
+            assert!(agrees(&frame(&data)), "{len}");
+            // The same text without padding: still a plain string (base64 fails later).
+            let trimmed = data.strip_suffix(b"=").unwrap_or(&data);
+            assert!(agrees(&frame(trimmed)), "{len}");
+        }
+    }
+
+    #[test]
+    fn trailing_json_whitespace_is_taken_and_anything_else_after_the_object_is_refused() {
+        let data = b64(96);
+        for tail in [&b" "[..], b"\n", b"\r\n", b"\t \t", b"    \n"] {
+            assert!(
+                agrees(&[frame(&data).as_slice(), tail].concat()),
+                "{tail:?}"
+            );
+        }
+        for tail in [
+            &b"x"[..],
+            b"}",
+            b" }",
+            b",",
+            b"\x00",
+            b"\x0c",
+            b"\xff",
+            b" \xc3",
+        ] {
+            let wire = [frame(&data).as_slice(), tail].concat();
+            assert!(!agrees(&wire), "{tail:?}");
+            assert!(
+                matches!(decode_client_frame(&wire), Err(FrameError::NotJson { .. })),
+                "{tail:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stop_byte_at_any_position_in_data_leaves_the_frame_to_the_strict_path() {
+        // `"` ends the string early, `\` starts an escape (here `\q`, invalid, or `\/`, valid),
+        // controls are refused by JSON, DEL is allowed, non-ASCII must be valid UTF-8.
+        let stops: [&[u8]; 12] = [
+            b"\"",
+            b"\\q",
+            b"\\/",
+            b"\\u0041",
+            b"\\\\",
+            b"\x00",
+            b"\t",
+            b"\x1f",
+            b"\x80",
+            b"\xff",
+            b"\xc3\xa9",
+            b"\xed\xa0\x80",
+        ];
+        let data = b64(150);
+        for stop in stops {
+            for at in 0..=data.len() {
+                let (head, tail) = data.split_at(at);
+                let wire = frame(&[head, stop, tail].concat());
+                assert!(!agrees(&wire), "{stop:?} at {at}");
+            }
+        }
+        for at in [0, 63, 64, 65, 128, data.len()] {
+            let (head, tail) = data.split_at(at);
+            assert!(
+                agrees(&frame(&[head, b"\x7f", tail].concat())),
+                "DEL at {at}"
+            );
+        }
+    }
+
+    #[test]
+    fn escaped_data_decodes_to_the_unescaped_string() {
+        let wire = frame(br"AA\/A");
+        assert!(!agrees(&wire));
+        assert_eq!(
+            decode_client_frame(&wire),
+            Ok(ClientFrame::AudioChunk {
+                data: "AA/A".into()
+            })
+        );
+    }
+
+    #[test]
+    fn truncated_frames_are_refused_as_the_strict_path_refuses_them() {
+        let whole = frame(&b64(200));
+        for len in 0..whole.len() {
+            let wire = whole.get(..len).unwrap_or_default();
+            assert!(!agrees(wire), "{len}");
+            assert!(decode_client_frame(wire).is_err(), "{len}");
+        }
+    }
+
+    #[test]
+    fn other_shapes_of_the_frame_go_to_the_parsing_paths_with_the_same_result() {
+        for wire in [
+            &br#"{"type":"audio_chunk","data":"AAAA","data":"AAAA"}"#[..],
+            br#"{"type":"audio_chunk","data":"AAAA","type":"audio_chunk"}"#,
+            br#"{"type":"audio_chunk","type":"audio_chunk","data":"AAAA"}"#,
+            br#"{"data":"AAAA","type":"audio_chunk"}"#,
+            br#"{"type":"audio_chunk","data":"AAAA","seq":7}"#,
+            br#"{"type":"audio_chunk","data":"AA","x":"}"#,
+            br#"{"type":"audio_chunk","data":"AA"},"x":1}"#,
+            br#" {"type":"audio_chunk","data":"AAAA"}"#,
+            br#"{ "type":"audio_chunk","data":"AAAA"}"#,
+            br#"{"type":"audio_chunk","data":"AAAA" }"#,
+            br#"{"type":"audio_chunk", "data":"AAAA"}"#,
+            br#"{"type":"audio_chunk","data":7}"#,
+            br#"{"type":"audio_chunk","data":null}"#,
+            br#"{"type":"audio_chunk"}"#,
+            br#"{"type":"audio_chunk","Data":"AAAA"}"#,
+            br#"{"type":"audio_chunkx","data":"AAAA"}"#,
+            br#"{"type":"audio_chunk","data":"AAAA"}{"type":"audio_chunk","data":"AAAA"}"#,
+            br#"{"type":"audio_stream_start","sample_rate":16000}"#,
+            b"{\"type\":\"audio_chunk\",\"data\":\"AA\xffAA\"}",
+            b"\xef\xbb\xbf{\"type\":\"audio_chunk\",\"data\":\"AAAA\"}",
+        ] {
+            assert!(!agrees(wire), "{wire:?}");
+        }
+    }
+
+    #[test]
+    fn audio_limits_hold_on_the_plain_path() {
+        // Exactly MAX_AUDIO_CHUNK_BYTES decodes; one more byte is refused before allocating.
+        let at_limit = frame(&b64(MAX_AUDIO_CHUNK_BYTES));
+        assert!(agrees(&at_limit));
+        assert!(decode_client_frame(&at_limit).is_ok());
+        let over = frame(&b64(MAX_AUDIO_CHUNK_BYTES + 1));
+        assert!(agrees(&over));
+        assert!(matches!(
+            decode_client_frame(&over),
+            Err(FrameError::AudioTooLarge { field: "data", .. })
+        ));
+        // A frame over MAX_FRAME_BYTES is refused unscanned, whatever its shape.
+        let huge = frame(&vec![b'A'; MAX_FRAME_BYTES]);
+        assert!(agrees(&huge));
+        assert!(matches!(
+            decode_client_frame(&huge),
+            Err(FrameError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn the_block_scan_finds_the_first_stop_as_a_byte_by_byte_search_does() {
+        let mut bytes = b64(400);
+        let naive = |bytes: &[u8]| {
+            bytes
+                .iter()
+                .position(|&b| !(0x20..0x80).contains(&b) || b == b'"' || b == b'\\')
+                .unwrap_or(bytes.len())
+        };
+        assert_eq!(plain_ascii_len(&bytes), naive(&bytes));
+        for at in (0..bytes.len()).rev().step_by(7) {
+            for stop in [b'"', b'\\', 0x00, 0x1f, 0x80, 0xff] {
+                let mut probe = bytes.clone();
+                if let Some(b) = probe.get_mut(at) {
+                    *b = stop;
+                }
+                assert_eq!(plain_ascii_len(&probe), naive(&probe), "{stop} at {at}");
+            }
+        }
+        for b in 0..=u8::MAX {
+            bytes.clear();
+            bytes.push(b);
+            assert_eq!(plain_ascii_len(&bytes), naive(&bytes), "{b}");
+        }
+    }
 }
