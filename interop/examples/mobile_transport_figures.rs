@@ -3,7 +3,8 @@
 //!
 //! 1. Audio streaming phone → desktop: 10 s of 16 kHz mono f32 in 100 ms chunks, through the
 //!    transport (plain and secure) against a bare tokio-tungstenite loop moving the same frames
-//!    (same encode on the sender, same decode to samples on the receiver), and for secure mode
+//!    (same encode on the sender, same decode to samples on the receiver; the transport's daemon
+//!    takes its events in a task of its own as they arrive), and for secure mode
 //!    also against that bare loop sealing each frame with the same AEAD. Runs interleave.
 //! 2. Reconnect + resume after a dropped connection: time from the cut to the phone's `Resumed`.
 //! 3. Desktop resident memory with 1,000 paired idle phones (the phones run in a child process,
@@ -31,7 +32,15 @@ use wavekat_platform_client::mobile::{
 
 const RATE: u32 = 16_000;
 const CHUNK: usize = 1600;
+/// 100 ms chunks per utterance: 10 s (override the seconds with `FIGURES_SECONDS`).
 const CHUNKS: usize = 100;
+
+fn chunks() -> usize {
+    std::env::var("FIGURES_SECONDS")
+        .ok()
+        .and_then(|s| s.parse::<usize>().ok())
+        .map_or(CHUNKS, |seconds| seconds * 10)
+}
 /// Interleaved streaming rounds (override with `FIGURES_ROUNDS`).
 const ROUNDS: usize = 7;
 const DROPS: usize = 101;
@@ -40,7 +49,7 @@ const IDLE_PHONES: usize = 1000;
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 fn utterance() -> Vec<Vec<f32>> {
-    (0..CHUNKS)
+    (0..chunks())
         .map(|c| {
             (0..CHUNK)
                 .map(|i| ((c * CHUNK + i) as f32 * 0.01).sin() * 0.3)
@@ -49,13 +58,20 @@ fn utterance() -> Vec<Vec<f32>> {
         .collect()
 }
 
+// The bare loop's conversions, written as efficiently as the transport's own.
 fn pcm(samples: &[f32]) -> Vec<u8> {
-    samples.iter().flat_map(|s| s.to_le_bytes()).collect()
+    let mut out = vec![0u8; samples.len() * 4];
+    for (bytes, sample) in out.as_chunks_mut::<4>().0.iter_mut().zip(samples) {
+        *bytes = sample.to_le_bytes();
+    }
+    out
 }
 
 fn samples(pcm: &[u8]) -> Vec<f32> {
-    pcm.chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    pcm.as_chunks::<4>()
+        .0
+        .iter()
+        .map(|b| f32::from_le_bytes(*b))
         .collect()
 }
 
@@ -105,10 +121,31 @@ async fn pair(
     Ok((phone, events))
 }
 
-/// One utterance through the transport; returns when the desktop has every sample.
+/// The daemon: a task that takes the desktop's events as they come (as a daemon's event loop
+/// does, concurrently with the network) and reports each utterance's sample count at its end,
+/// as the bare loop's server task does.
+fn daemon(mut events: DesktopEvents) -> tokio::sync::mpsc::Receiver<usize> {
+    let (done, rx) = tokio::sync::mpsc::channel(4);
+    tokio::spawn(async move {
+        let mut received = 0usize;
+        while let Some(event) = events.recv().await {
+            match event {
+                DesktopEvent::AudioChunk { samples, .. } => received += samples.len(),
+                DesktopEvent::AudioEnd { .. } => {
+                    let _ = done.send(received).await;
+                    received = 0;
+                }
+                _ => {}
+            }
+        }
+    });
+    rx
+}
+
+/// One utterance through the transport; returns when the daemon has every sample.
 async fn stream_transport(
     phone: &PhoneHandle,
-    events: &mut DesktopEvents,
+    done: &mut tokio::sync::mpsc::Receiver<usize>,
     audio: &[Vec<f32>],
 ) -> Result<Duration> {
     let start = Instant::now();
@@ -117,18 +154,8 @@ async fn stream_transport(
         phone.send_audio(chunk).await?;
     }
     phone.send_audio_end().await?;
-    if std::env::var_os("FIGURES_TRACE").is_some() {
-        eprintln!("queued after {:?}", start.elapsed());
-    }
-    let mut received = 0usize;
-    while let Some(event) = events.recv().await {
-        match event {
-            DesktopEvent::AudioChunk { samples, .. } => received += samples.len(),
-            DesktopEvent::AudioEnd { .. } => break,
-            _ => {}
-        }
-    }
-    assert_eq!(received, CHUNK * CHUNKS);
+    let received = done.recv().await.ok_or("daemon gone")?;
+    assert_eq!(received, CHUNK * chunks());
     Ok(start.elapsed())
 }
 
@@ -249,15 +276,16 @@ async fn stream_bare(
     }
     ws.send(send(ClientFrame::AudioStreamEnd)?).await?;
     let received = done.recv().await.ok_or("bare server gone")?;
-    assert_eq!(received, CHUNK * CHUNKS);
+    assert_eq!(received, CHUNK * chunks());
     Ok(start.elapsed())
 }
 
 async fn streaming() -> Result<()> {
     let audio = utterance();
-    let (desk, mut events) = desktop().await?;
+    let (desk, events) = desktop().await?;
     let (plain, _pe) = pair(&desk, desk.url(), PhoneSecurity::PlainOnly).await?;
     let (secure, _se) = pair(&desk, desk.url(), PhoneSecurity::RequireSecure).await?;
+    let mut heard = daemon(events);
     let (bare_url, mut done) = bare_server().await?;
     let (mut bare, _) =
         tokio_tungstenite::connect_async_with_config(bare_url.clone(), None, true).await?;
@@ -267,8 +295,8 @@ async fn streaming() -> Result<()> {
     // Warm up each, then interleave.
     stream_bare(&mut bare, &mut done, &audio, None).await?;
     stream_bare(&mut sealed, &mut done, &audio, Some(&mut seal)).await?;
-    stream_transport(&plain, &mut events, &audio).await?;
-    stream_transport(&secure, &mut events, &audio).await?;
+    stream_transport(&plain, &mut heard, &audio).await?;
+    stream_transport(&secure, &mut heard, &audio).await?;
     let (mut b, mut bs, mut p, mut s) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let rounds = std::env::var("FIGURES_ROUNDS")
         .ok()
@@ -283,16 +311,17 @@ async fn streaming() -> Result<()> {
             bs.push(stream_bare(&mut sealed, &mut done, &audio, Some(&mut seal)).await?);
         }
         if only.is_empty() || only == "plain" {
-            p.push(stream_transport(&plain, &mut events, &audio).await?);
+            p.push(stream_transport(&plain, &mut heard, &audio).await?);
         }
         if only.is_empty() || only == "secure" {
-            s.push(stream_transport(&secure, &mut events, &audio).await?);
+            s.push(stream_transport(&secure, &mut heard, &audio).await?);
         }
     }
     let (b, bs, p, s) = (median(b), median(bs), median(p), median(s));
-    let mib = (CHUNK * CHUNKS * 4) as f64 / (1024.0 * 1024.0);
+    let mib = (CHUNK * chunks() * 4) as f64 / (1024.0 * 1024.0);
     println!(
-        "## streaming: 10 s of 16 kHz f32 in 100 ms chunks, median of {rounds} interleaved runs"
+        "## streaming: {} s of 16 kHz f32 in 100 ms chunks, median of {rounds} interleaved runs",
+        chunks() / 10
     );
     println!(
         "bare tokio-tungstenite loop: {b:?} ({:.0} MiB/s of PCM)",

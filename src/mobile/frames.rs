@@ -321,6 +321,32 @@ fn plain_ascii_len(bytes: &[u8]) -> usize {
             .unwrap_or(rest.len())
 }
 
+/// The PCM of a phone `audio_chunk` frame in its canonical form (see [`audio_chunk_span`]),
+/// decoded from the frame straight into `pcm` (cleared first), with no [`ClientFrame`] and no
+/// copy of the base64. `None` if the frame is not in that form: decode it with
+/// [`decode_client_frame`], which refuses or accepts it as it would anyway. For a frame in that
+/// form the outcome is the one `decode_client_frame` then [`ClientFrame::audio_pcm`] give.
+pub(crate) fn audio_chunk_pcm_into(
+    frame: &[u8],
+    pcm: &mut Vec<u8>,
+) -> Option<Result<(), FrameError>> {
+    if frame.len() > MAX_FRAME_BYTES {
+        return None;
+    }
+    let data = frame.get(audio_chunk_span(frame)?)?;
+    pcm.clear();
+    // The span is ASCII (checked by the scan), as `check_audio_len` wants a `&str` of it.
+    let text = std::str::from_utf8(data).ok()?;
+    Some(check_audio_len("audio_chunk", "data", text).and_then(|()| {
+        STANDARD
+            .decode_vec(data, pcm)
+            .map_err(|_| FrameError::InvalidBase64 {
+                frame: "audio_chunk",
+                field: "data",
+            })
+    }))
+}
+
 /// An `audio_chunk` frame around its `data`, the audio size checked before the `String` is
 /// allocated.
 fn audio_chunk(data: &str) -> Result<ClientFrame, FrameError> {
@@ -843,6 +869,41 @@ mod tests {
     fn b64(len: usize) -> Vec<u8> {
         let pcm: Vec<u8> = (0..len).map(|i| (i.wrapping_mul(31) >> 3) as u8).collect();
         STANDARD.encode(pcm).into_bytes()
+    }
+
+    #[test]
+    fn audio_straight_to_pcm_gives_what_decoding_the_frame_then_its_pcm_gives() {
+        let mut pcm = vec![9u8; 3];
+        let mut cases: Vec<Vec<u8>> = (0..40).map(|len| frame(&b64(len * 7))).collect();
+        cases.push(frame(b"not base64!"));
+        cases.push(frame(b"AAA"));
+        cases.push(frame(
+            &STANDARD
+                .encode(vec![0u8; MAX_AUDIO_CHUNK_BYTES + 1])
+                .into_bytes(),
+        ));
+        cases.push(frame(
+            &STANDARD
+                .encode(vec![1u8; MAX_AUDIO_CHUNK_BYTES])
+                .into_bytes(),
+        ));
+        for wire in cases {
+            let expected = decode_client_frame(&wire).and_then(|f| match f.audio_pcm() {
+                Some(pcm) => pcm,
+                None => Ok(Vec::new()),
+            });
+            let got = audio_chunk_pcm_into(&wire, &mut pcm).expect("canonical form");
+            assert_eq!(got.map(|()| pcm.clone()), expected);
+        }
+        // Not the canonical form: left to the full decoder.
+        for wire in [
+            &br#"{"data":"AAAA","type":"audio_chunk"}"#[..],
+            br#"{"type":"audio_chunk", "data":"AAAA"}"#,
+            br#"{"type":"audio_chunk","data":"AA\/A"}"#,
+            br#"{"type":"audio_stream_end"}"#,
+        ] {
+            assert!(audio_chunk_pcm_into(wire, &mut pcm).is_none(), "{wire:?}");
+        }
     }
 
     #[test]

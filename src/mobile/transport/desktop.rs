@@ -30,6 +30,7 @@ use super::{
     close_code, lock, nonce_hex, parse_nonce_hex, pcm_to_samples, ws_config, NONCE_HEADER,
     PREVIOUS_HEADER,
 };
+use crate::mobile::frames::audio_chunk_pcm_into;
 use crate::mobile::{
     decode_client_frame, decode_client_frame_text, ClientFrame, DesktopEndpoint, DesktopRejection,
     DesktopSession, DesktopStep, FrameError, PairedDevice, PairingWindowConfig, ServerFrame,
@@ -599,6 +600,8 @@ struct Conn {
     /// (one wake-up of the daemon per batch rather than per frame) and before anything is
     /// written back (a secure `ack` follows its envelope's delivery).
     batch: Vec<DesktopEvent>,
+    /// The last audio chunk's PCM, its buffer reused for the next.
+    pcm: Vec<u8>,
 }
 
 /// What handling one message asks of the loop.
@@ -632,6 +635,7 @@ async fn run_connection(
         processed: 0,
         events: lock(&shared.events).clone(),
         batch: Vec::new(),
+        pcm: Vec::new(),
     };
     let reason = conn.serve(stream, close_rx).await;
     let device = conn.device.clone();
@@ -885,6 +889,38 @@ impl Conn {
         let _ = tokio::time::timeout(self.shared.config.write_timeout, write).await;
     }
 
+    /// The audio stream's fast path: on a paired session an `audio_chunk` is an application frame
+    /// (see `DesktopSession`), so one in its canonical form goes from the frame text to samples
+    /// with no `ClientFrame` and a PCM buffer reused across frames. `None` for any other frame,
+    /// or before pairing.
+    fn audio_fast(&mut self, frame: &[u8]) -> Option<Flow> {
+        if !self.session.is_paired() {
+            return None;
+        }
+        let mut pcm = std::mem::take(&mut self.pcm);
+        let flow = match audio_chunk_pcm_into(frame, &mut pcm)? {
+            Ok(()) => self.on_pcm(&pcm),
+            Err(e) => self.reject_input(DisconnectReason::BadFrame(e), "bad audio chunk"),
+        };
+        self.pcm = pcm;
+        Some(flow)
+    }
+
+    /// An audio chunk's PCM as samples for the daemon.
+    fn on_pcm(&mut self, pcm: &[u8]) -> Flow {
+        let Some(samples) = pcm_to_samples(pcm) else {
+            return self.reject_input(
+                DisconnectReason::BadAudio,
+                "audio chunk is not whole f32 samples",
+            );
+        };
+        self.batch.push(DesktopEvent::AudioChunk {
+            connection: self.id,
+            samples,
+        });
+        Flow::Continue
+    }
+
     /// Hands the batched application events to the daemon, in order.
     async fn deliver(&mut self) {
         let Some(events) = &self.events else {
@@ -941,6 +977,9 @@ impl Conn {
                     // A device paired in plain mode resumes in plain mode.
                     self.nonces = None;
                 }
+                if let Some(flow) = self.audio_fast(text.as_bytes()) {
+                    return flow;
+                }
                 match decode_client_frame_text(text.as_str()) {
                     Ok(frame) => frame,
                     Err(e) => {
@@ -984,14 +1023,17 @@ impl Conn {
                 };
                 self.processed = keys.received();
                 match opened.kind {
-                    RecordKind::Frame => match decode_client_frame(&opened.payload) {
-                        Ok(frame) => frame,
-                        Err(e) => {
-                            return self.reject_input(
-                                DisconnectReason::BadFrame(e),
-                                "frame does not decode",
-                            )
-                        }
+                    RecordKind::Frame => match self.audio_fast(&opened.payload) {
+                        Some(flow) => return flow,
+                        None => match decode_client_frame(&opened.payload) {
+                            Ok(frame) => frame,
+                            Err(e) => {
+                                return self.reject_input(
+                                    DisconnectReason::BadFrame(e),
+                                    "frame does not decode",
+                                )
+                            }
+                        },
                     },
                     RecordKind::Ack => return Flow::Continue,
                     RecordKind::ResumeReport => {
@@ -1271,25 +1313,13 @@ impl Conn {
                 connection: id,
                 sample_rate,
             },
-            frame @ ClientFrame::AudioChunk { .. } => {
-                let samples = match frame.audio_pcm() {
-                    Some(Ok(pcm)) => pcm_to_samples(&pcm),
-                    Some(Err(e)) => {
-                        return self.reject_input(DisconnectReason::BadFrame(e), "bad audio chunk")
-                    }
-                    None => None,
-                };
-                let Some(samples) = samples else {
-                    return self.reject_input(
-                        DisconnectReason::BadAudio,
-                        "audio chunk is not whole f32 samples",
-                    );
-                };
-                DesktopEvent::AudioChunk {
-                    connection: id,
-                    samples,
+            frame @ ClientFrame::AudioChunk { .. } => match frame.audio_pcm() {
+                Some(Ok(pcm)) => return self.on_pcm(&pcm),
+                Some(Err(e)) => {
+                    return self.reject_input(DisconnectReason::BadFrame(e), "bad audio chunk")
                 }
-            }
+                None => return Flow::Continue,
+            },
             ClientFrame::AudioStreamEnd => DesktopEvent::AudioEnd { connection: id },
             ClientFrame::ChannelQuery {
                 op,
