@@ -269,7 +269,7 @@ fn decode_client_frame_general(bytes: &[u8]) -> Result<ClientFrame, FrameError> 
 }
 
 /// The hot frame as the phone sends it, up to the opening quote of its `data`.
-const AUDIO_CHUNK_HEAD: &[u8] = br#"{"type":"audio_chunk","data":""#;
+const AUDIO_CHUNK_HEAD: &str = r#"{"type":"audio_chunk","data":""#;
 
 /// The hot frame's fastest path, without a JSON parser: where `data` lies in a frame that is
 /// exactly `{"type":"audio_chunk","data":"…"}` (no whitespace inside; JSON whitespace allowed
@@ -280,7 +280,7 @@ const AUDIO_CHUNK_HEAD: &[u8] = br#"{"type":"audio_chunk","data":""#;
 /// refuse it as before.
 fn audio_chunk_span(frame: &[u8]) -> Option<std::ops::Range<usize>> {
     let start = AUDIO_CHUNK_HEAD.len();
-    let rest = frame.strip_prefix(AUDIO_CHUNK_HEAD)?;
+    let rest = frame.strip_prefix(AUDIO_CHUNK_HEAD.as_bytes())?;
     let end = start + plain_ascii_len(rest);
     let tail = frame.get(end..)?.strip_prefix(br#""}"#)?;
     tail.iter()
@@ -345,6 +345,44 @@ pub(crate) fn audio_chunk_pcm_into(
                 field: "data",
             })
     }))
+}
+
+/// The text of a phone `audio_chunk` frame whose `data` (`data_len` bytes, needing no escape)
+/// `write_data` appends: the same bytes as [`ClientFrame::encode`] gives, checked against
+/// [`MAX_FRAME_BYTES`].
+fn audio_chunk_text(
+    data_len: usize,
+    write_data: impl FnOnce(&mut String),
+) -> Result<String, FrameError> {
+    const TAIL: &str = "\"}";
+    let len = AUDIO_CHUNK_HEAD.len() + data_len + TAIL.len();
+    if len > MAX_FRAME_BYTES {
+        return Err(FrameError::TooLarge {
+            len,
+            max: MAX_FRAME_BYTES,
+        });
+    }
+    let mut out = String::with_capacity(len);
+    out.push_str(AUDIO_CHUNK_HEAD);
+    write_data(&mut out);
+    out.push_str(TAIL);
+    Ok(out)
+}
+
+/// The encoded `audio_chunk` frame for `pcm`, as `ClientFrame::audio_chunk_from_pcm(pcm)?.encode()`
+/// gives it, with the base64 written straight into the frame text (no intermediate `String`, no
+/// escape pass).
+pub(crate) fn encode_audio_chunk(pcm: &[u8]) -> Result<String, FrameError> {
+    if pcm.len() > MAX_AUDIO_CHUNK_BYTES {
+        return Err(FrameError::AudioTooLarge {
+            frame: "audio_chunk",
+            field: "data",
+            len: pcm.len(),
+            max: MAX_AUDIO_CHUNK_BYTES,
+        });
+    }
+    let data_len = base64::encoded_len(pcm.len(), true).unwrap_or(usize::MAX);
+    audio_chunk_text(data_len, |out| STANDARD.encode_string(pcm, out))
 }
 
 /// An `audio_chunk` frame around its `data`, the audio size checked before the `String` is
@@ -577,6 +615,13 @@ impl ClientFrame {
     ///
     /// Fails for [`ClientFrame::Unknown`] and for text over [`MAX_FRAME_BYTES`].
     pub fn encode(&self) -> Result<String, FrameError> {
+        if let ClientFrame::AudioChunk { data } = self {
+            // Base64 needs no JSON escape: the text is the frame's fixed head, `data`, and `"}`,
+            // byte for byte what the serializer writes, without its per-byte escape check.
+            if plain_ascii_len(data.as_bytes()) == data.len() {
+                return audio_chunk_text(data.len(), |out| out.push_str(data));
+            }
+        }
         encode_wire(&self.wire()?)
     }
 
@@ -863,12 +908,39 @@ mod tests {
     }
 
     fn frame(data: &[u8]) -> Vec<u8> {
-        [AUDIO_CHUNK_HEAD, data, br#""}"#].concat()
+        [AUDIO_CHUNK_HEAD.as_bytes(), data, br#""}"#].concat()
     }
 
     fn b64(len: usize) -> Vec<u8> {
         let pcm: Vec<u8> = (0..len).map(|i| (i.wrapping_mul(31) >> 3) as u8).collect();
         STANDARD.encode(pcm).into_bytes()
+    }
+
+    #[test]
+    fn audio_chunks_encode_byte_for_byte_as_the_serializer_writes_them() {
+        let serialized =
+            |frame: &ClientFrame| -> Result<String, FrameError> { encode_wire(&frame.wire()?) };
+        for len in (0..200).chain([MAX_AUDIO_CHUNK_BYTES - 1, MAX_AUDIO_CHUNK_BYTES]) {
+            let pcm: Vec<u8> = (0..len).map(|i| (i.wrapping_mul(131) >> 2) as u8).collect();
+            let frame = ClientFrame::audio_chunk_from_pcm(&pcm).expect("fits");
+            let expected = serialized(&frame);
+            assert_eq!(frame.encode(), expected, "{len}");
+            assert_eq!(encode_audio_chunk(&pcm), expected, "{len}");
+        }
+        // Data that needs escaping (not base64) still encodes through the serializer.
+        for data in ["a\"b", "tab\there", "\u{7f}", "é", "back\\slash", ""] {
+            let frame = ClientFrame::AudioChunk { data: data.into() };
+            assert_eq!(frame.encode(), serialized(&frame), "{data:?}");
+        }
+        assert!(matches!(
+            encode_audio_chunk(&vec![0; MAX_AUDIO_CHUNK_BYTES + 1]),
+            Err(FrameError::AudioTooLarge { .. })
+        ));
+        let huge = ClientFrame::AudioChunk {
+            data: "A".repeat(MAX_FRAME_BYTES),
+        };
+        assert_eq!(huge.encode(), serialized(&huge));
+        assert!(matches!(huge.encode(), Err(FrameError::TooLarge { .. })));
     }
 
     #[test]

@@ -28,6 +28,7 @@ use super::{
     close_code, lock, nonce_hex, parse_nonce_hex, samples_to_pcm, ws_config, TransportError,
     NONCE_HEADER, PREVIOUS_HEADER,
 };
+use crate::mobile::frames::encode_audio_chunk;
 use crate::mobile::pairing::TranscriptFields;
 use crate::mobile::{
     decode_server_frame, encode_pubkey_multibase, ClientFrame, PhoneRejection, PhoneSession,
@@ -491,9 +492,12 @@ impl PhoneHandle {
     /// [`MAX_AUDIO_CHUNK_BYTES`](crate::mobile::MAX_AUDIO_CHUNK_BYTES).
     pub async fn send_audio(&self, samples: &[f32]) -> Result<(), TransportError> {
         for chunk in samples.chunks(MAX_AUDIO_CHUNK_BYTES / 4) {
-            let frame = ClientFrame::audio_chunk_from_pcm(&samples_to_pcm(chunk))
-                .map_err(TransportError::Frame)?;
-            self.send(frame).await?;
+            let text = encode_audio_chunk(&samples_to_pcm(chunk)).map_err(TransportError::Frame)?;
+            self.submit(Outgoing {
+                text: text.into(),
+                receipt: None,
+            })
+            .await?;
         }
         Ok(())
     }
