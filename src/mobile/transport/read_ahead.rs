@@ -3,25 +3,29 @@
 //! tungstenite reads at most its `read_buffer_size` per call, and that buffer is allocated (and
 //! touched) for every connection. A small one keeps 1,000 idle phones cheap but costs a `recv`
 //! per 4 KiB of a streamed audio frame; a large one does the opposite. [`ReadAhead`] gives both:
-//! it passes small reads straight through, and once a read comes back full (the peer is sending
-//! faster than we ask) it switches to reading [`BURST_BUFFER`] bytes per `recv` into a buffer of
-//! its own, which it frees again when the burst is over (a short read, or nothing waiting). An
-//! idle connection holds no buffer.
+//! it passes small reads straight through, and once a read comes back full (the peer sends more
+//! than we ask for) it reads [`BURST_BUFFER`] bytes per `recv` into a buffer of its own. It keeps
+//! that buffer while the peer keeps streaming, and frees it at the first read after [`KEEP`]
+//! without a large one (a phone's next ping, at the latest), so an idle connection holds none.
 
 use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// The size of one `recv` while a burst lasts.
+/// The size of one `recv` while the peer streams.
 pub(crate) const BURST_BUFFER: usize = 64 * 1024;
 
-/// A read that returns less than this ends a burst.
-const BURST_END: usize = BURST_BUFFER / 8;
+/// A `recv` of at least this much counts as streaming.
+const LARGE_READ: usize = BURST_BUFFER / 8;
+
+/// How long the buffer is kept after the last large read.
+const KEEP: Duration = Duration::from_secs(1);
 
 /// A socket whose reads grow to [`BURST_BUFFER`] while the peer streams, and shrink back to the
-/// caller's own reads (and no buffer) when it stops. Writes pass through.
+/// caller's own reads (and no buffer) after it stops. Writes pass through.
 #[derive(Debug)]
 pub(crate) struct ReadAhead<S> {
     inner: S,
@@ -29,22 +33,28 @@ pub(crate) struct ReadAhead<S> {
     buf: Vec<u8>,
     start: usize,
     end: usize,
-    /// The last read filled what was asked: more is probably waiting.
-    bursting: bool,
+    /// Until when reads go through `buf`: [`KEEP`] after the last large read.
+    streaming_until: Option<Instant>,
+    keep: Duration,
 }
 
 impl<S> ReadAhead<S> {
     pub(crate) fn new(inner: S) -> Self {
+        Self::with_keep(inner, KEEP)
+    }
+
+    fn with_keep(inner: S, keep: Duration) -> Self {
         ReadAhead {
             inner,
             buf: Vec::new(),
             start: 0,
             end: 0,
-            bursting: false,
+            streaming_until: None,
+            keep,
         }
     }
 
-    /// Copies buffered bytes to `dst`; frees the buffer once drained after a burst ended.
+    /// Copies buffered bytes to `dst`.
     fn copy_out(&mut self, dst: &mut ReadBuf<'_>) {
         let n = dst.remaining().min(self.end - self.start);
         dst.put_slice(&self.buf[self.start..self.start + n]);
@@ -52,9 +62,6 @@ impl<S> ReadAhead<S> {
         if self.start == self.end {
             self.start = 0;
             self.end = 0;
-            if !self.bursting {
-                self.buf = Vec::new();
-            }
         }
     }
 }
@@ -70,12 +77,18 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
             this.copy_out(dst);
             return Poll::Ready(Ok(()));
         }
-        if !this.bursting {
+        let now = Instant::now();
+        if !this.streaming_until.is_some_and(|until| now < until) {
+            // Not streaming (or no longer): no buffer, the caller's own read.
+            this.streaming_until = None;
+            this.buf = Vec::new();
             let asked = dst.remaining();
             let before = dst.filled().len();
             let result = Pin::new(&mut this.inner).poll_read(cx, dst);
             if let Poll::Ready(Ok(())) = result {
-                this.bursting = asked > 0 && dst.filled().len() - before == asked;
+                if asked > 0 && dst.filled().len() - before == asked {
+                    this.streaming_until = Some(now + this.keep);
+                }
             }
             return result;
         }
@@ -84,23 +97,20 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
         }
         let mut ahead = ReadBuf::new(&mut this.buf);
         match Pin::new(&mut this.inner).poll_read(cx, &mut ahead) {
-            Poll::Pending => {
-                // Nothing waiting: the burst is over, and an idle connection keeps no buffer.
-                this.bursting = false;
-                this.buf = Vec::new();
-                Poll::Pending
-            }
+            Poll::Pending => Poll::Pending,
             Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
             Poll::Ready(Ok(())) => {
                 let n = ahead.filled().len();
-                this.start = 0;
-                this.end = n;
-                this.bursting = n >= BURST_END;
                 if n == 0 {
-                    // End of stream: nothing to copy; leave no buffer behind.
+                    // End of stream: leave no buffer behind.
+                    this.streaming_until = None;
                     this.buf = Vec::new();
                     return Poll::Ready(Ok(()));
                 }
+                if n >= LARGE_READ {
+                    this.streaming_until = Some(now + this.keep);
+                }
+                this.end = n;
                 this.copy_out(dst);
                 Poll::Ready(Ok(()))
             }
@@ -143,8 +153,19 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
+    async fn read_exactly(reader: &mut ReadAhead<tokio::io::DuplexStream>, len: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut chunk = [0u8; 4096];
+        while out.len() < len {
+            let n = reader.read(&mut chunk).await.expect("read");
+            assert!(n > 0, "stream ended early");
+            out.extend_from_slice(&chunk[..n]);
+        }
+        out
+    }
+
     #[tokio::test]
-    async fn a_burst_is_read_whole_and_in_order_then_the_buffer_is_freed() {
+    async fn a_burst_is_read_whole_and_in_order_then_the_buffer_is_freed_at_the_end() {
         let (mut peer, socket) = tokio::io::duplex(4 * BURST_BUFFER);
         let mut reader = ReadAhead::new(socket);
         let sent: Vec<u8> = (0..3 * BURST_BUFFER + 17)
@@ -182,49 +203,27 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_burst_that_stops_dead_frees_its_buffer_while_waiting() {
+    async fn a_steady_stream_keeps_its_buffer_and_a_quiet_peer_later_frees_it() {
         let (mut peer, socket) = tokio::io::duplex(4 * BURST_BUFFER);
-        let mut reader = ReadAhead::new(socket);
-        let burst = vec![3u8; BURST_BUFFER];
-        peer.write_all(&burst).await.expect("written");
-        let mut chunk = vec![0u8; 4096];
-        let mut got = 0;
-        while got < burst.len() {
-            got += reader.read(&mut chunk).await.expect("read");
+        let keep = Duration::from_millis(20);
+        let mut reader = ReadAhead::with_keep(socket, keep);
+        // Frames arriving one at a time, each larger than one read: the buffer, once there,
+        // stays between them (no allocation per frame).
+        for round in 0..4u8 {
+            let frame = vec![round; 3 * LARGE_READ];
+            peer.write_all(&frame).await.expect("written");
+            assert_eq!(read_exactly(&mut reader, frame.len()).await, frame);
+            // Waiting for the next frame (nothing to read yet) keeps the buffer.
+            let mut chunk = [0u8; 4096];
+            let waiting =
+                tokio::time::timeout(Duration::from_millis(1), reader.read(&mut chunk)).await;
+            assert!(waiting.is_err(), "nothing to read yet");
+            assert_eq!(reader.buf.len(), BURST_BUFFER, "round {round}");
         }
-        // The peer sends nothing more: the next read waits, holding no buffer.
-        let waiting = tokio::time::timeout(
-            std::time::Duration::from_millis(20),
-            reader.read(&mut chunk),
-        )
-        .await;
-        assert!(waiting.is_err(), "nothing to read");
+        // Quiet for longer than `keep`: the next (small) read frees the buffer.
+        tokio::time::sleep(keep * 2).await;
+        peer.write_all(b"ping").await.expect("written");
+        assert_eq!(read_exactly(&mut reader, 4).await, b"ping");
         assert!(reader.buf.is_empty());
-        peer.write_all(b"later").await.expect("written");
-        let n = reader.read(&mut chunk).await.expect("read");
-        assert_eq!(&chunk[..n], b"later");
-    }
-
-    #[tokio::test]
-    async fn after_a_burst_a_quiet_peer_leaves_no_buffer_behind() {
-        let (mut peer, socket) = tokio::io::duplex(4 * BURST_BUFFER);
-        let mut reader = ReadAhead::new(socket);
-        let burst = vec![7u8; 2 * BURST_BUFFER];
-        peer.write_all(&burst).await.expect("written");
-        let mut chunk = vec![0u8; 4096];
-        let mut got = 0;
-        while got < burst.len() {
-            got += reader.read(&mut chunk).await.expect("read");
-        }
-        // A short message ends the burst; once it is drained the buffer goes.
-        peer.write_all(b"quiet").await.expect("written");
-        let mut tail = Vec::new();
-        while tail.len() < 5 {
-            let n = reader.read(&mut chunk).await.expect("read");
-            tail.extend_from_slice(&chunk[..n]);
-        }
-        assert_eq!(tail, b"quiet");
-        assert!(reader.buf.is_empty());
-        assert!(!reader.bursting);
     }
 }
