@@ -206,7 +206,11 @@ impl BareSeal {
 
 /// The bare loop: a tokio-tungstenite server that decodes each text frame (or, sealed, each
 /// binary message opened with [`BareSeal`]) to samples.
-async fn bare_server() -> Result<(String, tokio::sync::mpsc::Receiver<usize>)> {
+///
+/// With `handoff`, the socket task hands each chunk's samples to a daemon task through a channel
+/// (the shape of the transport, whose daemon reads an event stream) instead of counting them
+/// itself.
+async fn bare_server(handoff: bool) -> Result<(String, tokio::sync::mpsc::Receiver<usize>)> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("ws://{}{}", listener.local_addr()?, MOBILE_WS_PATH);
     let (done, rx) = tokio::sync::mpsc::channel(4);
@@ -214,6 +218,23 @@ async fn bare_server() -> Result<(String, tokio::sync::mpsc::Receiver<usize>)> {
         while let Ok((stream, _)) = listener.accept().await {
             let _ = stream.set_nodelay(true);
             let done = done.clone();
+            let daemon = handoff.then(|| {
+                let (chunks, mut heard) = tokio::sync::mpsc::channel::<Option<Vec<f32>>>(1024);
+                let done = done.clone();
+                tokio::spawn(async move {
+                    let mut received = 0usize;
+                    while let Some(chunk) = heard.recv().await {
+                        match chunk {
+                            Some(samples) => received += samples.len(),
+                            None => {
+                                let _ = done.send(received).await;
+                                received = 0;
+                            }
+                        }
+                    }
+                });
+                chunks
+            });
             tokio::spawn(async move {
                 let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
                     return;
@@ -238,13 +259,24 @@ async fn bare_server() -> Result<(String, tokio::sync::mpsc::Receiver<usize>)> {
                     match decode_client_frame(bytes) {
                         Ok(frame @ ClientFrame::AudioChunk { .. }) => {
                             if let Some(Ok(bytes)) = frame.audio_pcm() {
-                                received += samples(&bytes).len();
+                                let samples = samples(&bytes);
+                                match &daemon {
+                                    Some(daemon) => {
+                                        let _ = daemon.send(Some(samples)).await;
+                                    }
+                                    None => received += samples.len(),
+                                }
                             }
                         }
-                        Ok(ClientFrame::AudioStreamEnd) => {
-                            let _ = done.send(received).await;
-                            received = 0;
-                        }
+                        Ok(ClientFrame::AudioStreamEnd) => match &daemon {
+                            Some(daemon) => {
+                                let _ = daemon.send(None).await;
+                            }
+                            None => {
+                                let _ = done.send(received).await;
+                                received = 0;
+                            }
+                        },
                         _ => {}
                     }
                 }
@@ -286,7 +318,10 @@ async fn streaming() -> Result<()> {
     let (plain, _pe) = pair(&desk, desk.url(), PhoneSecurity::PlainOnly).await?;
     let (secure, _se) = pair(&desk, desk.url(), PhoneSecurity::RequireSecure).await?;
     let mut heard = daemon(events);
-    let (bare_url, mut done) = bare_server().await?;
+    let (bare_url, mut done) = bare_server(false).await?;
+    let (handoff_url, mut handoff_done) = bare_server(true).await?;
+    let (mut handoff, _) =
+        tokio_tungstenite::connect_async_with_config(handoff_url, None, true).await?;
     let (mut bare, _) =
         tokio_tungstenite::connect_async_with_config(bare_url.clone(), None, true).await?;
     let (mut sealed, _) =
@@ -294,10 +329,12 @@ async fn streaming() -> Result<()> {
     let mut seal = BareSeal::new()?;
     // Warm up each, then interleave.
     stream_bare(&mut bare, &mut done, &audio, None).await?;
+    stream_bare(&mut handoff, &mut handoff_done, &audio, None).await?;
     stream_bare(&mut sealed, &mut done, &audio, Some(&mut seal)).await?;
     stream_transport(&plain, &mut heard, &audio).await?;
     stream_transport(&secure, &mut heard, &audio).await?;
-    let (mut b, mut bs, mut p, mut s) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut b, mut bh, mut bs, mut p, mut s) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let rounds = std::env::var("FIGURES_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
@@ -306,6 +343,9 @@ async fn streaming() -> Result<()> {
     for _ in 0..rounds {
         if only.is_empty() || only == "bare" {
             b.push(stream_bare(&mut bare, &mut done, &audio, None).await?);
+        }
+        if only.is_empty() || only == "handoff" {
+            bh.push(stream_bare(&mut handoff, &mut handoff_done, &audio, None).await?);
         }
         if only.is_empty() || only == "sealed" {
             bs.push(stream_bare(&mut sealed, &mut done, &audio, Some(&mut seal)).await?);
@@ -317,7 +357,7 @@ async fn streaming() -> Result<()> {
             s.push(stream_transport(&secure, &mut heard, &audio).await?);
         }
     }
-    let (b, bs, p, s) = (median(b), median(bs), median(p), median(s));
+    let (b, bh, bs, p, s) = (median(b), median(bh), median(bs), median(p), median(s));
     let mib = (CHUNK * chunks() * 4) as f64 / (1024.0 * 1024.0);
     println!(
         "## streaming: {} s of 16 kHz f32 in 100 ms chunks, median of {rounds} interleaved runs",
@@ -331,6 +371,11 @@ async fn streaming() -> Result<()> {
         "transport, plain:  {p:?} ({:.0} MiB/s)  ratio bare/transport = {:.2}x",
         mib / p.as_secs_f64(),
         b.as_secs_f64() / p.as_secs_f64()
+    );
+    println!(
+        "bare loop handing samples to a daemon task: {bh:?} ({:.0} MiB/s of PCM)  ratio handoff/transport = {:.2}x",
+        mib / bh.as_secs_f64(),
+        bh.as_secs_f64() / p.as_secs_f64()
     );
     println!(
         "bare loop sealing each frame (AES-256-GCM): {bs:?} ({:.0} MiB/s of PCM)",
