@@ -78,7 +78,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
             return Poll::Ready(Ok(()));
         }
         let now = Instant::now();
-        if !this.streaming_until.is_some_and(|until| now < until) {
+        if this.streaming_until.is_none_or(|until| now >= until) {
             // Not streaming (or no longer): no buffer, the caller's own read.
             this.streaming_until = None;
             this.buf = Vec::new();
