@@ -536,6 +536,82 @@ async fn idle_phones(url: String) -> Result<()> {
     Ok(())
 }
 
+type RawWs = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// A deployed-style proto-2 phone on a raw WebSocket, paired in plain text frames.
+async fn raw_plain_phone(desktop: &MobileDesktop) -> Result<RawWs> {
+    use wavekat_platform_client::mobile::{decode_server_frame, PhoneSession, PhoneStep};
+    let qr = desktop.open_pairing_window(PairingWindowConfig::default());
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async_with_config(desktop.url(), None, true).await?;
+    let (mut session, hello) =
+        PhoneSession::enroll(qr.offer, "mur", SigningKey::generate(&mut OsRng));
+    ws.send(Message::text(hello.encode()?)).await?;
+    loop {
+        let Some(Ok(Message::Text(text))) = ws.next().await else {
+            return Err("the desktop answers in text frames".into());
+        };
+        match session.handle(decode_server_frame(text.as_bytes())?)? {
+            PhoneStep::Send(next) => ws.send(Message::text(next.encode()?)).await?,
+            PhoneStep::Paired { .. } => return Ok(ws),
+            _ => return Err("unexpected handshake step".into()),
+        }
+    }
+}
+
+/// Sends pre-encoded frames one message each (flushed), then waits for the receiver's count.
+async fn blast(
+    ws: &mut RawWs,
+    frames: &[String],
+    done: &mut tokio::sync::mpsc::Receiver<usize>,
+) -> Result<Duration> {
+    let start = Instant::now();
+    for frame in frames {
+        ws.send(Message::text(frame.clone())).await?;
+    }
+    let received = done.recv().await.ok_or("receiver gone")?;
+    assert_eq!(received, CHUNK * chunks());
+    Ok(start.elapsed())
+}
+
+/// The receiving side alone: the same raw sender writes the same pre-encoded frames to the
+/// desktop endpoint (plain, its daemon task counting samples) and to the bare server.
+async fn receiving() -> Result<()> {
+    let mut frames = vec![ClientFrame::AudioStreamStart { sample_rate: RATE }.encode()?];
+    for chunk in utterance() {
+        frames.push(ClientFrame::audio_chunk_from_pcm(&pcm(&chunk))?.encode()?);
+    }
+    frames.push(ClientFrame::AudioStreamEnd.encode()?);
+    let (desk, events) = desktop().await?;
+    let mut raw = raw_plain_phone(&desk).await?;
+    let mut heard = daemon(events);
+    let (bare_url, mut done) = bare_server(false).await?;
+    let (mut bare, _) = tokio_tungstenite::connect_async_with_config(bare_url, None, true).await?;
+    blast(&mut raw, &frames, &mut heard).await?;
+    blast(&mut bare, &frames, &mut done).await?;
+    let rounds = std::env::var("FIGURES_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(ROUNDS);
+    let (mut d, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        b.push(blast(&mut bare, &frames, &mut done).await?);
+        d.push(blast(&mut raw, &frames, &mut heard).await?);
+    }
+    let (d, b) = (median(d), median(b));
+    println!(
+        "## receiving: {} s of pre-encoded audio frames from one raw sender, median of {rounds}",
+        chunks() / 10
+    );
+    println!("bare server: {b:?}");
+    println!(
+        "desktop endpoint: {d:?}  ratio bare/desktop = {:.2}x",
+        b.as_secs_f64() / d.as_secs_f64()
+    );
+    desk.shutdown().await;
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -554,6 +630,7 @@ fn main() -> Result<()> {
                 return reconnects(PhoneSecurity::RequireSecure).await;
             }
             "--idle" => return idle_memory().await,
+            "--receiving" => return receiving().await,
             _ => {}
         }
         streaming().await?;

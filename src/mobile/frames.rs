@@ -252,7 +252,7 @@ fn decode_client_frame_general(bytes: &[u8]) -> Result<ClientFrame, FrameError> 
         },
         "audio_chunk" => {
             let data = Fields::new("audio_chunk", map).string("data")?;
-            check_audio_len("audio_chunk", "data", &data)?;
+            check_audio_len("audio_chunk", "data", data.as_bytes())?;
             ClientFrame::AudioChunk { data }
         }
         "audio_stream_end" => ClientFrame::AudioStreamEnd,
@@ -335,9 +335,7 @@ pub(crate) fn audio_chunk_pcm_into(
     }
     let data = frame.get(audio_chunk_span(frame)?)?;
     pcm.clear();
-    // The span is ASCII (checked by the scan), as `check_audio_len` wants a `&str` of it.
-    let text = std::str::from_utf8(data).ok()?;
-    Some(check_audio_len("audio_chunk", "data", text).and_then(|()| {
+    Some(check_audio_len("audio_chunk", "data", data).and_then(|()| {
         STANDARD
             .decode_vec(data, pcm)
             .map_err(|_| FrameError::InvalidBase64 {
@@ -388,7 +386,7 @@ pub(crate) fn encode_audio_chunk(pcm: &[u8]) -> Result<String, FrameError> {
 /// An `audio_chunk` frame around its `data`, the audio size checked before the `String` is
 /// allocated.
 fn audio_chunk(data: &str) -> Result<ClientFrame, FrameError> {
-    check_audio_len("audio_chunk", "data", data)?;
+    check_audio_len("audio_chunk", "data", data.as_bytes())?;
     Ok(ClientFrame::AudioChunk {
         data: data.to_owned(),
     })
@@ -481,7 +479,7 @@ pub fn decode_server_frame(bytes: &[u8]) -> Result<ServerFrame, FrameError> {
             let base64 = f.string("base64")?;
             let sample_rate = f.u32("sample_rate")?;
             let done = f.bool("done")?;
-            check_audio_len("audio_chunk", "base64", &base64)?;
+            check_audio_len("audio_chunk", "base64", base64.as_bytes())?;
             ServerFrame::AudioChunk {
                 base64,
                 sample_rate,
@@ -518,12 +516,12 @@ fn open_frame(bytes: &[u8]) -> Result<(String, serde_json::Map<String, Value>), 
 }
 
 /// The most bytes a base64 string can decode to (exact for canonical padded input).
-fn decoded_len_bound(encoded: &str) -> usize {
+fn decoded_len_bound(encoded: &[u8]) -> usize {
     let padding = encoded
-        .bytes()
+        .iter()
         .rev()
         .take(2)
-        .take_while(|&b| b == b'=')
+        .take_while(|&&b| b == b'=')
         .count();
     encoded
         .len()
@@ -536,7 +534,7 @@ fn decoded_len_bound(encoded: &str) -> usize {
 fn check_audio_len(
     frame: &'static str,
     field: &'static str,
-    encoded: &str,
+    encoded: &[u8],
 ) -> Result<(), FrameError> {
     let len = decoded_len_bound(encoded);
     if len > MAX_AUDIO_CHUNK_BYTES {
@@ -556,7 +554,7 @@ fn decode_audio(
     field: &'static str,
     encoded: &str,
 ) -> Result<Vec<u8>, FrameError> {
-    check_audio_len(frame, field, encoded)?;
+    check_audio_len(frame, field, encoded.as_bytes())?;
     STANDARD
         .decode(encoded)
         .map_err(|_| FrameError::InvalidBase64 { frame, field })
