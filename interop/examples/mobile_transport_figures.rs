@@ -594,9 +594,14 @@ async fn receiving() -> Result<()> {
         .and_then(|r| r.parse().ok())
         .unwrap_or(ROUNDS);
     let (mut d, mut b) = (Vec::new(), Vec::new());
+    let only = std::env::var("FIGURES_ONLY").unwrap_or_default();
     for _ in 0..rounds {
-        b.push(blast(&mut bare, &frames, &mut done).await?);
-        d.push(blast(&mut raw, &frames, &mut heard).await?);
+        if only.is_empty() || only == "desktop" {
+            d.push(blast(&mut raw, &frames, &mut heard).await?);
+        }
+        if only.is_empty() || only == "bare" {
+            b.push(blast(&mut bare, &frames, &mut done).await?);
+        }
     }
     let (d, b) = (median(d), median(b));
     println!(
