@@ -340,27 +340,31 @@ async fn streaming() -> Result<()> {
         .and_then(|r| r.parse().ok())
         .unwrap_or(ROUNDS);
     let only = std::env::var("FIGURES_ONLY").unwrap_or_default();
-    for _ in 0..rounds {
-        if only.is_empty() || only == "bare" {
-            b.push(stream_bare(&mut bare, &mut done, &audio, None).await?);
-        }
-        if only.is_empty() || only == "handoff" {
-            bh.push(stream_bare(&mut handoff, &mut handoff_done, &audio, None).await?);
-        }
-        if only.is_empty() || only == "sealed" {
-            bs.push(stream_bare(&mut sealed, &mut done, &audio, Some(&mut seal)).await?);
-        }
-        if only.is_empty() || only == "plain" {
-            p.push(stream_transport(&plain, &mut heard, &audio).await?);
-        }
-        if only.is_empty() || only == "secure" {
-            s.push(stream_transport(&secure, &mut heard, &audio).await?);
+    const KINDS: [&str; 5] = ["bare", "handoff", "sealed", "plain", "secure"];
+    for round in 0..rounds {
+        // Each round starts at the next kind, so no kind always runs after the same other one.
+        for step in 0..KINDS.len() {
+            let kind = KINDS[(round + step) % KINDS.len()];
+            if !only.is_empty() && only != kind {
+                continue;
+            }
+            match kind {
+                "bare" => b.push(stream_bare(&mut bare, &mut done, &audio, None).await?),
+                "handoff" => {
+                    bh.push(stream_bare(&mut handoff, &mut handoff_done, &audio, None).await?)
+                }
+                "sealed" => {
+                    bs.push(stream_bare(&mut sealed, &mut done, &audio, Some(&mut seal)).await?)
+                }
+                "plain" => p.push(stream_transport(&plain, &mut heard, &audio).await?),
+                _ => s.push(stream_transport(&secure, &mut heard, &audio).await?),
+            }
         }
     }
     let (b, bh, bs, p, s) = (median(b), median(bh), median(bs), median(p), median(s));
     let mib = (CHUNK * chunks() * 4) as f64 / (1024.0 * 1024.0);
     println!(
-        "## streaming: {} s of 16 kHz f32 in 100 ms chunks, median of {rounds} interleaved runs",
+        "## streaming: {} s of 16 kHz f32 in 100 ms chunks, median of {rounds} interleaved runs (order rotated each round)",
         chunks() / 10
     );
     println!(
@@ -595,12 +599,16 @@ async fn receiving() -> Result<()> {
         .unwrap_or(ROUNDS);
     let (mut d, mut b) = (Vec::new(), Vec::new());
     let only = std::env::var("FIGURES_ONLY").unwrap_or_default();
-    for _ in 0..rounds {
-        if only.is_empty() || only == "desktop" {
-            d.push(blast(&mut raw, &frames, &mut heard).await?);
-        }
-        if only.is_empty() || only == "bare" {
-            b.push(blast(&mut bare, &frames, &mut done).await?);
+    for round in 0..rounds {
+        // Alternate which side goes first.
+        for step in 0..2 {
+            let desktop_turn = (round + step) % 2 == 0;
+            if desktop_turn && (only.is_empty() || only == "desktop") {
+                d.push(blast(&mut raw, &frames, &mut heard).await?);
+            }
+            if !desktop_turn && (only.is_empty() || only == "bare") {
+                b.push(blast(&mut bare, &frames, &mut done).await?);
+            }
         }
     }
     let (d, b) = (median(d), median(b));
