@@ -625,8 +625,181 @@ async fn receiving() -> Result<()> {
     Ok(())
 }
 
+/// The streaming figure with the two ends on separate CPUs, as on two devices: this process
+/// (the phone side: the transport's phones and the bare clients) on CPU 0, a child process (the
+/// desktop side: the endpoint with its daemon task and the bare servers) on CPU 1. On one shared
+/// machine a receiver that keeps up sleeps between frames, and the kernel then wakes it on the
+/// sender's CPU (a synchronous socket wake-up), so the two ends take turns on one CPU; pinning
+/// each end to its own CPU takes that artefact out for both the transport and the bare loops.
+/// Each utterance's end is reported by the desktop side over a pipe, for every kind alike.
+async fn streaming_split() -> Result<()> {
+    let mut child = tokio::process::Command::new("taskset")
+        .args(["-c", "1"])
+        .arg(std::env::current_exe()?)
+        .arg("--split-desktop")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let mut lines = BufReader::new(child.stdout.take().ok_or("child stdout")?).lines();
+    let mut setup = std::collections::HashMap::new();
+    while let Some(line) = lines.next_line().await? {
+        if line == "ready" {
+            break;
+        }
+        let (key, value) = line.split_once(' ').ok_or("setup line")?;
+        setup.insert(key.to_owned(), value.to_owned());
+    }
+    let get = |key: &str| {
+        setup
+            .get(key)
+            .cloned()
+            .ok_or(format!("no {key} from the desktop side"))
+    };
+    let (counts, mut done) = tokio::sync::mpsc::channel::<usize>(16);
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(n) = line.strip_prefix("done ").and_then(|n| n.parse().ok()) {
+                if counts.send(n).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let pair_split = |qr: String, security: PhoneSecurity| {
+        let url = get("desktop");
+        async move {
+            let mut config = PhoneConfig::new(url?, "mur");
+            config.security = security;
+            let start = PhoneStart::Pair {
+                qr: PairingQr::parse(&qr)?,
+                device_key: SigningKey::generate(&mut OsRng),
+            };
+            let (phone, events, _) = connect(config, start).await?;
+            Ok::<_, Box<dyn std::error::Error>>((phone, events))
+        }
+    };
+    let (plain, _pe) = pair_split(get("qr-plain")?, PhoneSecurity::PlainOnly).await?;
+    let (secure, _se) = pair_split(get("qr-secure")?, PhoneSecurity::RequireSecure).await?;
+    let (mut bare, _) =
+        tokio_tungstenite::connect_async_with_config(get("bare")?, None, true).await?;
+    let (mut sealed, _) =
+        tokio_tungstenite::connect_async_with_config(get("bare")?, None, true).await?;
+    let (mut handoff, _) =
+        tokio_tungstenite::connect_async_with_config(get("handoff")?, None, true).await?;
+    let mut seal = BareSeal::new()?;
+    let audio = utterance();
+    stream_bare(&mut bare, &mut done, &audio, None).await?;
+    stream_bare(&mut handoff, &mut done, &audio, None).await?;
+    stream_bare(&mut sealed, &mut done, &audio, Some(&mut seal)).await?;
+    stream_transport(&plain, &mut done, &audio).await?;
+    stream_transport(&secure, &mut done, &audio).await?;
+    let rounds = std::env::var("FIGURES_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(ROUNDS);
+    const KINDS: [&str; 5] = ["bare", "handoff", "sealed", "plain", "secure"];
+    let mut times: [Vec<Duration>; 5] = Default::default();
+    for round in 0..rounds {
+        for step in 0..KINDS.len() {
+            let kind = (round + step) % KINDS.len();
+            let took = match KINDS[kind] {
+                "bare" => stream_bare(&mut bare, &mut done, &audio, None).await?,
+                "handoff" => stream_bare(&mut handoff, &mut done, &audio, None).await?,
+                "sealed" => stream_bare(&mut sealed, &mut done, &audio, Some(&mut seal)).await?,
+                "plain" => stream_transport(&plain, &mut done, &audio).await?,
+                _ => stream_transport(&secure, &mut done, &audio).await?,
+            };
+            times[kind].push(took);
+        }
+    }
+    let [b, bh, bs, p, s] = times.map(median);
+    let ratio = |peer: Duration, ours: Duration| peer.as_secs_f64() / ours.as_secs_f64();
+    println!(
+        "## streaming, ends on separate CPUs: {} s of 16 kHz f32 in 100 ms chunks, median of {rounds} rounds (order rotated each round)",
+        chunks() / 10
+    );
+    println!("bare tokio-tungstenite loop: {b:?}");
+    println!("bare loop handing samples to a daemon task: {bh:?}");
+    println!("bare loop sealing each frame (AES-256-GCM): {bs:?}");
+    println!(
+        "transport, plain: {p:?}  ratio bare/transport = {:.2}x  ratio handoff/transport = {:.2}x",
+        ratio(b, p),
+        ratio(bh, p)
+    );
+    println!(
+        "transport, secure: {s:?}  ratio bare/transport = {:.2}x  ratio sealed bare/transport = {:.2}x",
+        ratio(b, s),
+        ratio(bs, s)
+    );
+    drop(child.stdin.take());
+    let _ = child.wait().await;
+    Ok(())
+}
+
+/// Child mode of [`streaming_split`]: the desktop side. Prints its addresses and two pairing
+/// QR codes, then `done N` for every utterance any of its servers completes, until stdin closes.
+async fn split_desktop() -> Result<()> {
+    let (desk, events) = desktop().await?;
+    let mut plain_qr = desk.open_pairing_window(PairingWindowConfig::default());
+    plain_qr.secure = false;
+    let secure_qr = desk.open_pairing_window(PairingWindowConfig::default());
+    let (bare_url, bare_done) = bare_server(false).await?;
+    let (handoff_url, handoff_done) = bare_server(true).await?;
+    let heard = daemon(events);
+    let (counts, mut report) = tokio::sync::mpsc::channel::<usize>(16);
+    for mut source in [heard, bare_done, handoff_done] {
+        let counts = counts.clone();
+        tokio::spawn(async move {
+            while let Some(n) = source.recv().await {
+                if counts.send(n).await.is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    let mut out = tokio::io::stdout();
+    let setup = format!(
+        "desktop {}\nqr-plain {}\nqr-secure {}\nbare {bare_url}\nhandoff {handoff_url}\nready\n",
+        desk.url(),
+        plain_qr.to_uri(),
+        secure_qr.to_uri()
+    );
+    out.write_all(setup.as_bytes()).await?;
+    out.flush().await?;
+    let mut stdin = tokio::io::stdin();
+    let mut sink = [0u8; 64];
+    loop {
+        tokio::select! {
+            n = report.recv() => {
+                let Some(n) = n else { break };
+                out.write_all(format!("done {n}\n").as_bytes()).await?;
+                out.flush().await?;
+            }
+            read = stdin.read(&mut sink) => {
+                if !matches!(read, Ok(1..)) {
+                    break;
+                }
+            }
+        }
+    }
+    desk.shutdown().await;
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--streaming-split") {
+        // The phone side runs on CPU 0 (before the runtime starts, so every thread inherits it);
+        // the desktop side is started on CPU 1.
+        let pinned = std::process::Command::new("taskset")
+            .args(["-p", "-c", "0", &std::process::id().to_string()])
+            .stdout(Stdio::null())
+            .status()?;
+        if !pinned.success() {
+            return Err("taskset could not pin the phone side to CPU 0".into());
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -635,6 +808,9 @@ fn main() -> Result<()> {
         return runtime.block_on(idle_phones(url));
     }
     let only = args.get(1).cloned().unwrap_or_default();
+    if only == "--split-desktop" {
+        return runtime.block_on(split_desktop());
+    }
     runtime.block_on(async {
         match only.as_str() {
             "--streaming" => return streaming().await,
@@ -644,6 +820,7 @@ fn main() -> Result<()> {
             }
             "--idle" => return idle_memory().await,
             "--receiving" => return receiving().await,
+            "--streaming-split" => return streaming_split().await,
             _ => {}
         }
         streaming().await?;
