@@ -56,8 +56,10 @@ impl<S> ReadAhead<S> {
 
     /// Copies buffered bytes to `dst`.
     fn copy_out(&mut self, dst: &mut ReadBuf<'_>) {
-        let n = dst.remaining().min(self.end - self.start);
-        dst.put_slice(&self.buf[self.start..self.start + n]);
+        let n = dst.remaining().min(self.end.saturating_sub(self.start));
+        if let Some(bytes) = self.buf.get(self.start..self.start + n) {
+            dst.put_slice(bytes);
+        }
         self.start += n;
         if self.start == self.end {
             self.start = 0;
