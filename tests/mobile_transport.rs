@@ -757,3 +757,71 @@ async fn a_phones_frames_never_overtake_each_other_across_reconnects() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_desktop_that_stops_reading_cannot_hang_the_phones_sender() {
+    let (desktop, mut events) = desktop(DesktopSecurity::AllowPlain).await;
+    tokio::spawn(async move { while events.recv().await.is_some() {} });
+    let relay = relay(desktop.local_addr()).await;
+    let mut config = phone_config(ws_url(relay.addr), PhoneSecurity::PreferSecure);
+    config.write_timeout = Duration::from_millis(300);
+    let qr = desktop.open_pairing_window(PairingWindowConfig::default());
+    let start = PhoneStart::Pair {
+        qr,
+        device_key: SigningKey::generate(&mut OsRng),
+    };
+    let (phone, mut phone_events, _identity) = connect(config, start).await.expect("pairs");
+
+    relay.stall.store(true, std::sync::atomic::Ordering::SeqCst);
+    // Stream one-second chunks into the stalled link: the socket fills, and then a send may wait
+    // at most the write timeout before the link counts as broken.
+    let sender = tokio::spawn(async move {
+        let second = vec![0.25f32; 16_000];
+        let mut sent = 0u32;
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), phone.send_audio(&second)).await {
+                Err(_) => panic!("a send hung on the stalled link after {sent} chunks"),
+                Ok(Err(e)) => panic!("the link closed instead of reconnecting: {e}"),
+                Ok(Ok(())) => sent += 1,
+            }
+            if sent >= 2_000 {
+                return phone;
+            }
+        }
+    });
+    let error = tokio::time::timeout(WAIT, async {
+        loop {
+            match phone_events.recv().await {
+                Some(PhoneEvent::Disconnected { error, .. }) => return error,
+                Some(_) => {}
+                None => panic!("the phone's events ended"),
+            }
+        }
+    })
+    .await
+    .expect("the phone gives up on the stalled link in time");
+    assert!(
+        matches!(error, TransportError::Timeout(_)),
+        "a write that found no room in time: {error:?}"
+    );
+    relay
+        .stall
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    tokio::time::timeout(WAIT, async {
+        loop {
+            match phone_events.recv().await {
+                Some(PhoneEvent::Resumed { .. }) => return,
+                Some(_) => {}
+                None => panic!("the phone's events ended"),
+            }
+        }
+    })
+    .await
+    .expect("the phone resumes once the desktop reads again");
+    let phone = tokio::time::timeout(WAIT, sender)
+        .await
+        .expect("the sender finishes")
+        .expect("no send hung");
+    phone.close();
+    desktop.shutdown().await;
+}

@@ -114,11 +114,13 @@ pub fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// A byte relay between phones and the desktop on 127.0.0.1. `inject` writes bytes into the
-/// phone→desktop direction of the live connection; `cut` closes every live connection.
+/// phone→desktop direction of the live connection; `cut` closes every live connection; while
+/// `stall` is set the relay stops reading what phones send (a desktop that stopped reading).
 pub struct Relay {
     pub addr: std::net::SocketAddr,
     pub inject: mpsc::UnboundedSender<Vec<u8>>,
     pub cut: tokio::sync::broadcast::Sender<()>,
+    pub stall: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
@@ -127,6 +129,8 @@ pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
     let (inject, mut inject_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let (cut, _) = tokio::sync::broadcast::channel(4);
     let cut_tx = cut.clone();
+    let stall = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stalled = std::sync::Arc::clone(&stall);
     tokio::spawn(async move {
         let (inject_tx, _) = tokio::sync::broadcast::channel::<Vec<u8>>(16);
         let forwarder = inject_tx.clone();
@@ -141,12 +145,16 @@ pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
             };
             let mut cut_rx = cut_tx.subscribe();
             let mut inject_rx = inject_tx.subscribe();
+            let stalled = std::sync::Arc::clone(&stalled);
             tokio::spawn(async move {
                 let (mut pr, mut pw) = phone.into_split();
                 let (mut dr, mut dw) = desktop.into_split();
                 let up = async {
                     let mut buf = vec![0u8; 64 * 1024];
                     loop {
+                        while stalled.load(std::sync::atomic::Ordering::SeqCst) {
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                        }
                         tokio::select! {
                             n = pr.read(&mut buf) => {
                                 let n = match n { Ok(0) | Err(_) => break, Ok(n) => n };
@@ -178,7 +186,12 @@ pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
             });
         }
     });
-    Relay { addr, inject, cut }
+    Relay {
+        addr,
+        inject,
+        cut,
+        stall,
+    }
 }
 
 /// A deployed-style proto-2 phone over a raw WebSocket: pairs in plain text frames and returns

@@ -108,6 +108,9 @@ pub struct PhoneConfig {
     pub connect_timeout: Duration,
     /// Reconnect delays.
     pub backoff: Backoff,
+    /// How long a write may wait for room in the socket (a desktop that stopped reading) before
+    /// the link counts as broken and reconnects; the frame is kept for the next connection.
+    pub write_timeout: Duration,
     /// Capacity of the send queue: frames waiting while the link reconnects or behind an earlier
     /// frame (a sender writes directly otherwise).
     pub send_queue: usize,
@@ -126,6 +129,7 @@ impl PhoneConfig {
             dead_peer_timeout: Duration::from_secs(45),
             connect_timeout: Duration::from_secs(10),
             backoff: Backoff::default(),
+            write_timeout: Duration::from_secs(10),
             send_queue: 256,
             event_queue: 256,
         }
@@ -287,6 +291,8 @@ struct Shared {
     held: Mutex<VecDeque<Outgoing>>,
     /// Why a handle's write failed; the link task ends the connection with it.
     broken: Mutex<Option<TransportError>>,
+    /// How long a write may wait for the socket ([`PhoneConfig::write_timeout`]).
+    write_timeout: Duration,
     broken_signal: Notify,
 }
 
@@ -305,19 +311,40 @@ impl Shared {
 }
 
 impl LiveWriter {
-    /// Seals (secure mode) and feeds one frame, without flushing. A plain envelope's receipt goes
-    /// to `written`, settled after the flush; a sealed envelope waits in `pending` for the
-    /// desktop's acknowledgement. If the write fails, a plain frame is held for the next
-    /// connection, while a sealed one counts as sent (whether any byte left is unknown) and the
+    /// Seals (secure mode) and feeds one frame, without flushing; waits for room in the socket
+    /// until `deadline` at most. A plain envelope's receipt goes to `written`, settled after the
+    /// flush; a sealed envelope waits in `pending` for the desktop's acknowledgement. A frame not
+    /// handed to the socket (no room in time, or a failed write) is held for the next connection;
+    /// a sealed one already handed over counts as sent (whether any byte left is unknown) and the
     /// resume report settles it.
     async fn feed(
         &mut self,
         shared: &Shared,
         outgoing: Outgoing,
         written: &mut Vec<oneshot::Sender<Outcome>>,
+        deadline: tokio::time::Instant,
     ) -> Result<(), TransportError> {
+        let room = tokio::time::timeout_at(
+            deadline,
+            std::future::poll_fn(|cx| self.sink.poll_ready_unpin(cx)),
+        )
+        .await;
+        match room {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                shared.hold(outgoing);
+                return Err(TransportError::WebSocket(e.to_string()));
+            }
+            Err(_) => {
+                shared.hold(outgoing);
+                return Err(TransportError::Timeout("writing to the desktop"));
+            }
+        }
         let Some(seal) = self.seal.as_mut() else {
-            return match self.sink.feed(Message::Text(outgoing.text.clone())).await {
+            return match self
+                .sink
+                .start_send_unpin(Message::Text(outgoing.text.clone()))
+            {
                 Ok(()) => {
                     written.extend(outgoing.receipt);
                     Ok(())
@@ -342,16 +369,16 @@ impl LiveWriter {
             lock(&shared.pending).push_back((seq, receipt));
         }
         self.sink
-            .feed(Message::binary(record))
-            .await
+            .start_send_unpin(Message::binary(record))
             .map_err(|e| TransportError::WebSocket(e.to_string()))
     }
 
-    async fn flush(&mut self) -> Result<(), TransportError> {
-        self.sink
-            .flush()
-            .await
-            .map_err(|e| TransportError::WebSocket(e.to_string()))
+    /// Flushes what was fed, until `deadline` at most.
+    async fn flush(&mut self, deadline: tokio::time::Instant) -> Result<(), TransportError> {
+        match tokio::time::timeout_at(deadline, self.sink.flush()).await {
+            Ok(result) => result.map_err(|e| TransportError::WebSocket(e.to_string())),
+            Err(_) => Err(TransportError::Timeout("writing to the desktop")),
+        }
     }
 }
 
@@ -469,10 +496,11 @@ impl PhoneHandle {
         let Some(live) = writer.as_mut() else {
             return Some(outgoing);
         };
+        let deadline = tokio::time::Instant::now() + shared.write_timeout;
         let mut written = Vec::new();
-        let mut result = live.feed(shared, outgoing, &mut written).await;
+        let mut result = live.feed(shared, outgoing, &mut written, deadline).await;
         if result.is_ok() {
-            result = live.flush().await;
+            result = live.flush(deadline).await;
         }
         settle_written(written, result.is_ok());
         if let Err(error) = result {
@@ -580,6 +608,7 @@ pub async fn connect(
         held: Mutex::new(VecDeque::new()),
         broken: Mutex::new(None),
         broken_signal: Notify::new(),
+        write_timeout: config.write_timeout,
     });
     let handle = PhoneHandle {
         tx,
@@ -1091,7 +1120,7 @@ impl Runner {
                 biased;
                 _ = super::raised(&mut close) => {
                     if let Some(mut live) = shared.writer.lock().await.take() {
-                        let _ = live.sink.close().await;
+                        let _ = tokio::time::timeout(shared.write_timeout, live.sink.close()).await;
                     }
                     break End::Local;
                 }
@@ -1109,7 +1138,8 @@ impl Runner {
                 outgoing = next_outgoing(&shared, &mut self.queue) => {
                     let Some(outgoing) = outgoing else {
                         if let Some(mut live) = shared.writer.lock().await.take() {
-                            let _ = live.sink.close().await;
+                            let _ =
+                                tokio::time::timeout(shared.write_timeout, live.sink.close()).await;
                         }
                         break End::Local;
                     };
@@ -1120,11 +1150,20 @@ impl Runner {
                 _ = ping.tick() => {
                     let mut writer = shared.writer.lock().await;
                     let sent = match writer.as_mut() {
-                        Some(live) => live
-                            .sink
-                            .send(Message::Ping(Default::default()))
+                        Some(live) => {
+                            let deadline = tokio::time::Instant::now() + shared.write_timeout;
+                            match tokio::time::timeout_at(
+                                deadline,
+                                live.sink.send(Message::Ping(Default::default())),
+                            )
                             .await
-                            .map_err(|e| TransportError::WebSocket(e.to_string())),
+                            {
+                                Ok(sent) => {
+                                    sent.map_err(|e| TransportError::WebSocket(e.to_string()))
+                                }
+                                Err(_) => Err(TransportError::Timeout("writing to the desktop")),
+                            }
+                        }
                         None => Err(broken(&shared)),
                     };
                     if let Err(error) = sent {
@@ -1170,18 +1209,19 @@ impl Runner {
             shared.backlog.fetch_sub(1, Ordering::SeqCst);
             return Err(broken(&shared));
         };
+        let deadline = tokio::time::Instant::now() + shared.write_timeout;
         let mut written = Vec::new();
-        let mut result = live.feed(&shared, first, &mut written).await;
+        let mut result = live.feed(&shared, first, &mut written, deadline).await;
         let mut taken = 1;
         while result.is_ok() && taken < WRITE_BATCH {
             let Some(next) = take_held(&shared).or_else(|| self.queue.try_recv().ok()) else {
                 break;
             };
             taken += 1;
-            result = live.feed(&shared, next, &mut written).await;
+            result = live.feed(&shared, next, &mut written, deadline).await;
         }
         if result.is_ok() {
-            result = live.flush().await;
+            result = live.flush(deadline).await;
         }
         settle_written(written, result.is_ok());
         shared.backlog.fetch_sub(taken, Ordering::SeqCst);
