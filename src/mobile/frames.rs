@@ -334,15 +334,7 @@ pub(crate) fn audio_chunk_pcm_into(
         return None;
     }
     let data = frame.get(audio_chunk_span(frame)?)?;
-    pcm.clear();
-    Some(check_audio_len("audio_chunk", "data", data).and_then(|()| {
-        STANDARD
-            .decode_vec(data, pcm)
-            .map_err(|_| FrameError::InvalidBase64 {
-                frame: "audio_chunk",
-                field: "data",
-            })
-    }))
+    Some(decode_audio_into("audio_chunk", "data", data, pcm))
 }
 
 /// The text of a phone `audio_chunk` frame whose `data` (`data_len` bytes, needing no escape)
@@ -371,14 +363,7 @@ fn audio_chunk_text(
 /// gives it, with the base64 written straight into the frame text (no intermediate `String`, no
 /// escape pass).
 pub(crate) fn encode_audio_chunk(pcm: &[u8]) -> Result<String, FrameError> {
-    if pcm.len() > MAX_AUDIO_CHUNK_BYTES {
-        return Err(FrameError::AudioTooLarge {
-            frame: "audio_chunk",
-            field: "data",
-            len: pcm.len(),
-            max: MAX_AUDIO_CHUNK_BYTES,
-        });
-    }
+    check_pcm_len("audio_chunk", "data", pcm.len())?;
     let data_len = base64::encoded_len(pcm.len(), true).unwrap_or(usize::MAX);
     audio_chunk_text(data_len, |out| STANDARD.encode_string(pcm, out))
 }
@@ -536,7 +521,11 @@ fn check_audio_len(
     field: &'static str,
     encoded: &[u8],
 ) -> Result<(), FrameError> {
-    let len = decoded_len_bound(encoded);
+    check_pcm_len(frame, field, decoded_len_bound(encoded))
+}
+
+/// Rejects `len` bytes of PCM for an audio field if over [`MAX_AUDIO_CHUNK_BYTES`].
+fn check_pcm_len(frame: &'static str, field: &'static str, len: usize) -> Result<(), FrameError> {
     if len > MAX_AUDIO_CHUNK_BYTES {
         return Err(FrameError::AudioTooLarge {
             frame,
@@ -554,9 +543,22 @@ fn decode_audio(
     field: &'static str,
     encoded: &str,
 ) -> Result<Vec<u8>, FrameError> {
-    check_audio_len(frame, field, encoded.as_bytes())?;
+    let mut pcm = Vec::new();
+    decode_audio_into(frame, field, encoded.as_bytes(), &mut pcm)?;
+    Ok(pcm)
+}
+
+/// Decodes an audio field into `pcm` (cleared first), size-checked before it grows.
+fn decode_audio_into(
+    frame: &'static str,
+    field: &'static str,
+    encoded: &[u8],
+    pcm: &mut Vec<u8>,
+) -> Result<(), FrameError> {
+    pcm.clear();
+    check_audio_len(frame, field, encoded)?;
     STANDARD
-        .decode(encoded)
+        .decode_vec(encoded, pcm)
         .map_err(|_| FrameError::InvalidBase64 { frame, field })
 }
 
@@ -566,14 +568,7 @@ fn encode_audio(
     field: &'static str,
     pcm: &[u8],
 ) -> Result<String, FrameError> {
-    if pcm.len() > MAX_AUDIO_CHUNK_BYTES {
-        return Err(FrameError::AudioTooLarge {
-            frame,
-            field,
-            len: pcm.len(),
-            max: MAX_AUDIO_CHUNK_BYTES,
-        });
-    }
+    check_pcm_len(frame, field, pcm.len())?;
     Ok(STANDARD.encode(pcm))
 }
 
