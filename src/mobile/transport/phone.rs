@@ -291,9 +291,10 @@ struct Shared {
     held: Mutex<VecDeque<Outgoing>>,
     /// Why a handle's write failed; the link task ends the connection with it.
     broken: Mutex<Option<TransportError>>,
+    /// Raised with `broken`.
+    broken_signal: Notify,
     /// How long a write may wait for the socket ([`PhoneConfig::write_timeout`]).
     write_timeout: Duration,
-    broken_signal: Notify,
 }
 
 impl Shared {
@@ -303,10 +304,40 @@ impl Shared {
         lock(&self.held).push_back(outgoing);
     }
 
+    /// The oldest held frame.
+    fn take_held(&self) -> Option<Outgoing> {
+        lock(&self.held).pop_front()
+    }
+
     /// Tells the link task that the connection broke under a handle's write.
     fn break_link(&self, error: TransportError) {
         *lock(&self.broken) = Some(error);
         self.broken_signal.notify_one();
+    }
+
+    /// The error a handle's failed write left, for the link task.
+    fn take_broken(&self) -> TransportError {
+        lock(&self.broken)
+            .take()
+            .unwrap_or(TransportError::Closed { code: None })
+    }
+
+    /// Stops handles writing to the current connection, closing it politely (bounded).
+    async fn close_writer(&self) {
+        if let Some(mut live) = self.writer.lock().await.take() {
+            let _ = tokio::time::timeout(self.write_timeout, live.sink.close()).await;
+        }
+    }
+}
+
+/// Waits for a socket operation until `deadline` at most.
+async fn within(
+    deadline: tokio::time::Instant,
+    operation: impl std::future::Future<Output = Result<(), WsError>>,
+) -> Result<(), TransportError> {
+    match tokio::time::timeout_at(deadline, operation).await {
+        Ok(result) => result.map_err(|e| TransportError::WebSocket(e.to_string())),
+        Err(_) => Err(TransportError::Timeout("writing to the desktop")),
     }
 }
 
@@ -324,21 +355,14 @@ impl LiveWriter {
         written: &mut Vec<oneshot::Sender<Outcome>>,
         deadline: tokio::time::Instant,
     ) -> Result<(), TransportError> {
-        let room = tokio::time::timeout_at(
+        let room = within(
             deadline,
             std::future::poll_fn(|cx| self.sink.poll_ready_unpin(cx)),
         )
         .await;
-        match room {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                shared.hold(outgoing);
-                return Err(TransportError::WebSocket(e.to_string()));
-            }
-            Err(_) => {
-                shared.hold(outgoing);
-                return Err(TransportError::Timeout("writing to the desktop"));
-            }
+        if let Err(error) = room {
+            shared.hold(outgoing);
+            return Err(error);
         }
         let Some(seal) = self.seal.as_mut() else {
             return match self
@@ -373,24 +397,41 @@ impl LiveWriter {
             .map_err(|e| TransportError::WebSocket(e.to_string()))
     }
 
-    /// Flushes what was fed, until `deadline` at most.
-    async fn flush(&mut self, deadline: tokio::time::Instant) -> Result<(), TransportError> {
-        match tokio::time::timeout_at(deadline, self.sink.flush()).await {
-            Ok(result) => result.map_err(|e| TransportError::WebSocket(e.to_string())),
-            Err(_) => Err(TransportError::Timeout("writing to the desktop")),
+    /// Writes `first` and what `next` yields (up to [`WRITE_BATCH`] frames in all), flushes
+    /// once, and settles the plain envelopes: written if the flush succeeded, unknown otherwise.
+    /// Returns how many frames it took, and how the write went.
+    async fn write_batch(
+        &mut self,
+        shared: &Shared,
+        first: Outgoing,
+        mut next: impl FnMut() -> Option<Outgoing>,
+    ) -> (usize, Result<(), TransportError>) {
+        let deadline = tokio::time::Instant::now() + shared.write_timeout;
+        let mut written = Vec::new();
+        let mut result = self.feed(shared, first, &mut written, deadline).await;
+        let mut taken = 1;
+        while result.is_ok() && taken < WRITE_BATCH {
+            let Some(outgoing) = next() else { break };
+            taken += 1;
+            result = self.feed(shared, outgoing, &mut written, deadline).await;
         }
+        if result.is_ok() {
+            result = within(deadline, self.sink.flush()).await;
+        }
+        let outcome = match result {
+            Ok(()) => Ok(EnvelopeDelivery::Written),
+            Err(_) => Err(DeliveryFailure::Unknown),
+        };
+        for receipt in written {
+            let _ = receipt.send(outcome);
+        }
+        (taken, result)
     }
-}
 
-/// Settles plain envelopes fed before a flush: written if it succeeded, unknown otherwise.
-fn settle_written(written: Vec<oneshot::Sender<Outcome>>, flushed: bool) {
-    let outcome = if flushed {
-        Ok(EnvelopeDelivery::Written)
-    } else {
-        Err(DeliveryFailure::Unknown)
-    };
-    for receipt in written {
-        let _ = receipt.send(outcome);
+    /// Sends a ping, until the write timeout at most.
+    async fn ping(&mut self, write_timeout: Duration) -> Result<(), TransportError> {
+        let deadline = tokio::time::Instant::now() + write_timeout;
+        within(deadline, self.sink.send(Message::Ping(Default::default()))).await
     }
 }
 
@@ -456,7 +497,12 @@ impl PhoneHandle {
     }
 
     async fn send(&self, frame: ClientFrame) -> Result<(), TransportError> {
-        let text = frame.encode().map_err(TransportError::Frame)?;
+        self.send_text(frame.encode().map_err(TransportError::Frame)?)
+            .await
+    }
+
+    /// Sends an encoded frame that has no receipt.
+    async fn send_text(&self, text: String) -> Result<(), TransportError> {
         self.submit(Outgoing {
             text: text.into(),
             receipt: None,
@@ -496,13 +542,7 @@ impl PhoneHandle {
         let Some(live) = writer.as_mut() else {
             return Some(outgoing);
         };
-        let deadline = tokio::time::Instant::now() + shared.write_timeout;
-        let mut written = Vec::new();
-        let mut result = live.feed(shared, outgoing, &mut written, deadline).await;
-        if result.is_ok() {
-            result = live.flush(deadline).await;
-        }
-        settle_written(written, result.is_ok());
+        let (_, result) = live.write_batch(shared, outgoing, || None).await;
         if let Err(error) = result {
             *writer = None;
             shared.break_link(error);
@@ -520,11 +560,9 @@ impl PhoneHandle {
     /// [`MAX_AUDIO_CHUNK_BYTES`](crate::mobile::MAX_AUDIO_CHUNK_BYTES).
     pub async fn send_audio(&self, samples: &[f32]) -> Result<(), TransportError> {
         for chunk in samples.chunks(MAX_AUDIO_CHUNK_BYTES / 4) {
-            let text = encode_audio_chunk(&samples_to_pcm(chunk)).map_err(TransportError::Frame)?;
-            self.submit(Outgoing {
-                text: text.into(),
-                receipt: None,
-            })
+            self.send_text(
+                encode_audio_chunk(&samples_to_pcm(chunk)).map_err(TransportError::Frame)?,
+            )
             .await?;
         }
         Ok(())
@@ -1119,9 +1157,7 @@ impl Runner {
             tokio::select! {
                 biased;
                 _ = super::raised(&mut close) => {
-                    if let Some(mut live) = shared.writer.lock().await.take() {
-                        let _ = tokio::time::timeout(shared.write_timeout, live.sink.close()).await;
-                    }
+                    shared.close_writer().await;
                     break End::Local;
                 }
                 _ = shared.broken_signal.notified() => {
@@ -1137,10 +1173,7 @@ impl Runner {
                 }
                 outgoing = next_outgoing(&shared, &mut self.queue) => {
                     let Some(outgoing) = outgoing else {
-                        if let Some(mut live) = shared.writer.lock().await.take() {
-                            let _ =
-                                tokio::time::timeout(shared.write_timeout, live.sink.close()).await;
-                        }
+                        shared.close_writer().await;
                         break End::Local;
                     };
                     if let Err(error) = self.write_backlog(outgoing).await {
@@ -1150,21 +1183,8 @@ impl Runner {
                 _ = ping.tick() => {
                     let mut writer = shared.writer.lock().await;
                     let sent = match writer.as_mut() {
-                        Some(live) => {
-                            let deadline = tokio::time::Instant::now() + shared.write_timeout;
-                            match tokio::time::timeout_at(
-                                deadline,
-                                live.sink.send(Message::Ping(Default::default())),
-                            )
-                            .await
-                            {
-                                Ok(sent) => {
-                                    sent.map_err(|e| TransportError::WebSocket(e.to_string()))
-                                }
-                                Err(_) => Err(TransportError::Timeout("writing to the desktop")),
-                            }
-                        }
-                        None => Err(broken(&shared)),
+                        Some(live) => live.ping(shared.write_timeout).await,
+                        None => Err(shared.take_broken()),
                     };
                     if let Err(error) = sent {
                         break End::Failed(error);
@@ -1207,23 +1227,14 @@ impl Runner {
             // A handle's write broke the connection: keep the frame for the next one.
             shared.hold(first);
             shared.backlog.fetch_sub(1, Ordering::SeqCst);
-            return Err(broken(&shared));
+            return Err(shared.take_broken());
         };
-        let deadline = tokio::time::Instant::now() + shared.write_timeout;
-        let mut written = Vec::new();
-        let mut result = live.feed(&shared, first, &mut written, deadline).await;
-        let mut taken = 1;
-        while result.is_ok() && taken < WRITE_BATCH {
-            let Some(next) = take_held(&shared).or_else(|| self.queue.try_recv().ok()) else {
-                break;
-            };
-            taken += 1;
-            result = live.feed(&shared, next, &mut written, deadline).await;
-        }
-        if result.is_ok() {
-            result = live.flush(deadline).await;
-        }
-        settle_written(written, result.is_ok());
+        let queue = &mut self.queue;
+        let (taken, result) = live
+            .write_batch(&shared, first, || {
+                shared.take_held().or_else(|| queue.try_recv().ok())
+            })
+            .await;
         shared.backlog.fetch_sub(taken, Ordering::SeqCst);
         if result.is_err() {
             *writer = None;
@@ -1292,20 +1303,9 @@ impl Runner {
     }
 }
 
-/// The error a handle's failed write left, for the link task.
-fn broken(shared: &Shared) -> TransportError {
-    lock(&shared.broken)
-        .take()
-        .unwrap_or(TransportError::Closed { code: None })
-}
-
-fn take_held(shared: &Shared) -> Option<Outgoing> {
-    lock(&shared.held).pop_front()
-}
-
 /// The next frame to write from the link task: a held one first, then the queue's.
 async fn next_outgoing(shared: &Shared, queue: &mut mpsc::Receiver<Outgoing>) -> Option<Outgoing> {
-    if let Some(outgoing) = take_held(shared) {
+    if let Some(outgoing) = shared.take_held() {
         return Some(outgoing);
     }
     queue.recv().await
