@@ -653,15 +653,12 @@ async fn run_connection(
         }
     }
     ended.send_replace(true);
-    emit(
-        &shared,
-        DesktopEvent::Disconnected {
-            connection: id,
-            peer,
-            device,
-            reason,
-        },
-    )
+    conn.emit(DesktopEvent::Disconnected {
+        connection: id,
+        peer,
+        device,
+        reason,
+    })
     .await;
 }
 
@@ -793,7 +790,7 @@ impl Conn {
                     if let Err(reason) = self.write_all(&mut ws, messages).await {
                         return reason;
                     }
-                    emit(&self.shared, *event).await;
+                    self.emit(*event).await;
                 }
                 Flow::Close(reason, messages) => {
                     self.finish(&mut ws, messages, &reason).await;
@@ -923,11 +920,17 @@ impl Conn {
 
     /// Hands the batched application events to the daemon, in order.
     async fn deliver(&mut self) {
-        let Some(events) = &self.events else {
-            self.batch.clear();
-            return;
-        };
-        for event in self.batch.drain(..) {
+        let mut batch = std::mem::take(&mut self.batch);
+        for event in batch.drain(..) {
+            self.emit(event).await;
+        }
+        // Keep the allocation for the next batch.
+        self.batch = batch;
+    }
+
+    /// Hands one event to the daemon (through the sender the connection holds: no lock).
+    async fn emit(&self, event: DesktopEvent) {
+        if let Some(events) = &self.events {
             let _ = events.send(event).await;
         }
     }
