@@ -81,31 +81,21 @@ async fn secure_phone_pairs_streams_audio_and_resumes_after_a_dropped_connection
         })
         .await
         .expect("queued to the phone");
-    let transcript = tokio::time::timeout(WAIT, async {
-        while let Some(event) = phone_events.recv().await {
-            if let PhoneEvent::Frame(ServerFrame::Transcript { text, .. }) = event {
-                return Some(text);
-            }
-        }
-        None
+    let transcript = expect_phone_event(&mut phone_events, |e| match e {
+        PhoneEvent::Frame(ServerFrame::Transcript { text, .. }) => Some(text),
+        _ => None,
     })
-    .await
-    .expect("the transcript arrives in time");
-    assert_eq!(transcript.as_deref(), Some("hello"));
+    .await;
+    assert_eq!(transcript, "hello");
 
     // Drop the TCP connection under both ends: the phone reconnects and resumes by key.
     let _ = relay.cut.send(());
-    let resumed = tokio::time::timeout(WAIT, async {
-        while let Some(event) = phone_events.recv().await {
-            if let PhoneEvent::Resumed { secure } = event {
-                return Some(secure);
-            }
-        }
-        None
+    let resumed_secure = expect_phone_event(&mut phone_events, |e| match e {
+        PhoneEvent::Resumed { secure } => Some(secure),
+        _ => None,
     })
-    .await
-    .expect("the phone resumes in time");
-    assert_eq!(resumed, Some(true));
+    .await;
+    assert!(resumed_secure, "the link resumes in secure mode");
     expect_event(&mut events, |e| {
         matches!(e, DesktopEvent::Resumed { .. }).then_some(())
     })
@@ -402,18 +392,13 @@ async fn unpairing_a_device_ends_its_open_connection_and_its_phone_stops() {
     })
     .await;
     assert_eq!(reason, DisconnectReason::Unpaired);
-    let closed = tokio::time::timeout(WAIT, async {
-        while let Some(event) = phone_events.recv().await {
-            if let PhoneEvent::Closed { error } = event {
-                return Some(error);
-            }
-        }
-        None
+    let closed = expect_phone_event(&mut phone_events, |e| match e {
+        PhoneEvent::Closed { error } => Some(error),
+        _ => None,
     })
-    .await
-    .expect("the phone stops in time");
+    .await;
     assert!(
-        matches!(closed, Some(TransportError::Unpaired)),
+        matches!(closed, TransportError::Unpaired),
         "unpaired is fatal for the phone: {closed:?}"
     );
     assert!(
@@ -789,17 +774,11 @@ async fn a_desktop_that_stops_reading_cannot_hang_the_phones_sender() {
             }
         }
     });
-    let error = tokio::time::timeout(WAIT, async {
-        loop {
-            match phone_events.recv().await {
-                Some(PhoneEvent::Disconnected { error, .. }) => return error,
-                Some(_) => {}
-                None => panic!("the phone's events ended"),
-            }
-        }
+    let error = expect_phone_event(&mut phone_events, |e| match e {
+        PhoneEvent::Disconnected { error, .. } => Some(error),
+        _ => None,
     })
-    .await
-    .expect("the phone gives up on the stalled link in time");
+    .await;
     assert!(
         matches!(error, TransportError::Timeout(_)),
         "a write that found no room in time: {error:?}"
@@ -807,17 +786,10 @@ async fn a_desktop_that_stops_reading_cannot_hang_the_phones_sender() {
     relay
         .stall
         .store(false, std::sync::atomic::Ordering::SeqCst);
-    tokio::time::timeout(WAIT, async {
-        loop {
-            match phone_events.recv().await {
-                Some(PhoneEvent::Resumed { .. }) => return,
-                Some(_) => {}
-                None => panic!("the phone's events ended"),
-            }
-        }
+    expect_phone_event(&mut phone_events, |e| {
+        matches!(e, PhoneEvent::Resumed { .. }).then_some(())
     })
-    .await
-    .expect("the phone resumes once the desktop reads again");
+    .await;
     let phone = tokio::time::timeout(WAIT, sender)
         .await
         .expect("the sender finishes")

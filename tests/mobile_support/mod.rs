@@ -11,7 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use wavekat_platform_client::mobile::transport::{
     connect, DesktopConfig, DesktopEvent, DesktopEvents, DesktopSecurity, DeviceIdentity,
-    MobileDesktop, PhoneConfig, PhoneEvents, PhoneHandle, PhoneSecurity, PhoneStart,
+    MobileDesktop, PhoneConfig, PhoneEvent, PhoneEvents, PhoneHandle, PhoneSecurity, PhoneStart,
 };
 use wavekat_platform_client::mobile::{PairingWindowConfig, MOBILE_WS_PATH};
 
@@ -81,6 +81,27 @@ pub async fn expect_event<T>(
         Ok(Some(found)) => found,
         Ok(None) => panic!("the desktop's event stream ended"),
         Err(_) => panic!("no matching desktop event within {WAIT:?}"),
+    }
+}
+
+/// The phone's next event matching `want`, skipping others; panics after [`WAIT`].
+pub async fn expect_phone_event<T>(
+    events: &mut PhoneEvents,
+    mut want: impl FnMut(PhoneEvent) -> Option<T>,
+) -> T {
+    let found = tokio::time::timeout(WAIT, async {
+        while let Some(event) = events.recv().await {
+            if let Some(found) = want(event) {
+                return Some(found);
+            }
+        }
+        None
+    })
+    .await;
+    match found {
+        Ok(Some(found)) => found,
+        Ok(None) => panic!("the phone's event stream ended"),
+        Err(_) => panic!("no matching phone event within {WAIT:?}"),
     }
 }
 
