@@ -43,6 +43,21 @@ fn chunks() -> usize {
 }
 /// Interleaved streaming rounds (override with `FIGURES_ROUNDS`).
 const ROUNDS: usize = 7;
+
+fn rounds() -> usize {
+    std::env::var("FIGURES_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(ROUNDS)
+}
+
+/// Run only this kind (`FIGURES_ONLY`), or every kind if empty.
+fn only() -> String {
+    std::env::var("FIGURES_ONLY").unwrap_or_default()
+}
+
+/// The streaming figure's kinds, in the order a round starts from (rotated each round).
+const KINDS: [&str; 5] = ["bare", "handoff", "sealed", "plain", "secure"];
 const DROPS: usize = 101;
 const IDLE_PHONES: usize = 1000;
 
@@ -335,12 +350,8 @@ async fn streaming() -> Result<()> {
     stream_transport(&secure, &mut heard, &audio).await?;
     let (mut b, mut bh, mut bs, mut p, mut s) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let rounds = std::env::var("FIGURES_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(ROUNDS);
-    let only = std::env::var("FIGURES_ONLY").unwrap_or_default();
-    const KINDS: [&str; 5] = ["bare", "handoff", "sealed", "plain", "secure"];
+    let rounds = rounds();
+    let only = only();
     for round in 0..rounds {
         // Each round starts at the next kind, so no kind always runs after the same other one.
         for step in 0..KINDS.len() {
@@ -593,12 +604,9 @@ async fn receiving() -> Result<()> {
     let (mut bare, _) = tokio_tungstenite::connect_async_with_config(bare_url, None, true).await?;
     blast(&mut raw, &frames, &mut heard).await?;
     blast(&mut bare, &frames, &mut done).await?;
-    let rounds = std::env::var("FIGURES_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(ROUNDS);
+    let rounds = rounds();
     let (mut d, mut b) = (Vec::new(), Vec::new());
-    let only = std::env::var("FIGURES_ONLY").unwrap_or_default();
+    let only = only();
     for round in 0..rounds {
         // Alternate which side goes first.
         for step in 0..2 {
@@ -694,11 +702,7 @@ async fn streaming_split() -> Result<()> {
     stream_bare(&mut sealed, &mut done, &audio, Some(&mut seal)).await?;
     stream_transport(&plain, &mut done, &audio).await?;
     stream_transport(&secure, &mut done, &audio).await?;
-    let rounds = std::env::var("FIGURES_ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(ROUNDS);
-    const KINDS: [&str; 5] = ["bare", "handoff", "sealed", "plain", "secure"];
+    let rounds = rounds();
     let mut times: [Vec<Duration>; 5] = Default::default();
     for round in 0..rounds {
         for step in 0..KINDS.len() {
