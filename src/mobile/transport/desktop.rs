@@ -1076,7 +1076,8 @@ impl Conn {
             return Err(Flow::Close(DisconnectReason::WrongMessageType, Vec::new()));
         };
         let did = lock(&self.shared.endpoint).did().to_owned();
-        if let Some(enroll) = &self.enroll {
+        // The secret and binding of the handshake under way; a new enrollment's secret is kept.
+        let derived = if let Some(enroll) = &self.enroll {
             let endpoint = lock(&self.shared.endpoint);
             let Some(window) = endpoint.window(&enroll.wid) else {
                 drop(endpoint);
@@ -1110,14 +1111,8 @@ impl Conn {
                     pair_nonce: &enroll.pair_nonce,
                 },
             };
-            match SessionKeys::derive(&secret, Side::Desktop, &ctx) {
-                Ok(keys) => self.keys = Some(keys),
-                Err(e) => return Err(self.reject_input(DisconnectReason::Secure(e), "session key")),
-            }
-            self.pending_secret = Some(secret);
-            return Ok(());
-        }
-        if let Some((device, challenge)) = &self.resume {
+            SessionKeys::derive(&secret, Side::Desktop, &ctx).map(|keys| (keys, Some(secret)))
+        } else if let Some((device, challenge)) = &self.resume {
             let secret = lock(&self.shared.registry).links.get(device).cloned();
             let Some(secret) = secret else {
                 return Err(self.reject_input(
@@ -1132,16 +1127,23 @@ impl Conn {
                 desktop_nonce: &desktop_nonce,
                 binding: Binding::Resume { challenge },
             };
-            match SessionKeys::derive(&secret, Side::Desktop, &ctx) {
-                Ok(keys) => self.keys = Some(keys),
-                Err(e) => return Err(self.reject_input(DisconnectReason::Secure(e), "session key")),
+            SessionKeys::derive(&secret, Side::Desktop, &ctx).map(|keys| (keys, None))
+        } else {
+            return Err(self.reject_input(
+                DisconnectReason::Secure(SecureError::Unsealed),
+                "sealed record before the challenge",
+            ));
+        };
+        match derived {
+            Ok((keys, enrolled_secret)) => {
+                self.keys = Some(keys);
+                if enrolled_secret.is_some() {
+                    self.pending_secret = enrolled_secret;
+                }
+                Ok(())
             }
-            return Ok(());
+            Err(e) => Err(self.reject_input(DisconnectReason::Secure(e), "session key")),
         }
-        Err(self.reject_input(
-            DisconnectReason::Secure(SecureError::Unsealed),
-            "sealed record before the challenge",
-        ))
     }
 
     async fn on_frame(
