@@ -20,7 +20,7 @@ use wavekat_platform_client::mobile::transport::{
 };
 use wavekat_platform_client::mobile::{
     decode_server_frame, encode_pubkey_multibase, ClientFrame, DesktopRejection,
-    PairingWindowConfig, PhoneSession, PhoneStep, ServerFrame, MAX_ECHOED_BYTES,
+    PairingWindowConfig, ServerFrame, MAX_ECHOED_BYTES,
 };
 
 const INJECTED_QUERY: &str =
@@ -81,7 +81,7 @@ async fn secure_phone_pairs_streams_audio_and_resumes_after_a_dropped_connection
         })
         .await
         .expect("queued to the phone");
-    let transcript = expect_phone_event(&mut phone_events, |e| match e {
+    let transcript = expect_event(&mut phone_events, |e| match e {
         PhoneEvent::Frame(ServerFrame::Transcript { text, .. }) => Some(text),
         _ => None,
     })
@@ -90,7 +90,7 @@ async fn secure_phone_pairs_streams_audio_and_resumes_after_a_dropped_connection
 
     // Drop the TCP connection under both ends: the phone reconnects and resumes by key.
     let _ = relay.cut.send(());
-    let resumed_secure = expect_phone_event(&mut phone_events, |e| match e {
+    let resumed_secure = expect_event(&mut phone_events, |e| match e {
         PhoneEvent::Resumed { secure } => Some(secure),
         _ => None,
     })
@@ -128,28 +128,7 @@ async fn a_deployed_proto2_phone_pairs_with_plain_text_frames() {
         response.headers().get(NONCE_HEADER).is_none(),
         "a phone that does not offer secure mode gets none"
     );
-    let key = SigningKey::generate(&mut OsRng);
-    let (mut session, hello) = PhoneSession::enroll(qr.offer, "mur", key);
-    ws.send(Message::text(hello.encode().expect("encodes")))
-        .await
-        .expect("sent");
-    loop {
-        let Some(Ok(Message::Text(text))) = ws.next().await else {
-            panic!("the desktop answers in text frames");
-        };
-        let frame = decode_server_frame(text.as_bytes()).expect("a proto-2 frame");
-        match session.handle(frame).expect("handshake step") {
-            PhoneStep::Send(next) => ws
-                .send(Message::text(next.encode().expect("encodes")))
-                .await
-                .expect("sent"),
-            PhoneStep::Paired { agent } => {
-                assert_eq!(agent, "mur");
-                break;
-            }
-            other => panic!("unexpected step {other:?}"),
-        }
-    }
+    assert_eq!(raw_plain_enroll(&mut ws, qr.offer).await, "mur");
     let record = expect_event(&mut events, |e| match e {
         DesktopEvent::Paired { record, connection } => Some((record, connection.is_secure())),
         _ => None,
@@ -392,7 +371,7 @@ async fn unpairing_a_device_ends_its_open_connection_and_its_phone_stops() {
     })
     .await;
     assert_eq!(reason, DisconnectReason::Unpaired);
-    let closed = expect_phone_event(&mut phone_events, |e| match e {
+    let closed = expect_event(&mut phone_events, |e| match e {
         PhoneEvent::Closed { error } => Some(error),
         _ => None,
     })
@@ -774,7 +753,7 @@ async fn a_desktop_that_stops_reading_cannot_hang_the_phones_sender() {
             }
         }
     });
-    let error = expect_phone_event(&mut phone_events, |e| match e {
+    let error = expect_event(&mut phone_events, |e| match e {
         PhoneEvent::Disconnected { error, .. } => Some(error),
         _ => None,
     })
@@ -786,7 +765,7 @@ async fn a_desktop_that_stops_reading_cannot_hang_the_phones_sender() {
     relay
         .stall
         .store(false, std::sync::atomic::Ordering::SeqCst);
-    expect_phone_event(&mut phone_events, |e| {
+    expect_event(&mut phone_events, |e| {
         matches!(e, PhoneEvent::Resumed { .. }).then_some(())
     })
     .await;

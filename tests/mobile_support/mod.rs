@@ -13,7 +13,7 @@ use wavekat_platform_client::mobile::transport::{
     connect, DesktopConfig, DesktopEvent, DesktopEvents, DesktopSecurity, DeviceIdentity,
     MobileDesktop, PhoneConfig, PhoneEvent, PhoneEvents, PhoneHandle, PhoneSecurity, PhoneStart,
 };
-use wavekat_platform_client::mobile::{PairingWindowConfig, MOBILE_WS_PATH};
+use wavekat_platform_client::mobile::{PairingOffer, PairingWindowConfig, MOBILE_WS_PATH};
 
 pub const AGENT: &str = "mur";
 pub const WAIT: Duration = Duration::from_secs(10);
@@ -63,34 +63,39 @@ pub async fn pair(
         .expect("the phone pairs")
 }
 
-/// The next event matching `want`, skipping others; panics after [`WAIT`].
-pub async fn expect_event<T>(
-    events: &mut DesktopEvents,
-    mut want: impl FnMut(DesktopEvent) -> Option<T>,
-) -> T {
-    let found = tokio::time::timeout(WAIT, async {
-        while let Some(event) = events.recv().await {
-            if let Some(found) = want(event) {
-                return Some(found);
-            }
-        }
-        None
-    })
-    .await;
-    match found {
-        Ok(Some(found)) => found,
-        Ok(None) => panic!("the desktop's event stream ended"),
-        Err(_) => panic!("no matching desktop event within {WAIT:?}"),
+/// An event stream of either end, for [`expect_event`].
+pub trait EventStream {
+    /// The stream's events.
+    type Event;
+    /// Whose events, for a failure message.
+    const END: &'static str;
+    /// The next event; `None` once the stream ended.
+    fn next_event(&mut self) -> impl std::future::Future<Output = Option<Self::Event>>;
+}
+
+impl EventStream for DesktopEvents {
+    type Event = DesktopEvent;
+    const END: &'static str = "desktop";
+    fn next_event(&mut self) -> impl std::future::Future<Output = Option<DesktopEvent>> {
+        self.recv()
     }
 }
 
-/// The phone's next event matching `want`, skipping others; panics after [`WAIT`].
-pub async fn expect_phone_event<T>(
-    events: &mut PhoneEvents,
-    mut want: impl FnMut(PhoneEvent) -> Option<T>,
+impl EventStream for PhoneEvents {
+    type Event = PhoneEvent;
+    const END: &'static str = "phone";
+    fn next_event(&mut self) -> impl std::future::Future<Output = Option<PhoneEvent>> {
+        self.recv()
+    }
+}
+
+/// The next event matching `want`, skipping others; panics after [`WAIT`].
+pub async fn expect_event<S: EventStream, T>(
+    events: &mut S,
+    mut want: impl FnMut(S::Event) -> Option<T>,
 ) -> T {
     let found = tokio::time::timeout(WAIT, async {
-        while let Some(event) = events.recv().await {
+        while let Some(event) = events.next_event().await {
             if let Some(found) = want(event) {
                 return Some(found);
             }
@@ -100,8 +105,8 @@ pub async fn expect_phone_event<T>(
     .await;
     match found {
         Ok(Some(found)) => found,
-        Ok(None) => panic!("the phone's event stream ended"),
-        Err(_) => panic!("no matching phone event within {WAIT:?}"),
+        Ok(None) => panic!("the {}'s event stream ended", S::END),
+        Err(_) => panic!("no matching {} event within {WAIT:?}", S::END),
     }
 }
 
@@ -215,21 +220,17 @@ pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
     }
 }
 
-/// A deployed-style proto-2 phone over a raw WebSocket: pairs in plain text frames and returns
-/// the socket.
-pub async fn raw_plain_pair(
-    desktop: &MobileDesktop,
-) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>> {
+/// A raw WebSocket to the desktop, as a deployed-style proto-2 phone uses.
+pub type RawWs = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<TcpStream>>;
+
+/// Runs a deployed-style proto-2 enrollment on `ws` in plain text frames, with a new device key;
+/// returns the agent the desktop's `paired` names.
+pub async fn raw_plain_enroll(ws: &mut RawWs, offer: PairingOffer) -> String {
     use futures_util::{SinkExt as _, StreamExt as _};
     use tokio_tungstenite::tungstenite::Message;
     use wavekat_platform_client::mobile::{decode_server_frame, PhoneSession, PhoneStep};
 
-    let qr = desktop.open_pairing_window(PairingWindowConfig::default());
-    let (mut ws, _) = tokio_tungstenite::connect_async(desktop.url())
-        .await
-        .expect("upgrade");
-    let (mut session, hello) =
-        PhoneSession::enroll(qr.offer, AGENT, SigningKey::generate(&mut OsRng));
+    let (mut session, hello) = PhoneSession::enroll(offer, AGENT, SigningKey::generate(&mut OsRng));
     ws.send(Message::text(hello.encode().expect("encodes")))
         .await
         .expect("sent");
@@ -243,8 +244,19 @@ pub async fn raw_plain_pair(
                 .send(Message::text(next.encode().expect("encodes")))
                 .await
                 .expect("sent"),
-            PhoneStep::Paired { .. } => return ws,
+            PhoneStep::Paired { agent } => return agent,
             other => panic!("unexpected step {other:?}"),
         }
     }
+}
+
+/// A deployed-style proto-2 phone over a raw WebSocket: pairs in plain text frames and returns
+/// the socket.
+pub async fn raw_plain_pair(desktop: &MobileDesktop) -> RawWs {
+    let qr = desktop.open_pairing_window(PairingWindowConfig::default());
+    let (mut ws, _) = tokio_tungstenite::connect_async(desktop.url())
+        .await
+        .expect("upgrade");
+    raw_plain_enroll(&mut ws, qr.offer).await;
+    ws
 }
