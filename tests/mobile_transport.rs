@@ -15,8 +15,9 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
 use wavekat_platform_client::mobile::transport::{
-    connect, DeliveryFailure, DesktopEvent, DesktopSecurity, DisconnectReason, EnvelopeDelivery,
-    PhoneEvent, PhoneSecurity, PhoneStart, SecureError, TransportError, NONCE_HEADER,
+    connect, DeliveryFailure, DesktopEvent, DesktopEvents, DesktopSecurity, DisconnectReason,
+    EnvelopeDelivery, MobileDesktop, PhoneEvent, PhoneEvents, PhoneHandle, PhoneSecurity,
+    PhoneStart, SecureError, TransportError, NONCE_HEADER,
 };
 use wavekat_platform_client::mobile::{
     decode_server_frame, encode_pubkey_multibase, ClientFrame, DesktopRejection,
@@ -25,6 +26,26 @@ use wavekat_platform_client::mobile::{
 
 const INJECTED_QUERY: &str =
     r#"{"type":"channel_query","op":"events","channel_id":"attacker","since_seq":0}"#;
+
+/// A desktop (plain allowed) with one phone paired through a relay, the `Paired` event seen.
+async fn paired_through_relay(
+    security: PhoneSecurity,
+) -> (
+    MobileDesktop,
+    DesktopEvents,
+    Relay,
+    PhoneHandle,
+    PhoneEvents,
+) {
+    let (desktop, mut events) = desktop(DesktopSecurity::AllowPlain).await;
+    let relay = relay(desktop.local_addr()).await;
+    let (phone, phone_events, _identity) = pair(&desktop, ws_url(relay.addr), security).await;
+    expect_event(&mut events, |e| {
+        matches!(e, DesktopEvent::Paired { .. }).then_some(())
+    })
+    .await;
+    (desktop, events, relay, phone, phone_events)
+}
 
 fn is_injected(event: &DesktopEvent) -> bool {
     matches!(event, DesktopEvent::ChannelQuery { channel_id: Some(c), .. } if c == "attacker")
@@ -141,14 +162,8 @@ async fn a_deployed_proto2_phone_pairs_with_plain_text_frames() {
 
 #[tokio::test]
 async fn plain_mode_accepts_a_frame_injected_after_pairing() {
-    let (desktop, mut events) = desktop(DesktopSecurity::AllowPlain).await;
-    let relay = relay(desktop.local_addr()).await;
-    let (_phone, _phone_events, _identity) =
-        pair(&desktop, ws_url(relay.addr), PhoneSecurity::PlainOnly).await;
-    expect_event(&mut events, |e| {
-        matches!(e, DesktopEvent::Paired { .. }).then_some(())
-    })
-    .await;
+    let (desktop, mut events, relay, _phone, _phone_events) =
+        paired_through_relay(PhoneSecurity::PlainOnly).await;
     relay
         .inject
         .send(client_frame(1, INJECTED_QUERY.as_bytes()))
@@ -159,14 +174,8 @@ async fn plain_mode_accepts_a_frame_injected_after_pairing() {
 
 #[tokio::test]
 async fn secure_mode_refuses_a_frame_injected_after_pairing() {
-    let (desktop, mut events) = desktop(DesktopSecurity::AllowPlain).await;
-    let relay = relay(desktop.local_addr()).await;
-    let (_phone, _phone_events, _identity) =
-        pair(&desktop, ws_url(relay.addr), PhoneSecurity::RequireSecure).await;
-    expect_event(&mut events, |e| {
-        matches!(e, DesktopEvent::Paired { .. }).then_some(())
-    })
-    .await;
+    let (desktop, mut events, relay, _phone, _phone_events) =
+        paired_through_relay(PhoneSecurity::RequireSecure).await;
     // A forged record: right layout (kind, the next sequence number, ack, the frame, a tag), but a
     // tag the attacker cannot compute.
     let mut forged = vec![0u8];
@@ -200,14 +209,8 @@ async fn secure_mode_refuses_a_frame_injected_after_pairing() {
 
 #[tokio::test]
 async fn secure_mode_refuses_an_unsealed_frame_injected_after_pairing() {
-    let (desktop, mut events) = desktop(DesktopSecurity::AllowPlain).await;
-    let relay = relay(desktop.local_addr()).await;
-    let (_phone, _phone_events, _identity) =
-        pair(&desktop, ws_url(relay.addr), PhoneSecurity::RequireSecure).await;
-    expect_event(&mut events, |e| {
-        matches!(e, DesktopEvent::Paired { .. }).then_some(())
-    })
-    .await;
+    let (desktop, mut events, relay, _phone, _phone_events) =
+        paired_through_relay(PhoneSecurity::RequireSecure).await;
     relay
         .inject
         .send(client_frame(1, INJECTED_QUERY.as_bytes()))
