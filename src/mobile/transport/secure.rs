@@ -185,9 +185,9 @@ pub enum SecureError {
     /// A text frame arrived where only sealed records are allowed.
     #[error("an unsealed frame arrived on a secure connection")]
     Unsealed,
-    /// The AEAD implementation refused a session key (AES-256 takes any 32 bytes, so this is
-    /// not expected to happen).
-    #[error("the AEAD implementation refused the session key")]
+    /// The HMAC or AEAD implementation refused a session key (HMAC takes any key and AES-256
+    /// any 32 bytes, so this is not expected to happen).
+    #[error("the HMAC or AEAD implementation refused the session key")]
     KeyRefused,
     /// This side has sealed 2^64 − 1 records on the connection; the next would reuse a nonce.
     #[error("the connection's record sequence is exhausted; reconnect")]
@@ -241,16 +241,15 @@ impl fmt::Debug for OpenKey {
     }
 }
 
-fn hmac_parts(key: &[u8], parts: &[&[u8]]) -> [u8; KEY_LEN] {
-    // HMAC accepts keys of any length; `new_from_slice` cannot fail for it.
-    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
-        Ok(mac) => mac,
-        Err(_) => return [0u8; KEY_LEN],
-    };
+/// HMAC-SHA256 of `parts` under `key`. HMAC takes keys of any length, so this does not fail in
+/// practice; if it ever did, no key is derived (never a fallback both ends would share).
+fn hmac_parts(key: &[u8], parts: &[&[u8]]) -> Result<[u8; KEY_LEN], SecureError> {
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(key).map_err(|_| SecureError::KeyRefused)?;
     for part in parts {
         mac.update(part);
     }
-    mac.finalize().into_bytes().into()
+    Ok(mac.finalize().into_bytes().into())
 }
 
 /// u32 little-endian length prefix of `bytes` (fields are far below 4 GiB; longer ones saturate,
@@ -293,8 +292,8 @@ impl SessionKeys {
                 ],
             )
         };
-        let mut to_desktop = key(b"phone->desktop");
-        let mut to_phone = key(b"desktop->phone");
+        let mut to_desktop = key(b"phone->desktop")?;
+        let mut to_phone = key(b"desktop->phone")?;
         let keys = match side {
             Side::Phone => (aead_key(&to_desktop), aead_key(&to_phone)),
             Side::Desktop => (aead_key(&to_phone), aead_key(&to_desktop)),
