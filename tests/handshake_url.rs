@@ -3,7 +3,9 @@
 use std::time::Duration;
 
 use wavekat_platform_client::{
-    signin::{code_login, loopback_handshake, CodeLoginOptions, HandshakeOptions},
+    signin::{
+        code_login, loopback_handshake, CodeLoginOptions, HandshakeOptions, PendingHandshake,
+    },
     Error,
 };
 
@@ -13,6 +15,21 @@ const BASE: &str = "https://platform.wavekat.com";
 fn free_port() -> u16 {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a probe listener");
     probe.local_addr().expect("probe address").port()
+}
+
+/// A handshake pinned to a port that was free: between the probe and the handshake's bind,
+/// another test in this binary may take the port (tests run in parallel), so a port found taken
+/// is replaced by a fresh one; any other failure fails the test.
+async fn handshake_on_a_free_port(options: HandshakeOptions) -> (u16, PendingHandshake) {
+    for _ in 0..20 {
+        let port = free_port();
+        match loopback_handshake(BASE, options.clone().port(port)).await {
+            Ok(pending) => return (port, pending),
+            Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(e) => panic!("handshake: {e:?}"),
+        }
+    }
+    panic!("no free loopback port in 20 tries");
 }
 
 fn query_of(url: &str) -> &str {
@@ -26,12 +43,10 @@ fn is_url_safe_base64(text: &str) -> bool {
 
 #[tokio::test]
 async fn sign_in_url_sends_callback_state_client_source_in_order_form_encoded() {
-    let port = free_port();
     let options = HandshakeOptions::default()
         .client("wavekat voice")
-        .source("studio mac:1/2")
-        .port(port);
-    let pending = loopback_handshake(BASE, options).await.expect("handshake");
+        .source("studio mac:1/2");
+    let (port, pending) = handshake_on_a_free_port(options).await;
     let expected = format!(
         "https://platform.wavekat.com/cli-login?callback=http%3A%2F%2F127.0.0.1%3A{port}%2Fcallback\
          &state={}&client=wavekat+voice&source=studio+mac%3A1%2F2",
@@ -42,10 +57,7 @@ async fn sign_in_url_sends_callback_state_client_source_in_order_form_encoded() 
 
 #[tokio::test]
 async fn callback_url_is_http_127_0_0_1_on_the_pinned_port() {
-    let port = free_port();
-    let pending = loopback_handshake(BASE, HandshakeOptions::default().port(port))
-        .await
-        .expect("handshake");
+    let (port, pending) = handshake_on_a_free_port(HandshakeOptions::default()).await;
     assert_eq!(
         pending.callback_url(),
         format!("http://127.0.0.1:{port}/callback")
@@ -72,10 +84,7 @@ async fn ephemeral_port_is_taken_when_none_is_pinned() {
 #[cfg(target_os = "linux")]
 #[tokio::test]
 async fn listener_is_not_reachable_on_another_address() {
-    let port = free_port();
-    let _pending = loopback_handshake(BASE, HandshakeOptions::default().port(port))
-        .await
-        .expect("handshake");
+    let (port, _pending) = handshake_on_a_free_port(HandshakeOptions::default()).await;
     // 127.0.0.2 reaches this host but not a socket bound to 127.0.0.1 alone.
     let other = tokio::net::TcpStream::connect(("127.0.0.2", port)).await;
     assert!(other.is_err(), "a listener bound wider than 127.0.0.1");
