@@ -82,22 +82,19 @@ pub enum Error {
         /// What the decoder said.
         message: String,
     },
-    /// A sync was refused before anything was sent: a record holds an enum value this version
-    /// does not know, which the platform would answer with 400 for the whole batch.
-    #[error("record {index} ({source_id}) has {field} = {value:?}, which the platform does not accept; nothing was sent")]
-    UnsendableRecord {
-        /// Position of the record in the slice passed to the sync.
-        index: usize,
-        /// Its `sourceId`.
-        source_id: String,
-        /// The wire field, e.g. `transport`.
-        field: &'static str,
-        /// The unknown value.
-        value: String,
+    /// A sync was refused before anything was sent: these records hold values the platform
+    /// would refuse (an unknown enum value, a timestamp that is not RFC 3339), which would
+    /// bounce the whole batch with 400. Fix or drop them and sync again; every invalid record
+    /// is listed, not only the first.
+    #[error("{} of the records would be refused by the platform, so nothing was sent: {}", .records.len(), InvalidRecord::list(.records))]
+    InvalidRecords {
+        /// Every invalid record, in slice order.
+        records: Vec<InvalidRecord>,
     },
     /// A sync failed part-way. `records[..applied]` were applied (in order) and can be marked
-    /// synced; send the rest again.
-    #[error("sync stopped after {applied} of {total} records: {source}")]
+    /// synced; send the rest again. [`Error::cause`] (or `source()`) is why the next batch
+    /// failed; match on it to decide (retry later, sign in again, fix a record).
+    #[error("sync stopped after {applied} of {total} records{}", failed_index.map(|i| format!(" (the platform refused record {i})")).unwrap_or_default())]
     SyncIncomplete {
         /// How many leading records were applied.
         applied: usize,
@@ -109,6 +106,9 @@ pub enum Error {
         skipped: u32,
         /// Per-item results of the applied batches (recordings only; empty otherwise).
         items: Vec<crate::wire::VoiceRecordingSyncItem>,
+        /// When the platform's 400 named one item of the failed batch (`items[N]…`), that
+        /// record's index in the caller's slice.
+        failed_index: Option<usize>,
         /// Why the next batch failed.
         #[source]
         source: Box<Error>,
@@ -139,9 +139,74 @@ pub enum Error {
     HandshakeAborted,
 }
 
+/// One record a sync refused to send, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InvalidRecord {
+    /// Position of the record in the slice passed to the sync.
+    pub index: usize,
+    /// Its `sourceId`.
+    pub source_id: String,
+    /// Every field of it the platform would refuse (at least one).
+    pub fields: Vec<crate::wire::InvalidField>,
+}
+
+impl InvalidRecord {
+    fn list(records: &[InvalidRecord]) -> String {
+        const SHOWN: usize = 5;
+        let mut text = records
+            .iter()
+            .take(SHOWN)
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        if records.len() > SHOWN {
+            text.push_str(&format!("; and {} more", records.len() - SHOWN));
+        }
+        text
+    }
+}
+
+impl fmt::Display for InvalidRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "record {} ({}): ", self.index, self.source_id)?;
+        for (i, field) in self.fields.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{field}")?;
+        }
+        Ok(())
+    }
+}
+
 impl Error {
     /// The most bytes of an error body kept in [`Error::Http`] and [`Error::Unauthorized`].
     pub const BODY_LIMIT: usize = ERROR_BODY_LIMIT;
+
+    /// The error that decided the outcome: for [`Error::SyncIncomplete`] the failure of the
+    /// batch that stopped it, otherwise `self`. Match on this to act on a sync's failure:
+    ///
+    /// ```no_run
+    /// # async fn run(client: wavekat_platform_client::Client, calls: Vec<wavekat_platform_client::wire::VoiceCallRecord>) {
+    /// use wavekat_platform_client::{sync::VoiceCalls, Error};
+    ///
+    /// match client.sync::<VoiceCalls>(&calls).await {
+    ///     Ok(summary) => println!("{} accepted", summary.accepted),
+    ///     Err(err) => match err.cause() {
+    ///         Error::Unauthorized { .. } | Error::ReauthRequired { .. } => { /* sign in again */ }
+    ///         cause if cause.is_retryable() => { /* try the rest later */ }
+    ///         cause => eprintln!("giving up: {cause}"),
+    ///     },
+    /// }
+    /// # }
+    /// ```
+    pub fn cause(&self) -> &Error {
+        match self {
+            Error::SyncIncomplete { source, .. } => source.cause(),
+            other => other,
+        }
+    }
 
     /// The HTTP status, when the error came from an HTTP answer.
     pub fn status(&self) -> Option<u16> {

@@ -228,10 +228,62 @@ pub struct UnknownWireValue {
     pub value: String,
 }
 
-/// Checks a record for enum values the platform would refuse.
+/// Why a field of a record would be refused by the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum InvalidReason {
+    /// An enum value this version does not know (the platform validates enums against exact
+    /// lists and bounces the whole batch with 400).
+    UnknownEnumValue,
+    /// A timestamp the spec constrains to RFC 3339 (`format: date-time`) that is not one.
+    NotRfc3339,
+}
+
+impl fmt::Display for InvalidReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InvalidReason::UnknownEnumValue => "is not a value the platform accepts",
+            InvalidReason::NotRfc3339 => "is not an RFC 3339 timestamp",
+        })
+    }
+}
+
+/// One field of a record that the platform would refuse, found before sending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct InvalidField {
+    /// The wire field name, e.g. `direction` or `ringAt`.
+    pub field: &'static str,
+    /// The value the record holds.
+    pub value: String,
+    /// What is wrong with it.
+    pub reason: InvalidReason,
+}
+
+impl fmt::Display for InvalidField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} = {:?} {}", self.field, self.value, self.reason)
+    }
+}
+
+/// Checks a record against every per-record fact the spec states (enum lists, timestamp
+/// formats), so a record the platform would refuse is caught before it is sent.
 pub trait WireValidate {
     /// The first field holding an unknown enum value, if any.
     fn unknown_value(&self) -> Option<UnknownWireValue>;
+
+    /// Every field the platform would refuse, in property order; empty when the record is
+    /// sendable.
+    fn invalid_fields(&self) -> Vec<InvalidField> {
+        self.unknown_value()
+            .into_iter()
+            .map(|u| InvalidField {
+                field: u.field,
+                value: u.value,
+                reason: InvalidReason::UnknownEnumValue,
+            })
+            .collect()
+    }
 }
 
 /// `Some` when `value` is an enum value this version does not know.

@@ -244,14 +244,24 @@ async fn records_with_unknown_enum_values_are_refused_and_nothing_is_sent() {
         .unwrap();
     let client = client_for(&platform);
     let mut records = calls(3);
+    records[0].direction = VoiceCallDirection::Unknown("sideways".into());
     records[2].direction = VoiceCallDirection::Unknown("internal".into());
     let err = client.sync::<VoiceCalls>(&records).await.unwrap_err();
-    assert!(
-        matches!(
-            &err,
-            Error::UnsendableRecord { index: 2, field: "direction", value, .. } if value == "internal"
-        ),
-        "{err:?}"
+    let Error::InvalidRecords { records: invalid } = &err else {
+        panic!("expected InvalidRecords, got {err:?}");
+    };
+    let named: Vec<(usize, &str, &str)> = invalid
+        .iter()
+        .flat_map(|r| {
+            r.fields
+                .iter()
+                .map(move |f| (r.index, f.field, f.value.as_str()))
+        })
+        .collect();
+    assert_eq!(
+        named,
+        [(0, "direction", "sideways"), (2, "direction", "internal")],
+        "every invalid record is named, not only the first"
     );
     let page = client.list_voice_calls(None, None, None).await.unwrap();
     assert!(page.items.is_empty());

@@ -25,6 +25,7 @@ use futures_core::Stream;
 use serde::{Deserialize, Serialize};
 
 use crate::client::{BoxFuture, Client};
+pub use crate::error::InvalidRecord;
 use crate::error::{Error, Result};
 use crate::wire::{
     HasSyncEnvelope, Page, SyncRequest, SyncResponse, VoiceAccountsQuery, VoiceCallsQuery,
@@ -107,18 +108,122 @@ use sealed::SyncOutcome;
 
 include!(concat!(env!("OUT_DIR"), "/sync_endpoints.rs"));
 
+/// What one sync request of a compound operation did, reported to a
+/// [`Client::sync_with_progress`] callback after each batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SyncProgress {
+    /// Leading records applied so far (`records[..applied]` can be marked synced now).
+    pub applied: usize,
+    /// How many records the sync was given.
+    pub total: usize,
+    /// Rows accepted so far.
+    pub accepted: u32,
+    /// Rows skipped so far (see [`SyncResponse::skipped`] for what that means per resource).
+    pub skipped: u32,
+}
+
+/// Every record of `records` the platform would refuse, with every refused field.
+pub(crate) fn invalid_records<E: SyncEndpoint>(records: &[E::Record]) -> Vec<InvalidRecord> {
+    records
+        .iter()
+        .enumerate()
+        .filter_map(|(index, record)| {
+            let fields = record.invalid_fields();
+            (!fields.is_empty()).then(|| InvalidRecord {
+                index,
+                source_id: E::source_id(record).to_owned(),
+                fields,
+            })
+        })
+        .collect()
+}
+
+/// The body of one `POST …/{R}/sync`, built the one way every path that sends one builds it: at
+/// most [`SYNC_BATCH_CAP`] records, every record checked against the spec
+/// ([`Error::InvalidRecords`] names each refused one), and `schemaVersion` stamped with the
+/// resource's current version where the record leaves it unset. `operation` names the caller in
+/// the error for an oversized batch.
+pub(crate) fn prepare_batch<E: SyncEndpoint>(
+    operation: &str,
+    records: &[E::Record],
+) -> Result<SyncRequest<E::Record>> {
+    if records.len() > SYNC_BATCH_CAP {
+        return Err(Error::InvalidInput(format!(
+            "{operation} sends one request, and the platform refuses more than {SYNC_BATCH_CAP} \
+             records in one (got {}); use Client::sync::<{}>, which sends them in batches",
+            records.len(),
+            std::any::type_name::<E>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("E"),
+        )));
+    }
+    let invalid = invalid_records::<E>(records);
+    if !invalid.is_empty() {
+        return Err(Error::InvalidRecords { records: invalid });
+    }
+    Ok(SyncRequest::new(
+        records
+            .iter()
+            .map(|record| {
+                let mut record = record.clone();
+                if record.schema_version().is_none() {
+                    record.set_schema_version(E::CURRENT_SCHEMA_VERSION);
+                }
+                record
+            })
+            .collect(),
+    ))
+}
+
+/// The index `N` of the first `items[N]` a platform error names, if any: the platform's 400 for
+/// a batch says which item it refused that way (`items[80].ringAt: …`).
+pub(crate) fn refused_item(error: &Error) -> Option<usize> {
+    let Error::Http {
+        status: 400, body, ..
+    } = error
+    else {
+        return None;
+    };
+    let start = body.find("items[")? + "items[".len();
+    let digits: &str = body.get(start..)?.split(']').next()?;
+    digits.parse().ok()
+}
+
+/// Sends one batch that [`prepare_batch`] built.
+pub(crate) async fn send_batch<E: SyncEndpoint>(
+    client: &Client,
+    batch: &SyncRequest<E::Record>,
+) -> Result<SyncOutcome> {
+    <E as sealed::Dispatch>::sync(client, batch).await
+}
+
 impl Client {
     /// Upserts `records` of resource `E`, in order, in batches of at most
     /// [`Client::sync_batch_size`] (the platform refuses more than 100 with 413), stamping
     /// `schemaVersion` on records that leave it unset, and returns the summed counts.
     ///
     /// Each batch is retried per the client's [`crate::RetryPolicy`] (an upsert by `sourceId` is
-    /// safe to repeat). Nothing is sent if a record holds an enum value the platform would refuse
-    /// ([`Error::UnsendableRecord`]). If a batch still fails, the error is
+    /// safe to repeat). Nothing is sent if any record holds a value the platform would refuse
+    /// ([`Error::InvalidRecords`] lists every such record). If a batch still fails, the error is
     /// [`Error::SyncIncomplete`]: `records[..applied]` were applied and can be marked synced;
-    /// retry only the rest.
+    /// retry only the rest. [`Error::cause`] is the batch's own failure to match on.
+    ///
+    /// For a daemon that pushes its own store, [`Pusher`] does all of this durably: it commits
+    /// each batch's outcome, sets refused records aside instead of stopping, and retries later.
     pub async fn sync<E: SyncEndpoint>(&self, records: &[E::Record]) -> Result<SyncResponse> {
-        let outcome = self.sync_batches::<E>(records).await?;
+        self.sync_with_progress::<E>(records, |_| {}).await
+    }
+
+    /// [`Client::sync`], calling `on_batch` after each applied batch, so a caller can commit
+    /// `records[..progress.applied]` as synced as it goes and draw a progress bar.
+    pub async fn sync_with_progress<E: SyncEndpoint>(
+        &self,
+        records: &[E::Record],
+        on_batch: impl FnMut(SyncProgress) + Send,
+    ) -> Result<SyncResponse> {
+        let outcome = self.sync_batches::<E>(records, on_batch).await?;
         Ok(SyncResponse {
             accepted: outcome.accepted,
             skipped: outcome.skipped,
@@ -126,12 +231,15 @@ impl Client {
     }
 
     /// Like [`Client::sync`] for recordings, keeping the per-item results (object-storage key,
-    /// whether the bytes already landed) of every batch, in order.
+    /// whether the bytes already landed) of every batch, in order. A record with no item was
+    /// skipped (its call is deleted): it has no bytes to upload.
     pub async fn sync_recordings(
         &self,
         records: &[VoiceRecordingRecord],
     ) -> Result<VoiceRecordingsSyncResponse> {
-        let outcome = self.sync_batches::<VoiceRecordings>(records).await?;
+        let outcome = self
+            .sync_batches::<VoiceRecordings>(records, |_| {})
+            .await?;
         Ok(VoiceRecordingsSyncResponse {
             accepted: outcome.accepted,
             skipped: outcome.skipped,
@@ -139,48 +247,50 @@ impl Client {
         })
     }
 
-    async fn sync_batches<E: SyncEndpoint>(&self, records: &[E::Record]) -> Result<SyncOutcome> {
-        for (index, record) in records.iter().enumerate() {
-            if let Some(unknown) = record.unknown_value() {
-                return Err(Error::UnsendableRecord {
-                    index,
-                    source_id: E::source_id(record).to_owned(),
-                    field: unknown.field,
-                    value: unknown.value,
-                });
-            }
+    async fn sync_batches<E: SyncEndpoint>(
+        &self,
+        records: &[E::Record],
+        mut on_batch: impl FnMut(SyncProgress) + Send,
+    ) -> Result<SyncOutcome> {
+        let invalid = invalid_records::<E>(records);
+        if !invalid.is_empty() {
+            return Err(Error::InvalidRecords { records: invalid });
         }
         let mut total = SyncOutcome::default();
         let mut applied = 0;
         for chunk in records.chunks(self.sync_batch_size()) {
-            let batch = SyncRequest::new(
-                chunk
-                    .iter()
-                    .map(|record| {
-                        let mut record = record.clone();
-                        if record.schema_version().is_none() {
-                            record.set_schema_version(E::CURRENT_SCHEMA_VERSION);
-                        }
-                        record
-                    })
-                    .collect(),
-            );
-            match <E as sealed::Dispatch>::sync(self, &batch).await {
+            let sent = prepare_batch::<E>("Client::sync", chunk)
+                .map(|batch| async move { send_batch::<E>(self, &batch).await });
+            let result = match sent {
+                Ok(future) => future.await,
+                Err(e) => Err(e),
+            };
+            match result {
                 Ok(outcome) => {
                     total.accepted = total.accepted.saturating_add(outcome.accepted);
                     total.skipped = total.skipped.saturating_add(outcome.skipped);
                     total.items.extend(outcome.items);
                     applied += chunk.len();
+                    on_batch(SyncProgress {
+                        applied,
+                        total: records.len(),
+                        accepted: total.accepted,
+                        skipped: total.skipped,
+                    });
                 }
                 Err(source) => {
+                    let failed_index = refused_item(&source)
+                        .filter(|n| *n < chunk.len())
+                        .map(|n| applied + n);
                     return Err(Error::SyncIncomplete {
                         applied,
                         total: records.len(),
                         accepted: total.accepted,
                         skipped: total.skipped,
                         items: total.items,
+                        failed_index,
                         source: Box::new(source),
-                    })
+                    });
                 }
             }
         }
