@@ -147,7 +147,7 @@ fn httpdate_to_system_time(value: &str) -> Option<SystemTime> {
 
 /// A uniformly random fraction in [0, 1) from the OS RNG (jitter needs no cryptographic quality,
 /// but this avoids a second RNG dependency).
-fn jitter_fraction() -> f64 {
+pub(crate) fn jitter_fraction() -> f64 {
     use rand_core::RngCore;
     let bits = rand_core::OsRng.next_u64() >> 11;
     bits as f64 / (1u64 << 53) as f64

@@ -1,5 +1,12 @@
-//! Sync endpoints: batched upserts and the all-pages stream, the compound operations beside the
-//! generated ones.
+//! Pushing records to the platform and reading them back: the durable [`Pusher`] a daemon runs
+//! over its own store, and the compound operations beside the generated ones.
+//!
+//! | You want to… | Use |
+//! |---|---|
+//! | push a daemon's store durably, in the background | [`Pusher`] over your [`PushStore`] |
+//! | sync a slice of records now (any length) | [`Client::sync`], [`Client::sync_recordings`] |
+//! | read every page of a resource | [`Client::list_all`] |
+//! | send one request exactly as the spec defines it | the generated `Client::sync_voice_calls`, `Client::list_voice_calls`, … |
 //!
 //! The resources ([`VoiceCalls`], …) are generated from the spec: every `POST …/{R}/sync` whose
 //! body is `{items: [Record]}` paired with a `GET …/{R}` answering `{items: [Record], nextBefore}`,
@@ -18,6 +25,41 @@
 //!     .await?;
 //! # Ok(()) }
 //! ```
+//!
+//! # Pushing a daemon's store
+//!
+//! The daemon implements [`PushStore`] over its own storage (pending records per resource, in
+//! order; commit a step's outcome in one transaction; the bytes of each recording) and runs a
+//! [`Pusher`]: [`Pusher::run_once`] for one cycle, or [`Pusher::run`] as a long-running task
+//! woken by [`PushHandle::wake`] when the daemon adds records. The crate never touches disk.
+//!
+//! What a daemon author can rely on:
+//!
+//! - **At least once, nothing lost.** A record leaves the pending state only when the store
+//!   commits a step that names it as applied (the platform answered success) or set aside. The
+//!   pusher commits each step (one sync batch, or one recording's bytes) before it takes the
+//!   next. Killed at any point, a restarted pusher re-sends at most the step that was in flight;
+//!   the platform's upserts by `sourceId` make that resend harmless (calls, transcripts and
+//!   recordings are immutable, an account is last-write-wins on `updatedAt`, a bytes `PUT`
+//!   replaces identical bytes).
+//! - **Order.** Resources go accounts → calls → transcripts → recording metadata → recording
+//!   bytes; within a resource, records are applied in the store's order. A recording's bytes go
+//!   only after the platform applied its metadata, and never when it answered that it skipped it
+//!   (its call is deleted) or already holds them.
+//! - **Set aside, never stuck.** A record the platform would refuse (every enum value and
+//!   timestamp the spec constrains is checked before sending), a record the platform refuses for
+//!   its content (a 400 naming it, or found by halving the refused batch until it stands alone),
+//!   and a recording whose file is gone or no longer `sizeBytes` long are *set aside*: committed
+//!   with a typed [`SetAsideReason`], never offered again by a correct store, and never blocking
+//!   the records behind them. The daemon shows, fixes and re-queues them as it sees fit.
+//! - **Transient failures wait.** A network failure, timeout, 429 or 5xx that outlasts the
+//!   client's own retries ends the cycle ([`PushSummary::stopped_by`]); the records stay pending
+//!   and [`Pusher::run`] tries again with backoff (honouring `Retry-After`).
+//! - **Sign in again.** 401 and `reauth_required` stop the pusher with
+//!   [`PushError::SignInAgain`]; nothing is set aside for them.
+//!
+//! [`PushEvent`]s (each committed step, upload progress, each cycle's [`PushSummary`]) feed a
+//! progress bar or a log.
 
 use std::fmt;
 
@@ -107,6 +149,17 @@ mod sealed {
 use sealed::SyncOutcome;
 
 include!(concat!(env!("OUT_DIR"), "/sync_endpoints.rs"));
+
+mod push;
+mod store;
+
+pub use push::{PushError, PushEvent, PushHandle, PushSummary, Pusher, ResourceCounts};
+pub use store::{Commit, PendingUpload, PushStore, Resource, SetAside, SetAsideReason};
+
+#[cfg(feature = "sqlite-store")]
+mod sqlite;
+#[cfg(feature = "sqlite-store")]
+pub use sqlite::{SetAsideRecord, SqliteStore, SqliteStoreError, StateCounts};
 
 /// What one sync request of a compound operation did, reported to a
 /// [`Client::sync_with_progress`] callback after each batch.

@@ -1,0 +1,731 @@
+//! The durable push: [`Pusher`] moves a daemon's pending records from its [`PushStore`] to the
+//! platform, one committed step at a time.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::store::{Commit, PendingUpload, PushStore, Resource, SetAside, SetAsideReason};
+use super::{
+    invalid_records, prepare_batch, refused_item, send_batch, SyncEndpoint, SyncOutcome,
+    VoiceAccounts, VoiceCalls, VoiceRecordings, VoiceTranscripts,
+};
+use crate::client::Client;
+use crate::error::Error;
+use crate::upload::{RecordingBody, UploadProgress};
+
+/// Recordings whose bytes are asked of the store at a time.
+const UPLOADS_PER_STEP: usize = 4;
+
+/// Something the pusher did, for a progress bar or a log line.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PushEvent<'a> {
+    /// A sync batch is about to be sent (it may be sent again after a failure or a restart:
+    /// the push is at least once).
+    Sending {
+        /// The resource.
+        resource: Resource,
+        /// The `sourceId`s in the batch, in order.
+        source_ids: &'a [&'a str],
+    },
+    /// A step's outcome was committed to the store: `commit.applied` and `commit.set_aside` are
+    /// done with. A progress bar advances by `applied.len() + set_aside.len()` of the daemon's
+    /// pending count for `commit.resource`.
+    Committed(&'a Commit),
+    /// Bytes of one recording going out (a retry starts again from 0).
+    Uploading {
+        /// The recording.
+        source_id: &'a str,
+        /// How far this attempt has got.
+        progress: UploadProgress,
+    },
+    /// A cycle of [`Pusher::run`] ended.
+    Cycle(&'a PushSummary),
+    /// [`Pusher::run`] will try again after `after`, because of `error` (a network failure, a
+    /// 5xx, a 429, … after the client's own retries were spent).
+    RetryLater {
+        /// Why the cycle stopped.
+        error: &'a Error,
+        /// How long the pusher waits before the next cycle.
+        after: Duration,
+    },
+}
+
+/// Applied and set-aside counts of one resource in one cycle.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ResourceCounts {
+    /// Records the platform applied (for recording bytes: recordings whose bytes landed).
+    pub applied: usize,
+    /// Records set aside.
+    pub set_aside: usize,
+}
+
+/// What one cycle ([`Pusher::run_once`]) did.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct PushSummary {
+    counts: [ResourceCounts; 5],
+    /// Every record set aside this cycle, with why.
+    pub set_aside: Vec<(Resource, SetAside)>,
+    /// Recordings whose metadata the platform skipped because their call is deleted (they have
+    /// no bytes to upload).
+    pub skipped_recordings: Vec<String>,
+    /// Recording bytes uploaded this cycle.
+    pub bytes_uploaded: u64,
+    /// Why the cycle stopped before the store ran out of pending records: a failure worth
+    /// retrying later (the client's own retries were already spent). `None` when everything
+    /// pending was pushed or set aside.
+    pub stopped_by: Option<Error>,
+    /// The cycle ended early because [`PushHandle::shutdown`] was called.
+    pub shut_down: bool,
+}
+
+impl PushSummary {
+    /// The counts for one resource.
+    pub fn counts(&self, resource: Resource) -> ResourceCounts {
+        self.counts
+            .get(resource as usize)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// Records applied this cycle, over every resource (recording bytes included).
+    pub fn applied(&self) -> usize {
+        self.counts.iter().map(|c| c.applied).sum()
+    }
+
+    /// Whether the cycle pushed (or set aside) everything that was pending.
+    pub fn is_complete(&self) -> bool {
+        self.stopped_by.is_none() && !self.shut_down
+    }
+
+    fn record(&mut self, commit: &Commit) {
+        if let Some(counts) = self.counts.get_mut(commit.resource as usize) {
+            counts.applied += commit.applied.len();
+            counts.set_aside += commit.set_aside.len();
+        }
+        self.skipped_recordings
+            .extend(commit.skipped.iter().cloned());
+        self.set_aside.extend(
+            commit
+                .set_aside
+                .iter()
+                .map(|s| (commit.resource, s.clone())),
+        );
+    }
+}
+
+impl fmt::Display for PushSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("applied")?;
+        for (i, resource) in Resource::PUSH_ORDER.iter().enumerate() {
+            let sep = if i == 0 { " " } else { ", " };
+            write!(f, "{sep}{} {}", self.counts(*resource).applied, resource)?;
+        }
+        write!(f, "; {} set aside", self.set_aside.len())?;
+        match (&self.stopped_by, self.shut_down) {
+            (Some(error), _) => write!(f, "; stopped, to retry later: {error}"),
+            (None, true) => f.write_str("; shut down before the end"),
+            (None, false) => f.write_str("; nothing left pending"),
+        }
+    }
+}
+
+/// Why the pusher stopped for good. Nothing is lost either way: records stay as the store holds
+/// them, and a new pusher picks up where this one ended.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PushError<E: std::error::Error + 'static> {
+    /// The platform refused the token (401), or asks for a fresh sign-in (`reauth_required`):
+    /// sign in again, then start a pusher with the new client. The source is the platform's
+    /// answer.
+    #[error(
+        "the platform needs a new sign-in before the push can go on; sign in, then push again"
+    )]
+    SignInAgain(#[source] Error),
+    /// The daemon's store failed.
+    #[error("the daemon's sync store failed; the push stopped with nothing lost")]
+    Store(#[source] E),
+}
+
+/// How a step ended, for the loop that runs it.
+enum Flow {
+    /// Go on with the next step.
+    Next,
+    /// Stop the cycle; retry later.
+    Stop(Error),
+    /// Stop for good: sign in again.
+    SignIn(Error),
+}
+
+struct Signal {
+    wake: Notify,
+    stop: Notify,
+    stopping: AtomicBool,
+}
+
+/// Wakes a [`Pusher::run`] loop when the daemon has added records, or stops it. Cheap to clone.
+#[derive(Clone)]
+pub struct PushHandle(Arc<Signal>);
+
+impl fmt::Debug for PushHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PushHandle")
+            .field("shut_down", &self.0.stopping.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+impl PushHandle {
+    /// Tells the loop there is new work: it starts a cycle as soon as it is idle (a wake during
+    /// a retry wait is kept for when the wait ends, so an outage is not hammered).
+    pub fn wake(&self) {
+        self.0.wake.notify_one();
+    }
+
+    /// Stops the loop after the step in flight; [`Pusher::run`] then returns `Ok(())`.
+    pub fn shutdown(&self) {
+        self.0.stopping.store(true, Ordering::SeqCst);
+        self.0.stop.notify_waiters();
+        self.0.wake.notify_one();
+    }
+}
+
+type Observer = Arc<dyn Fn(&PushEvent<'_>) + Send + Sync>;
+
+/// Pushes a daemon's pending records to the platform, durably. See the [module
+/// documentation](crate::sync#pushing-a-daemons-store) for the guarantees.
+///
+/// ```no_run
+/// # async fn run<S: wavekat_platform_client::sync::PushStore + 'static>(client: wavekat_platform_client::Client, store: S) {
+/// use wavekat_platform_client::sync::{PushError, PushEvent, Pusher};
+///
+/// let pusher = Pusher::new(client, store).on_event(|event| {
+///     if let PushEvent::Committed(commit) = event {
+///         eprintln!("{}: {} applied", commit.resource, commit.applied.len());
+///     }
+/// });
+/// let handle = pusher.handle(); // handle.wake() after adding records; handle.shutdown() to stop
+/// match pusher.run().await {
+///     Ok(()) => {}                                   // shut down
+///     Err(PushError::SignInAgain(cause)) => eprintln!("sign in again: {cause}"),
+///     Err(PushError::Store(e)) => eprintln!("store failed: {e}"),
+///     Err(e) => eprintln!("{e}"),
+/// }
+/// # }
+/// ```
+pub struct Pusher<S> {
+    client: Client,
+    store: Arc<S>,
+    observer: Option<Observer>,
+    signal: Arc<Signal>,
+    min_backoff: Duration,
+    max_backoff: Duration,
+    poll_interval: Option<Duration>,
+}
+
+impl<S> fmt::Debug for Pusher<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pusher")
+            .field("base_url", &self.client.base_url())
+            .field("min_backoff", &self.min_backoff)
+            .field("max_backoff", &self.max_backoff)
+            .field("poll_interval", &self.poll_interval)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: PushStore + 'static> Pusher<S> {
+    /// A pusher from `store` to the platform `client` talks to. Batches are the client's
+    /// [`Client::sync_batch_size`]; each request is retried per its [`crate::RetryPolicy`] before
+    /// the pusher calls a failure "retry later".
+    pub fn new(client: Client, store: S) -> Self {
+        Pusher {
+            client,
+            store: Arc::new(store),
+            observer: None,
+            signal: Arc::new(Signal {
+                wake: Notify::new(),
+                stop: Notify::new(),
+                stopping: AtomicBool::new(false),
+            }),
+            min_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(300),
+            poll_interval: Some(Duration::from_secs(60)),
+        }
+    }
+
+    /// Calls `observer` for every [`PushEvent`] (from the pusher's task: keep it quick).
+    #[must_use]
+    pub fn on_event(mut self, observer: impl Fn(&PushEvent<'_>) + Send + Sync + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+
+    /// The wait after a cycle that stopped on a failure: `min` doubled per failed cycle in a
+    /// row, capped at `max`, half of it jittered; a `Retry-After` from the platform is honoured
+    /// up to `max` (default 1 s to 5 min).
+    #[must_use]
+    pub fn backoff(mut self, min: Duration, max: Duration) -> Self {
+        self.min_backoff = min;
+        self.max_backoff = max.max(min);
+        self
+    }
+
+    /// How long [`Pusher::run`] waits for a [`PushHandle::wake`] before it looks at the store
+    /// anyway (default 60 s); `None` waits for a wake alone.
+    #[must_use]
+    pub fn poll_interval(mut self, interval: Option<Duration>) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// A handle to wake or stop [`Pusher::run`].
+    pub fn handle(&self) -> PushHandle {
+        PushHandle(Arc::clone(&self.signal))
+    }
+
+    /// The store, shared with the pusher.
+    pub fn store(&self) -> &Arc<S> {
+        &self.store
+    }
+
+    /// One cycle: pushes everything pending, in the order accounts → calls → transcripts →
+    /// recording metadata → recording bytes, committing each step's outcome before the next.
+    ///
+    /// Returns the cycle's summary; a failure worth retrying later ends the cycle early with
+    /// [`PushSummary::stopped_by`] set (the records not yet applied stay pending). Returns
+    /// [`PushError::SignInAgain`] on 401 and `reauth_required`, and [`PushError::Store`] when
+    /// the store fails.
+    pub async fn run_once(&self) -> Result<PushSummary, PushError<S::Error>> {
+        let mut summary = PushSummary::default();
+        let flow = match self.push_resource::<VoiceAccounts>(&mut summary).await? {
+            Flow::Next => match self.push_resource::<VoiceCalls>(&mut summary).await? {
+                Flow::Next => match self.push_resource::<VoiceTranscripts>(&mut summary).await? {
+                    Flow::Next => {
+                        match self.push_resource::<VoiceRecordings>(&mut summary).await? {
+                            Flow::Next => self.push_uploads(&mut summary).await?,
+                            other => other,
+                        }
+                    }
+                    other => other,
+                },
+                other => other,
+            },
+            other => other,
+        };
+        match flow {
+            Flow::Next => {}
+            Flow::Stop(error) => summary.stopped_by = Some(error),
+            Flow::SignIn(error) => return Err(PushError::SignInAgain(error)),
+        }
+        summary.shut_down = self.stopping();
+        Ok(summary)
+    }
+
+    /// Runs cycles until [`PushHandle::shutdown`]: after a complete cycle it waits for a
+    /// [`PushHandle::wake`] (or the poll interval); after a stopped one it backs off. Returns
+    /// `Ok(())` once shut down, or the [`PushError`] that ended it.
+    pub async fn run(&self) -> Result<(), PushError<S::Error>> {
+        let mut failures: u32 = 0;
+        loop {
+            if self.stopping() {
+                return Ok(());
+            }
+            let summary = self.run_once().await?;
+            self.emit(&PushEvent::Cycle(&summary));
+            let wait = match &summary.stopped_by {
+                None => {
+                    failures = 0;
+                    self.idle(self.poll_interval).await
+                }
+                Some(error) => {
+                    failures = failures.saturating_add(1);
+                    let after = self.backoff_after(failures, error);
+                    self.emit(&PushEvent::RetryLater { error, after });
+                    self.pause(after).await
+                }
+            };
+            if wait.is_err() {
+                return Ok(());
+            }
+        }
+    }
+
+    fn stopping(&self) -> bool {
+        self.signal.stopping.load(Ordering::SeqCst)
+    }
+
+    fn emit(&self, event: &PushEvent<'_>) {
+        if let Some(observer) = &self.observer {
+            observer(event);
+        }
+    }
+
+    /// Waits for a wake, `timeout` or a stop (`Err`).
+    async fn idle(&self, timeout: Option<Duration>) -> Result<(), ()> {
+        let stop = self.signal.stop.notified();
+        tokio::pin!(stop);
+        stop.as_mut().enable();
+        if self.stopping() {
+            return Err(());
+        }
+        let sleep = async {
+            match timeout {
+                Some(t) => tokio::time::sleep(t).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = &mut stop => Err(()),
+            _ = self.signal.wake.notified() => Ok(()),
+            _ = sleep => Ok(()),
+        }
+        .and_then(|()| if self.stopping() { Err(()) } else { Ok(()) })
+    }
+
+    /// Waits `after` (wakes are kept for later), or until a stop (`Err`).
+    async fn pause(&self, after: Duration) -> Result<(), ()> {
+        let stop = self.signal.stop.notified();
+        tokio::pin!(stop);
+        stop.as_mut().enable();
+        if self.stopping() {
+            return Err(());
+        }
+        tokio::select! {
+            _ = &mut stop => Err(()),
+            _ = tokio::time::sleep(after) => Ok(()),
+        }
+    }
+
+    fn backoff_after(&self, failures: u32, error: &Error) -> Duration {
+        if let Error::Http {
+            retry_after: Some(wait),
+            ..
+        } = error.cause()
+        {
+            return (*wait).min(self.max_backoff);
+        }
+        let ceiling = self
+            .min_backoff
+            .saturating_mul(1u32 << failures.saturating_sub(1).min(20))
+            .min(self.max_backoff);
+        let half = ceiling / 2;
+        half + half.mul_f64(crate::retry::jitter_fraction())
+    }
+
+    async fn commit(
+        &self,
+        commit: &Commit,
+        summary: &mut PushSummary,
+    ) -> Result<(), PushError<S::Error>> {
+        if commit.is_empty() {
+            return Ok(());
+        }
+        self.store.commit(commit).await.map_err(PushError::Store)?;
+        summary.record(commit);
+        self.emit(&PushEvent::Committed(commit));
+        Ok(())
+    }
+
+    /// Pushes every pending record of `E`, a batch at a time.
+    async fn push_resource<E: Pushed>(
+        &self,
+        summary: &mut PushSummary,
+    ) -> Result<Flow, PushError<S::Error>> {
+        loop {
+            if self.stopping() {
+                return Ok(Flow::Next);
+            }
+            let records = E::pending(&*self.store, self.client.sync_batch_size())
+                .await
+                .map_err(PushError::Store)?;
+            if records.is_empty() {
+                return Ok(Flow::Next);
+            }
+            let mut commit = Commit::new(E::KIND);
+            let flow = self.push_batch::<E>(&records, &mut commit).await;
+            self.commit(&commit, summary).await?;
+            match flow {
+                Flow::Next if commit.is_empty() => {
+                    // A store that offers records again after they were committed would loop
+                    // here for ever; stop the cycle instead.
+                    return Ok(Flow::Stop(Error::InvalidInput(format!(
+                        "the sync store offered {} pending {} but the push committed none of them",
+                        records.len(),
+                        E::KIND
+                    ))));
+                }
+                Flow::Next => {}
+                other => return Ok(other),
+            }
+        }
+    }
+
+    /// Sends one batch of pending records, setting aside the invalid ones before sending and
+    /// the ones the platform refuses (by the item its 400 names, else by halving the batch until
+    /// the refused record stands alone). Fills `commit`; the records it leaves out stay pending.
+    async fn push_batch<E: Pushed>(&self, records: &[E::Record], commit: &mut Commit) -> Flow {
+        let invalid = invalid_records::<E>(records);
+        let mut sendable = Vec::with_capacity(records.len());
+        let mut invalid = invalid.into_iter().peekable();
+        for (index, record) in records.iter().enumerate() {
+            match invalid.next_if(|r| r.index == index) {
+                Some(bad) => commit.set_aside.push(SetAside {
+                    source_id: bad.source_id,
+                    reason: SetAsideReason::Invalid { fields: bad.fields },
+                }),
+                None => sendable.push(record.clone()),
+            }
+        }
+        // Ranges of `sendable` still to send, the next one last.
+        let mut ranges = vec![(0, sendable.len())];
+        while let Some((lo, hi)) = ranges.pop() {
+            let Some(slice) = sendable.get(lo..hi).filter(|s| !s.is_empty()) else {
+                continue;
+            };
+            if self.observer.is_some() {
+                let ids: Vec<&str> = slice.iter().map(|r| E::source_id(r)).collect();
+                self.emit(&PushEvent::Sending {
+                    resource: E::KIND,
+                    source_ids: &ids,
+                });
+            }
+            let result = match prepare_batch::<E>("Pusher", slice) {
+                Ok(batch) => send_batch::<E>(&self.client, &batch).await,
+                Err(e) => Err(e),
+            };
+            match result {
+                Ok(outcome) => E::applied(slice, &outcome, commit),
+                Err(e) if needs_sign_in(&e) => return Flow::SignIn(e),
+                Err(e) if refuses_records(&e, SYNC_REFUSALS) => {
+                    match refused_item(&e).filter(|n| *n < slice.len()) {
+                        Some(n) => {
+                            commit.set_aside.push(refusal(E::source_id(&slice[n]), &e));
+                            ranges.push((lo + n + 1, hi));
+                            ranges.push((lo, lo + n));
+                        }
+                        None if slice.len() == 1 => {
+                            commit.set_aside.push(refusal(E::source_id(&slice[0]), &e));
+                        }
+                        None => {
+                            let mid = lo + slice.len() / 2;
+                            ranges.push((mid, hi));
+                            ranges.push((lo, mid));
+                        }
+                    }
+                }
+                Err(e) => return Flow::Stop(e),
+            }
+        }
+        Flow::Next
+    }
+
+    /// Uploads the bytes of every recording whose metadata is applied, one committed step each.
+    async fn push_uploads(&self, summary: &mut PushSummary) -> Result<Flow, PushError<S::Error>> {
+        loop {
+            if self.stopping() {
+                return Ok(Flow::Next);
+            }
+            let uploads = self
+                .store
+                .pending_uploads(UPLOADS_PER_STEP)
+                .await
+                .map_err(PushError::Store)?;
+            if uploads.is_empty() {
+                return Ok(Flow::Next);
+            }
+            for upload in uploads {
+                let mut commit = Commit::new(Resource::RecordingBytes);
+                let size = upload.size_bytes;
+                let flow = self.upload(upload, &mut commit).await;
+                let landed = !commit.applied.is_empty();
+                self.commit(&commit, summary).await?;
+                if landed {
+                    summary.bytes_uploaded = summary.bytes_uploaded.saturating_add(size);
+                }
+                match flow {
+                    Flow::Next if commit.is_empty() => {
+                        return Ok(Flow::Stop(Error::InvalidInput(
+                            "an upload step committed nothing".into(),
+                        )))
+                    }
+                    Flow::Next => {}
+                    other => return Ok(other),
+                }
+            }
+        }
+    }
+
+    async fn upload(&self, upload: PendingUpload, commit: &mut Commit) -> Flow {
+        let PendingUpload {
+            source_id,
+            size_bytes,
+            body,
+        } = upload;
+        if let Err(detail) = body_matches(&body, size_bytes).await {
+            commit.set_aside.push(SetAside {
+                source_id,
+                reason: SetAsideReason::Bytes { detail },
+            });
+            return Flow::Next;
+        }
+        let observer = self.observer.clone();
+        let id = source_id.clone();
+        let result = self
+            .client
+            .upload_recording_with_progress(&source_id, body, move |progress| {
+                if let Some(observer) = &observer {
+                    observer(&PushEvent::Uploading {
+                        source_id: &id,
+                        progress,
+                    });
+                }
+            })
+            .await;
+        match result {
+            Ok(()) => commit.applied.push(source_id),
+            Err(e) if needs_sign_in(&e) => return Flow::SignIn(e),
+            Err(e) if refuses_records(&e, BYTES_REFUSALS) => {
+                commit.set_aside.push(refusal(&source_id, &e))
+            }
+            Err(e @ (Error::Io(_) | Error::InvalidInput(_))) => commit.set_aside.push(SetAside {
+                source_id,
+                reason: SetAsideReason::Bytes {
+                    detail: e.to_string(),
+                },
+            }),
+            Err(e) => return Flow::Stop(e),
+        }
+        Flow::Next
+    }
+}
+
+/// Statuses with which the platform refuses a sync batch for its content (a 404 on a sync route
+/// means a wrong base URL, not a bad record).
+const SYNC_REFUSALS: &[u16] = &[400, 409, 413, 422];
+/// Statuses with which the platform refuses a recording's bytes for good (404: its metadata is
+/// gone, the call was deleted; 413: the length is not `sizeBytes`).
+const BYTES_REFUSALS: &[u16] = &[400, 404, 409, 410, 413, 422];
+
+fn needs_sign_in(error: &Error) -> bool {
+    error.is_unauthorized() || error.is_reauth_required()
+}
+
+fn refuses_records(error: &Error, statuses: &[u16]) -> bool {
+    matches!(error, Error::Http { status, .. } if statuses.contains(status))
+}
+
+fn refusal(source_id: &str, error: &Error) -> SetAside {
+    let (status, body) = match error {
+        Error::Http { status, body, .. } => (*status, body.clone()),
+        other => (0, other.to_string()),
+    };
+    SetAside {
+        source_id: source_id.to_owned(),
+        reason: SetAsideReason::Refused { status, body },
+    }
+}
+
+/// Checks that a body is exactly `size` bytes long before it is sent (a file is looked at, not
+/// read); `Err` says what is wrong.
+async fn body_matches(body: &RecordingBody, size: u64) -> Result<(), String> {
+    let (actual, what) = match body {
+        RecordingBody::Bytes(bytes) => (bytes.len() as u64, "the bytes".to_owned()),
+        RecordingBody::Reader { len, .. } => (*len, "the reader".to_owned()),
+        RecordingBody::File(path) => match tokio::fs::metadata(path).await {
+            Ok(meta) if meta.is_file() => (meta.len(), format!("file {}", path.display())),
+            Ok(_) => return Err(format!("{} is not a file", path.display())),
+            Err(e) => return Err(format!("file {}: {e}", path.display())),
+        },
+    };
+    if actual == size {
+        Ok(())
+    } else {
+        Err(format!(
+            "{what} holds {actual} bytes, but the recording was synced with sizeBytes {size}"
+        ))
+    }
+}
+
+/// A sync resource the pusher pushes: where its pending records come from, and what an applied
+/// batch commits.
+trait Pushed: SyncEndpoint {
+    const KIND: Resource;
+
+    fn pending<S: PushStore>(
+        store: &S,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Self::Record>, S::Error>> + Send;
+
+    /// Records `sent` as applied in `commit`, per the platform's answer.
+    fn applied(sent: &[Self::Record], _outcome: &SyncOutcome, commit: &mut Commit) {
+        commit
+            .applied
+            .extend(sent.iter().map(|r| Self::source_id(r).to_owned()));
+    }
+}
+
+impl Pushed for VoiceAccounts {
+    const KIND: Resource = Resource::Accounts;
+
+    fn pending<S: PushStore>(
+        store: &S,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Self::Record>, S::Error>> + Send {
+        store.pending_accounts(limit)
+    }
+}
+
+impl Pushed for VoiceCalls {
+    const KIND: Resource = Resource::Calls;
+
+    fn pending<S: PushStore>(
+        store: &S,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Self::Record>, S::Error>> + Send {
+        store.pending_calls(limit)
+    }
+}
+
+impl Pushed for VoiceTranscripts {
+    const KIND: Resource = Resource::Transcripts;
+
+    fn pending<S: PushStore>(
+        store: &S,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Self::Record>, S::Error>> + Send {
+        store.pending_transcripts(limit)
+    }
+}
+
+impl Pushed for VoiceRecordings {
+    const KIND: Resource = Resource::Recordings;
+
+    fn pending<S: PushStore>(
+        store: &S,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<Self::Record>, S::Error>> + Send {
+        store.pending_recordings(limit)
+    }
+
+    /// Every sent recording is applied; the answer's items (one per applied row, matched by
+    /// `sourceId`) say whose bytes already landed, and a recording with no item was skipped.
+    fn applied(sent: &[Self::Record], outcome: &SyncOutcome, commit: &mut Commit) {
+        for record in sent {
+            let id = &record.source_id;
+            match outcome.items.iter().find(|item| &item.source_id == id) {
+                Some(item) if item.bytes_uploaded => commit.bytes_already_uploaded.push(id.clone()),
+                Some(_) => {}
+                None => commit.skipped.push(id.clone()),
+            }
+            commit.applied.push(id.clone());
+        }
+    }
+}
