@@ -1,9 +1,9 @@
 //! The five-minute tour, end to end against the embedded platform emulator, with no set-up:
-//! sign in through the loopback handshake, `get_me`, a release-signed heartbeat, sync a realistic
-//! day of calls, transcripts and accounts, list them back, and upload a WAV recording with a
-//! progress bar.
+//! sign in through the loopback handshake, `get_me`, a release-signed heartbeat, queue a
+//! realistic day of calls, transcripts, accounts and a WAV recording in the daemon's store and
+//! push it with the durable `Pusher` (the upload with a progress bar), then list it back.
 //!
-//! Run: `cargo run --example quickstart --features dev-platform`
+//! Run: `cargo run --example quickstart --features dev-platform,sqlite-store`
 
 use std::time::{Duration, Instant};
 
@@ -12,8 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use wavekat_platform_client::dev_platform::{self, DevPlatform, DevPlatformOptions};
 use wavekat_platform_client::{
     signin::{loopback_handshake, HandshakeOptions},
-    sync::{VoiceAccounts, VoiceCalls, VoiceTranscripts},
-    upload::RecordingBody,
+    sync::{PushEvent, Pusher, Resource, SqliteStore, VoiceAccounts, VoiceCalls, VoiceTranscripts},
     wire::{
         VoiceAccountRecord, VoiceCallCodec, VoiceCallDirection, VoiceCallDisposition,
         VoiceCallEndReason, VoiceCallRecord, VoiceCallsQuery, VoiceRecordingRecord,
@@ -63,16 +62,53 @@ async fn main() -> Result<(), BoxError> {
         install.install_id, install.os, install.first_seen_at
     );
 
-    // 4. Sync a day of history: batching, schema versions and retries are the client's job.
+    // 4. The daemon's side: records go into its own store as calls happen (here the reference
+    //    SQLite store, in a temporary file), and a Pusher moves them to the platform, durably:
+    //    batches, schema versions, checks, retries, recording bytes after their metadata, and a
+    //    committed outcome per step, so a crash loses nothing.
+    let work = std::env::temp_dir().join(format!("wk-quickstart-{}", std::process::id()));
+    std::fs::create_dir_all(&work)?;
+    let store = SqliteStore::open(work.join("outbox.db")).await?;
     let (calls, transcripts) = a_day_of_calls();
-    let accounts = two_lines();
-    let c = client.sync::<VoiceCalls>(&calls).await?;
-    let t = client.sync::<VoiceTranscripts>(&transcripts).await?;
-    let a = client.sync::<VoiceAccounts>(&accounts).await?;
-    println!(
-        "synced              {} calls, {} transcript segments, {} account lines",
-        c.accepted, t.accepted, a.accepted
+    let recorded = calls[0].source_id.clone();
+    let wav = sine_wav(16_000, 2, Duration::from_secs(20));
+    let wav_path = work.join("call-0.wav");
+    std::fs::write(&wav_path, &wav)?;
+    let recording = VoiceRecordingRecord::new(
+        format!("{recorded}-rec"),
+        recorded.clone(),
+        wav.len() as u64,
+        20_000,
+        16_000,
+        2,
+        "2026-11-20T08:00:46+13:00".into(),
     );
+    store.add::<VoiceAccounts>(&two_lines()).await?;
+    store.add::<VoiceCalls>(&calls).await?;
+    store.add::<VoiceTranscripts>(&transcripts).await?;
+    store.add_recording(&recording, &wav_path).await?;
+
+    let bar = ProgressBar::new(wav.len() as u64).with_style(
+        ProgressStyle::with_template(
+            "uploading           [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
+        )?
+        .progress_chars("=> "),
+    );
+    let progress = bar.clone();
+    let summary = Pusher::new(client.clone(), store.clone())
+        .on_event(move |event| match event {
+            PushEvent::Committed(step) => println!(
+                "pushed              {} {}",
+                step.applied.len(),
+                step.resource
+            ),
+            PushEvent::Uploading { progress: p, .. } => progress.set_position(p.sent),
+            _ => {}
+        })
+        .run_once()
+        .await?;
+    bar.finish();
+    println!("push cycle          {summary}");
 
     // 5. Read it back: every page, one page in memory at a time.
     let query = {
@@ -85,51 +121,25 @@ async fn main() -> Result<(), BoxError> {
         .iter()
         .filter(|c| c.disposition == VoiceCallDisposition::Answered)
         .count();
-    let first_answered = listed
-        .iter()
-        .find(|c| c.disposition == VoiceCallDisposition::Answered)
-        .map(|c| c.source_id.clone())
-        .unwrap_or_default();
-    let segments = client.list_voice_transcripts(&first_answered).await?;
-    let lines = client
-        .list_voice_accounts(None, Some(&VoiceTransport::known_comma_separated()))
-        .await?;
-    println!("listed              {} calls ({answered} answered), {} segments of {first_answered}, {} lines", listed.len(), segments.items.len(), lines.items.len());
-
-    // 6. A recording: metadata first, then the WAV bytes, streamed with a progress bar.
-    let wav = sine_wav(16_000, 2, Duration::from_secs(20));
-    let meta = VoiceRecordingRecord::new(
-        format!("{first_answered}-rec"),
-        first_answered,
-        wav.len() as u64,
-        20_000,
-        16_000,
-        2,
-        "2026-11-20T17:45:02Z".into(),
+    let segments = client.list_voice_transcripts(&recorded).await?;
+    // The generated list operation sends the spec's default `transports` (every known one), so
+    // TLS lines are listed too.
+    let lines = client.list_voice_accounts(None, None).await?;
+    println!(
+        "listed              {} calls ({answered} answered), {} segments of {recorded}, {} lines",
+        listed.len(),
+        segments.items.len(),
+        lines.items.len()
     );
-    client.sync_recordings(std::slice::from_ref(&meta)).await?;
-    let bar = ProgressBar::new(wav.len() as u64).with_style(
-        ProgressStyle::with_template(
-            "uploading           [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec}",
-        )?
-        .progress_chars("=> "),
-    );
-    let progress = bar.clone();
-    client
-        .upload_recording_with_progress(&meta.source_id, RecordingBody::bytes(wav), move |p| {
-            progress.set_position(p.sent)
-        })
-        .await?;
-    bar.finish();
     let uploaded = client
-        .sync_recordings(&[meta])
+        .sync_recordings(std::slice::from_ref(&recording))
         .await?
         .items
         .iter()
         .all(|i| i.bytes_uploaded);
-
+    let _ = std::fs::remove_dir_all(&work);
     println!();
-    println!("summary: signed in as {}, heartbeat ok, {} calls / {} segments / {} lines synced and listed, recording uploaded: {uploaded}, in {:.2?}", me.login, listed.len(), t.accepted, lines.items.len(), started.elapsed());
+    println!("summary: signed in as {}, heartbeat ok, {} calls / {} segments / {} lines pushed and listed, recording uploaded: {uploaded}, in {:.2?}", me.login, listed.len(), summary.counts(Resource::Transcripts).applied, lines.items.len(), started.elapsed());
     platform.shutdown().await;
     Ok(())
 }

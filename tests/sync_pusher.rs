@@ -73,7 +73,7 @@ async fn one_cycle_pushes_every_resource_and_every_recordings_bytes() {
     assert_eq!(summary.counts(Resource::RecordingBytes).applied, 30);
     assert!(summary.set_aside.is_empty(), "{:?}", summary.set_aside);
     assert_nothing_pending(&store).await;
-    assert_platform_holds(&platform, &client, &data, &[]).await;
+    assert_platform_holds(&platform, &client, &data, &[], &[]).await;
 }
 
 #[tokio::test]
@@ -174,7 +174,7 @@ async fn invalid_records_are_set_aside_with_every_reason_and_the_rest_go() {
         data.calls[120].source_id.clone(),
     ];
     data.calls.retain(|c| !bad.contains(&c.source_id));
-    assert_platform_holds(&platform, &client, &data, &bad).await;
+    assert_platform_holds(&platform, &client, &data, &bad, &[]).await;
     assert_eq!(store.set_aside().await.expect("set aside").len(), 2);
 }
 
@@ -215,7 +215,7 @@ async fn a_record_the_platform_refuses_is_found_and_set_aside_without_blocking_t
     assert_eq!(summary.counts(Resource::RecordingBytes).applied, 11);
     data.calls.remove(40);
     data.recordings.remove(7);
-    assert_platform_holds(&platform, &client, &data, &[]).await;
+    assert_platform_holds(&platform, &client, &data, &[], &[]).await;
 }
 
 #[tokio::test]
@@ -366,7 +366,7 @@ async fn a_platform_that_is_down_ends_the_cycle_and_the_next_one_finishes() {
         .await
         .expect("a cycle");
     assert!(summary.is_complete(), "{summary}");
-    assert_platform_holds(&platform, &client, &data, &[]).await;
+    assert_platform_holds(&platform, &client, &data, &[], &[]).await;
 }
 
 #[tokio::test]
@@ -405,7 +405,7 @@ async fn the_loop_pushes_what_the_daemon_adds_when_woken_and_stops_on_shutdown()
         .expect("the loop stops")
         .expect("no panic")
         .expect("a clean stop");
-    assert_platform_holds(&platform, &client, &data, &[]).await;
+    assert_platform_holds(&platform, &client, &data, &[], &[]).await;
 }
 
 fn tempdir(name: &str) -> std::path::PathBuf {

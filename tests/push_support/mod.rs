@@ -222,14 +222,21 @@ fn same<T: serde::Serialize>(what: &str, id: &str, sent: &T, held: &T, version: 
 }
 
 /// Checks that the platform holds exactly `expected`, record by record, and every recording's
-/// bytes byte for byte; `absent` ids (set aside) must not be there.
+/// bytes byte for byte, except the recordings in `no_bytes`, whose bytes must not be there;
+/// `absent` ids (set aside) must not be there at all.
 pub async fn assert_platform_holds(
     platform: &DevPlatform,
     client: &Client,
     expected: &Dataset,
     absent: &[String],
+    no_bytes: &[String],
 ) {
-    let call_ids: Vec<String> = expected.calls.iter().map(|c| c.source_id.clone()).collect();
+    let call_ids: std::collections::BTreeSet<String> = expected
+        .transcripts
+        .iter()
+        .map(|t| t.call_source_id.clone())
+        .collect();
+    let call_ids: Vec<String> = call_ids.into_iter().collect();
     let view = platform_view(client, &call_ids).await;
     assert_eq!(
         view.accounts.len(),
@@ -274,6 +281,14 @@ pub async fn assert_platform_holds(
             .get(&r.source_id)
             .unwrap_or_else(|| panic!("recording {} lost", r.source_id));
         same("recording", &r.source_id, r, held, 1);
+        if no_bytes.contains(&r.source_id) {
+            assert!(
+                find_blob(platform.blobs_dir(), &r.source_id).is_none(),
+                "the bytes of recording {} landed, but they should not have",
+                r.source_id
+            );
+            continue;
+        }
         let stored = find_blob(platform.blobs_dir(), &r.source_id)
             .unwrap_or_else(|| panic!("the bytes of recording {} never landed", r.source_id));
         let want = std::fs::read(path).expect("read the WAV file");
