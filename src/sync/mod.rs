@@ -151,9 +151,12 @@ use sealed::SyncOutcome;
 include!(concat!(env!("OUT_DIR"), "/sync_endpoints.rs"));
 
 mod push;
+mod report;
+mod steps;
 mod store;
 
-pub use push::{PushError, PushEvent, PushHandle, PushSummary, Pusher, ResourceCounts};
+pub use push::{PushHandle, Pusher};
+pub use report::{PushError, PushEvent, PushSummary, ResourceCounts};
 pub use store::{Commit, PendingUpload, PushStore, Resource, SetAside, SetAsideReason};
 
 #[cfg(feature = "sqlite-store")]
@@ -216,9 +219,16 @@ pub(crate) fn prepare_batch<E: SyncEndpoint>(
     if !invalid.is_empty() {
         return Err(Error::InvalidRecords { records: invalid });
     }
-    Ok(SyncRequest::new(
+    Ok(stamped::<E>(records))
+}
+
+/// The batch of already checked `records` (at most the cap), `schemaVersion` stamped where unset.
+pub(crate) fn stamped<'a, E: SyncEndpoint>(
+    records: impl IntoIterator<Item = &'a E::Record>,
+) -> SyncRequest<E::Record> {
+    SyncRequest::new(
         records
-            .iter()
+            .into_iter()
             .map(|record| {
                 let mut record = record.clone();
                 if record.schema_version().is_none() {
@@ -227,7 +237,7 @@ pub(crate) fn prepare_batch<E: SyncEndpoint>(
                 record
             })
             .collect(),
-    ))
+    )
 }
 
 /// The index `N` of the first `items[N]` a platform error names, if any: the platform's 400 for
@@ -312,13 +322,8 @@ impl Client {
         let mut total = SyncOutcome::default();
         let mut applied = 0;
         for chunk in records.chunks(self.sync_batch_size()) {
-            let sent = prepare_batch::<E>("Client::sync", chunk)
-                .map(|batch| async move { send_batch::<E>(self, &batch).await });
-            let result = match sent {
-                Ok(future) => future.await,
-                Err(e) => Err(e),
-            };
-            match result {
+            let batch = stamped::<E>(chunk);
+            match send_batch::<E>(self, &batch).await {
                 Ok(outcome) => {
                     total.accepted = total.accepted.saturating_add(outcome.accepted);
                     total.skipped = total.skipped.saturating_add(outcome.skipped);

@@ -2,157 +2,26 @@
 //! platform, one committed step at a time.
 
 use std::fmt;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use super::report::{PushError, PushEvent, PushSummary};
+use super::steps::{
+    body_matches, needs_sign_in, refusal, refuses_records, Pushed, BYTES_REFUSALS, SYNC_REFUSALS,
+};
 use super::store::{Commit, PendingUpload, PushStore, Resource, SetAside, SetAsideReason};
 use super::{
-    invalid_records, prepare_batch, refused_item, send_batch, SyncEndpoint, SyncOutcome,
-    VoiceAccounts, VoiceCalls, VoiceRecordings, VoiceTranscripts,
+    invalid_records, refused_item, send_batch, stamped, VoiceAccounts, VoiceCalls, VoiceRecordings,
+    VoiceTranscripts,
 };
 use crate::client::Client;
 use crate::error::Error;
-use crate::upload::{RecordingBody, UploadProgress};
 
 /// Recordings whose bytes are asked of the store at a time.
 const UPLOADS_PER_STEP: usize = 4;
-
-/// Something the pusher did, for a progress bar or a log line.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum PushEvent<'a> {
-    /// A sync batch is about to be sent (it may be sent again after a failure or a restart:
-    /// the push is at least once).
-    Sending {
-        /// The resource.
-        resource: Resource,
-        /// The `sourceId`s in the batch, in order.
-        source_ids: &'a [&'a str],
-    },
-    /// A step's outcome was committed to the store: `commit.applied` and `commit.set_aside` are
-    /// done with. A progress bar advances by `applied.len() + set_aside.len()` of the daemon's
-    /// pending count for `commit.resource`.
-    Committed(&'a Commit),
-    /// Bytes of one recording going out (a retry starts again from 0).
-    Uploading {
-        /// The recording.
-        source_id: &'a str,
-        /// How far this attempt has got.
-        progress: UploadProgress,
-    },
-    /// A cycle of [`Pusher::run`] ended.
-    Cycle(&'a PushSummary),
-    /// [`Pusher::run`] will try again after `after`, because of `error` (a network failure, a
-    /// 5xx, a 429, … after the client's own retries were spent).
-    RetryLater {
-        /// Why the cycle stopped.
-        error: &'a Error,
-        /// How long the pusher waits before the next cycle.
-        after: Duration,
-    },
-}
-
-/// Applied and set-aside counts of one resource in one cycle.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ResourceCounts {
-    /// Records the platform applied (for recording bytes: recordings whose bytes landed).
-    pub applied: usize,
-    /// Records set aside.
-    pub set_aside: usize,
-}
-
-/// What one cycle ([`Pusher::run_once`]) did.
-#[derive(Debug, Default)]
-#[non_exhaustive]
-pub struct PushSummary {
-    counts: [ResourceCounts; 5],
-    /// Every record set aside this cycle, with why.
-    pub set_aside: Vec<(Resource, SetAside)>,
-    /// Recordings whose metadata the platform skipped because their call is deleted (they have
-    /// no bytes to upload).
-    pub skipped_recordings: Vec<String>,
-    /// Recording bytes uploaded this cycle.
-    pub bytes_uploaded: u64,
-    /// Why the cycle stopped before the store ran out of pending records: a failure worth
-    /// retrying later (the client's own retries were already spent). `None` when everything
-    /// pending was pushed or set aside.
-    pub stopped_by: Option<Error>,
-    /// The cycle ended early because [`PushHandle::shutdown`] was called.
-    pub shut_down: bool,
-}
-
-impl PushSummary {
-    /// The counts for one resource.
-    pub fn counts(&self, resource: Resource) -> ResourceCounts {
-        self.counts
-            .get(resource as usize)
-            .copied()
-            .unwrap_or_default()
-    }
-
-    /// Records applied this cycle, over every resource (recording bytes included).
-    pub fn applied(&self) -> usize {
-        self.counts.iter().map(|c| c.applied).sum()
-    }
-
-    /// Whether the cycle pushed (or set aside) everything that was pending.
-    pub fn is_complete(&self) -> bool {
-        self.stopped_by.is_none() && !self.shut_down
-    }
-
-    fn record(&mut self, commit: &Commit) {
-        if let Some(counts) = self.counts.get_mut(commit.resource as usize) {
-            counts.applied += commit.applied.len();
-            counts.set_aside += commit.set_aside.len();
-        }
-        self.skipped_recordings
-            .extend(commit.skipped.iter().cloned());
-        self.set_aside.extend(
-            commit
-                .set_aside
-                .iter()
-                .map(|s| (commit.resource, s.clone())),
-        );
-    }
-}
-
-impl fmt::Display for PushSummary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("applied")?;
-        for (i, resource) in Resource::PUSH_ORDER.iter().enumerate() {
-            let sep = if i == 0 { " " } else { ", " };
-            write!(f, "{sep}{} {}", self.counts(*resource).applied, resource)?;
-        }
-        write!(f, "; {} set aside", self.set_aside.len())?;
-        match (&self.stopped_by, self.shut_down) {
-            (Some(error), _) => write!(f, "; stopped, to retry later: {error}"),
-            (None, true) => f.write_str("; shut down before the end"),
-            (None, false) => f.write_str("; nothing left pending"),
-        }
-    }
-}
-
-/// Why the pusher stopped for good. Nothing is lost either way: records stay as the store holds
-/// them, and a new pusher picks up where this one ended.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum PushError<E: std::error::Error + 'static> {
-    /// The platform refused the token (401), or asks for a fresh sign-in (`reauth_required`):
-    /// sign in again, then start a pusher with the new client. The source is the platform's
-    /// answer.
-    #[error(
-        "the platform needs a new sign-in before the push can go on; sign in, then push again"
-    )]
-    SignInAgain(#[source] Error),
-    /// The daemon's store failed.
-    #[error("the daemon's sync store failed; the push stopped with nothing lost")]
-    Store(#[source] E),
-}
 
 /// How a step ended, for the loop that runs it.
 enum Flow {
@@ -481,7 +350,7 @@ impl<S: PushStore + 'static> Pusher<S> {
                     source_id: bad.source_id,
                     reason: SetAsideReason::Invalid { fields: bad.fields },
                 }),
-                None => sendable.push(record.clone()),
+                None => sendable.push(record),
             }
         }
         // Ranges of `sendable` still to send, the next one last.
@@ -497,22 +366,23 @@ impl<S: PushStore + 'static> Pusher<S> {
                     source_ids: &ids,
                 });
             }
-            let result = match prepare_batch::<E>("Pusher", slice) {
-                Ok(batch) => send_batch::<E>(&self.client, &batch).await,
-                Err(e) => Err(e),
-            };
-            match result {
+            let batch = stamped::<E>(slice.iter().copied());
+            match send_batch::<E>(&self.client, &batch).await {
                 Ok(outcome) => E::applied(slice, &outcome, commit),
                 Err(e) if needs_sign_in(&e) => return Flow::SignIn(e),
                 Err(e) if refuses_records(&e, SYNC_REFUSALS) => {
                     match refused_item(&e).filter(|n| *n < slice.len()) {
                         Some(n) => {
-                            commit.set_aside.push(refusal(E::source_id(&slice[n]), &e));
+                            if let Some(record) = slice.get(n) {
+                                commit.set_aside.push(refusal(E::source_id(record), &e));
+                            }
                             ranges.push((lo + n + 1, hi));
                             ranges.push((lo, lo + n));
                         }
                         None if slice.len() == 1 => {
-                            commit.set_aside.push(refusal(E::source_id(&slice[0]), &e));
+                            if let Some(record) = slice.first() {
+                                commit.set_aside.push(refusal(E::source_id(record), &e));
+                            }
                         }
                         None => {
                             let mid = lo + slice.len() / 2;
@@ -604,128 +474,5 @@ impl<S: PushStore + 'static> Pusher<S> {
             Err(e) => return Flow::Stop(e),
         }
         Flow::Next
-    }
-}
-
-/// Statuses with which the platform refuses a sync batch for its content (a 404 on a sync route
-/// means a wrong base URL, not a bad record).
-const SYNC_REFUSALS: &[u16] = &[400, 409, 413, 422];
-/// Statuses with which the platform refuses a recording's bytes for good (404: its metadata is
-/// gone, the call was deleted; 413: the length is not `sizeBytes`).
-const BYTES_REFUSALS: &[u16] = &[400, 404, 409, 410, 413, 422];
-
-fn needs_sign_in(error: &Error) -> bool {
-    error.is_unauthorized() || error.is_reauth_required()
-}
-
-fn refuses_records(error: &Error, statuses: &[u16]) -> bool {
-    matches!(error, Error::Http { status, .. } if statuses.contains(status))
-}
-
-fn refusal(source_id: &str, error: &Error) -> SetAside {
-    let (status, body) = match error {
-        Error::Http { status, body, .. } => (*status, body.clone()),
-        other => (0, other.to_string()),
-    };
-    SetAside {
-        source_id: source_id.to_owned(),
-        reason: SetAsideReason::Refused { status, body },
-    }
-}
-
-/// Checks that a body is exactly `size` bytes long before it is sent (a file is looked at, not
-/// read); `Err` says what is wrong.
-async fn body_matches(body: &RecordingBody, size: u64) -> Result<(), String> {
-    let (actual, what) = match body {
-        RecordingBody::Bytes(bytes) => (bytes.len() as u64, "the bytes".to_owned()),
-        RecordingBody::Reader { len, .. } => (*len, "the reader".to_owned()),
-        RecordingBody::File(path) => match tokio::fs::metadata(path).await {
-            Ok(meta) if meta.is_file() => (meta.len(), format!("file {}", path.display())),
-            Ok(_) => return Err(format!("{} is not a file", path.display())),
-            Err(e) => return Err(format!("file {}: {e}", path.display())),
-        },
-    };
-    if actual == size {
-        Ok(())
-    } else {
-        Err(format!(
-            "{what} holds {actual} bytes, but the recording was synced with sizeBytes {size}"
-        ))
-    }
-}
-
-/// A sync resource the pusher pushes: where its pending records come from, and what an applied
-/// batch commits.
-trait Pushed: SyncEndpoint {
-    const KIND: Resource;
-
-    fn pending<S: PushStore>(
-        store: &S,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<Self::Record>, S::Error>> + Send;
-
-    /// Records `sent` as applied in `commit`, per the platform's answer.
-    fn applied(sent: &[Self::Record], _outcome: &SyncOutcome, commit: &mut Commit) {
-        commit
-            .applied
-            .extend(sent.iter().map(|r| Self::source_id(r).to_owned()));
-    }
-}
-
-impl Pushed for VoiceAccounts {
-    const KIND: Resource = Resource::Accounts;
-
-    fn pending<S: PushStore>(
-        store: &S,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<Self::Record>, S::Error>> + Send {
-        store.pending_accounts(limit)
-    }
-}
-
-impl Pushed for VoiceCalls {
-    const KIND: Resource = Resource::Calls;
-
-    fn pending<S: PushStore>(
-        store: &S,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<Self::Record>, S::Error>> + Send {
-        store.pending_calls(limit)
-    }
-}
-
-impl Pushed for VoiceTranscripts {
-    const KIND: Resource = Resource::Transcripts;
-
-    fn pending<S: PushStore>(
-        store: &S,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<Self::Record>, S::Error>> + Send {
-        store.pending_transcripts(limit)
-    }
-}
-
-impl Pushed for VoiceRecordings {
-    const KIND: Resource = Resource::Recordings;
-
-    fn pending<S: PushStore>(
-        store: &S,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<Self::Record>, S::Error>> + Send {
-        store.pending_recordings(limit)
-    }
-
-    /// Every sent recording is applied; the answer's items (one per applied row, matched by
-    /// `sourceId`) say whose bytes already landed, and a recording with no item was skipped.
-    fn applied(sent: &[Self::Record], outcome: &SyncOutcome, commit: &mut Commit) {
-        for record in sent {
-            let id = &record.source_id;
-            match outcome.items.iter().find(|item| &item.source_id == id) {
-                Some(item) if item.bytes_uploaded => commit.bytes_already_uploaded.push(id.clone()),
-                Some(_) => {}
-                None => commit.skipped.push(id.clone()),
-            }
-            commit.applied.push(id.clone());
-        }
     }
 }

@@ -135,7 +135,9 @@ pub struct Commit {
 }
 
 impl Commit {
-    pub(crate) fn new(resource: Resource) -> Self {
+    /// An empty commit for `resource`; fill its lists. (The pusher builds these; a store's own
+    /// tests and a hand-written push loop build them too.)
+    pub fn new(resource: Resource) -> Self {
         Commit {
             resource,
             applied: Vec::new(),
@@ -145,7 +147,8 @@ impl Commit {
         }
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    /// Whether the commit names no record at all.
+    pub fn is_empty(&self) -> bool {
         self.applied.is_empty() && self.set_aside.is_empty()
     }
 }
