@@ -23,10 +23,12 @@
 //! # }
 //! ```
 
+mod error;
 mod faults;
 mod http;
 mod login;
 mod page_guard;
+mod secrets;
 mod server;
 mod store;
 mod time;
@@ -37,12 +39,10 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use base64::Engine as _;
-use rand_core::{OsRng, RngCore};
-use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use error::Error;
 pub use faults::Faults;
 pub use server::{served_api_routes, ServedRoute};
 
@@ -70,78 +70,13 @@ use crate::signing::{self, ReleaseCredential, ReleaseVerifier, SecretKeyHex};
 use crate::Token;
 use faults::FaultPlan;
 use http::AppState;
+use secrets::{hash_secret, mint_token, new_uuid, random_bytes, random_hex};
 use store::{Store, StoreError, User};
 
 /// The login of the user every emulator starts with.
 pub const DEFAULT_LOGIN: &str = "dev";
 
 type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
-
-/// Why the emulator could not start, or an operation on it failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// An option has a value the emulator cannot use.
-    #[error("invalid option {option}: {reason}")]
-    InvalidOption {
-        /// The option's name.
-        option: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The listen address could not be bound.
-    #[error("could not listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The blob directory could not be created.
-    #[error("could not create the blob directory {path}: {source}")]
-    Blobs {
-        /// The directory.
-        path: PathBuf,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The SQLite database failed (opening, schema, or a query).
-    #[error("dev-platform database: {0}")]
-    Database(String),
-    /// `add_user` was given a login that already exists.
-    #[error("a user with login {login:?} already exists")]
-    LoginTaken {
-        /// The login.
-        login: String,
-    },
-    /// No user has this login.
-    #[error("no user with login {login:?}")]
-    UnknownUser {
-        /// The login.
-        login: String,
-    },
-    /// The token is not one this emulator issued.
-    #[error("the token is not known to this emulator")]
-    UnknownToken,
-    /// The emulator verifies against an external master public key, so it holds no master
-    /// private key to issue release credentials with.
-    #[error("the emulator was given an external master public key; it cannot issue credentials")]
-    NoMasterPrivateKey,
-    /// A key or version was refused by the release-signing code.
-    #[error("release signing: {0}")]
-    Signing(#[from] signing::KeyError),
-    /// The operating system's random number generator failed.
-    #[error("the operating system's random number generator failed")]
-    Randomness,
-}
-
-impl From<StoreError> for Error {
-    fn from(e: StoreError) -> Self {
-        Error::Database(e.to_string())
-    }
-}
 
 /// How to start a [`DevPlatform`]. `Default` gives an in-memory database, a temporary blob
 /// directory, a fresh token and master key, `127.0.0.1:0`, no auto-approve and no faults.
@@ -561,81 +496,9 @@ impl Drop for DevPlatform {
     }
 }
 
-// ---- secrets and ids ------------------------------------------------------------------------
-
-/// `N` bytes from the operating system's random generator.
-fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
-    let mut buf = [0u8; N];
-    OsRng
-        .try_fill_bytes(&mut buf)
-        .map_err(|_| Error::Randomness)?;
-    Ok(buf)
-}
-
-/// `n` random bytes as lower-case hex.
-fn random_hex(n: usize) -> Result<String, Error> {
-    let mut buf = vec![0u8; n];
-    OsRng
-        .try_fill_bytes(&mut buf)
-        .map_err(|_| Error::Randomness)?;
-    Ok(hex::encode(buf))
-}
-
-/// A new bearer token: `wk_` and 32 URL-safe base64 characters (24 random bytes).
-fn mint_token() -> Result<Token, Error> {
-    let bytes: [u8; 24] = random_bytes()?;
-    let mut token = String::with_capacity(35);
-    token.push_str("wk_");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(bytes, &mut token);
-    Ok(Token::new(token))
-}
-
-/// Lower-case hex SHA-256 of a secret: what the store keeps instead of the secret.
-fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
-}
-
-/// A random (version 4) UUID string.
-fn new_uuid() -> Result<String, Error> {
-    let mut b: [u8; 16] = random_bytes()?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        h.get(0..8).unwrap_or_default(),
-        h.get(8..12).unwrap_or_default(),
-        h.get(12..16).unwrap_or_default(),
-        h.get(16..20).unwrap_or_default(),
-        h.get(20..32).unwrap_or_default()
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn minted_tokens_are_wk_and_32_url_safe_characters() {
-        let token = mint_token().unwrap_or_else(|_| Token::new(""));
-        let t = token.expose();
-        assert_eq!(t.len(), 35);
-        assert!(t.starts_with("wk_"));
-        assert!(t[3..]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-    }
-
-    #[test]
-    fn uuids_have_the_version_4_shape() {
-        let id = new_uuid().unwrap_or_default();
-        let parts: Vec<&str> = id.split('-').collect();
-        assert_eq!(
-            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
-            [8, 4, 4, 4, 12]
-        );
-        assert!(parts[2].starts_with('4'));
-    }
 
     #[test]
     fn options_debug_redacts_the_token() {
