@@ -146,7 +146,8 @@ impl DevPlatformOptions {
         self
     }
 
-    /// Fail `/api/*` requests on purpose, deterministically (see [`Faults`]).
+    /// Fail `/api/*` requests on purpose, deterministically (see [`Faults`]; pause and resume at
+    /// run time with [`DevPlatform::pause_faults`] and [`DevPlatform::resume_faults`]).
     pub fn faults(mut self, faults: Faults) -> Self {
         self.faults = Some(faults);
         self
@@ -172,7 +173,7 @@ pub struct DevPlatform {
     owns_blobs: bool,
     shutdown_tx: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
-    injected_faults: Option<Arc<std::sync::atomic::AtomicU64>>,
+    faults: Option<Arc<FaultPlan>>,
 }
 
 impl fmt::Debug for DevPlatform {
@@ -191,11 +192,16 @@ impl DevPlatform {
     /// Starts the emulator on the current tokio runtime and returns once it accepts connections.
     pub async fn start(options: DevPlatformOptions) -> Result<DevPlatform, Error> {
         if let Some(f) = &options.faults {
-            if !(0.0..=1.0).contains(&f.rate) {
-                return Err(Error::InvalidOption {
-                    option: "faults.rate",
-                    reason: "must be between 0.0 and 1.0".to_owned(),
-                });
+            for (option, value) in [
+                ("faults.rate", f.rate),
+                ("faults.lose_responses", f.lose_responses),
+            ] {
+                if !(0.0..=1.0).contains(&value) {
+                    return Err(Error::InvalidOption {
+                        option,
+                        reason: format!("must be between 0.0 and 1.0, not {value}"),
+                    });
+                }
             }
         }
         if options
@@ -282,15 +288,14 @@ impl DevPlatform {
             .local_addr()
             .map_err(|source| Error::Bind { addr, source })?;
 
-        let faults = options.faults.map(FaultPlan::new);
-        let injected_faults = faults.as_ref().map(FaultPlan::injected);
+        let faults = options.faults.map(|f| Arc::new(FaultPlan::new(f)));
         let state = Arc::new(AppState {
             store: store.clone(),
             verifier,
             blobs: blobs.clone(),
             default_user: default_user.clone(),
             auto_approve: options.auto_approve,
-            faults,
+            faults: faults.clone(),
             sign_in_pages: page_guard::PageGuard::new(local_addr)?,
         });
         let app = server::router(state);
@@ -318,16 +323,41 @@ impl DevPlatform {
             owns_blobs,
             shutdown_tx: Some(shutdown_tx),
             task: Some(task),
-            injected_faults,
+            faults,
         })
     }
 
     /// How many `/api/*` requests the fault plan has failed on purpose so far (`0` without
-    /// [`DevPlatformOptions::faults`]), so a test can check that a fault really fired.
+    /// [`DevPlatformOptions::faults`]), applied-then-lost ones included, so a test can check that
+    /// a fault really fired.
     pub fn injected_faults(&self) -> u64 {
-        self.injected_faults
-            .as_ref()
-            .map_or(0, |count| count.load(std::sync::atomic::Ordering::Relaxed))
+        self.faults.as_ref().map_or(0, |plan| plan.injected())
+    }
+
+    /// How many of the [`injected_faults`](Self::injected_faults) were *applied, but the response
+    /// was lost* ([`Faults::lose_responses`]): the handler ran to completion and its answer was
+    /// then discarded (whether the handler itself had succeeded or refused the request). Counted
+    /// before the client sees the dropped connection or the `503`.
+    pub fn lost_responses(&self) -> u64 {
+        self.faults.as_ref().map_or(0, |plan| plan.lost())
+    }
+
+    /// Stops injecting faults until [`resume_faults`](Self::resume_faults): every `/api/*`
+    /// request that arrives meanwhile is answered normally, and the fault sequence does not
+    /// advance, so after the resume it continues exactly where it stopped (the same seed still
+    /// gives the same faults to the same faulted requests). For a test's final check, say. An
+    /// atomic switch; does nothing without [`DevPlatformOptions::faults`].
+    pub fn pause_faults(&self) {
+        if let Some(plan) = &self.faults {
+            plan.set_paused(true);
+        }
+    }
+
+    /// Resumes fault injection after [`pause_faults`](Self::pause_faults).
+    pub fn resume_faults(&self) {
+        if let Some(plan) = &self.faults {
+            plan.set_paused(false);
+        }
     }
 
     /// The base URL, `http://127.0.0.1:<port>`, with no trailing slash.
