@@ -61,6 +61,22 @@ pub enum Error {
     /// A key or version was refused by the release-signing code.
     #[error("release signing: {0}")]
     Signing(#[from] signing::KeyError),
+    /// [`approve_sign_in`](super::DevPlatform::approve_sign_in) was given a URL for another
+    /// origin: the emulator approves only sign-ins on its own `/cli-login`.
+    #[error("the sign-in URL is for {origin}, not this emulator at {emulator}")]
+    ForeignSignInUrl {
+        /// The URL's origin (scheme, host and port; never its query, which carries the state).
+        origin: String,
+        /// The address this emulator listens on.
+        emulator: SocketAddr,
+    },
+    /// [`approve_sign_in`](super::DevPlatform::approve_sign_in) was given a URL the consent page
+    /// would refuse.
+    #[error("the sign-in URL cannot be approved: {reason}")]
+    InvalidSignInUrl {
+        /// What is wrong, as the page's `400` says it.
+        reason: String,
+    },
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
     Randomness,

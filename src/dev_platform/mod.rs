@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+mod approval;
 mod error;
 mod faults;
 mod http;
@@ -42,6 +43,7 @@ use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use approval::SignInApproval;
 pub use error::Error;
 pub use faults::Faults;
 pub use server::{served_api_routes, ServedRoute};
@@ -69,7 +71,7 @@ pub fn http_client() -> crate::Result<reqwest::Client> {
 use crate::signing::{self, ReleaseCredential, ReleaseVerifier, SecretKeyHex};
 use crate::Token;
 use faults::FaultPlan;
-use http::AppState;
+use http::{AppState, Shared};
 use secrets::{hash_secret, mint_token, new_uuid, random_bytes, random_hex};
 use store::{Store, StoreError, User};
 
@@ -174,6 +176,8 @@ pub struct DevPlatform {
     shutdown_tx: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     faults: Option<Arc<FaultPlan>>,
+    /// What the handlers share, for the operations that act as a user of the pages would.
+    state: Shared,
 }
 
 impl fmt::Debug for DevPlatform {
@@ -298,7 +302,7 @@ impl DevPlatform {
             faults: faults.clone(),
             sign_in_pages: page_guard::PageGuard::new(local_addr)?,
         });
-        let app = server::router(state);
+        let app = server::router(state.clone());
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)
@@ -324,6 +328,7 @@ impl DevPlatform {
             shutdown_tx: Some(shutdown_tx),
             task: Some(task),
             faults,
+            state,
         })
     }
 
@@ -405,6 +410,41 @@ impl DevPlatform {
             .as_ref()
             .ok_or(Error::NoMasterPrivateKey)?;
         Ok(signing::issue_release_credential(master.expose(), version)?)
+    }
+
+    /// Does exactly what pressing Approve on the consent page of `sign_in_url` does, without a
+    /// browser or HTML: the URL's parameters are validated as the page validates them, and the
+    /// sign-in is approved through the same code (same token minting, same stored code). The
+    /// page's CSRF check has nothing to guard here: the caller is the user, in-process.
+    ///
+    /// For a code sign-in ([`code_login`](crate::signin::code_login)'s URL, `mode=code`) the
+    /// answer holds the one-time code the page would show, for
+    /// [`CodeLogin::exchange`](crate::signin::CodeLogin::exchange). For a loopback sign-in
+    /// ([`loopback_handshake`](crate::signin::loopback_handshake)'s URL) it holds the redirect
+    /// the page would send the browser to, token included; it is returned, not delivered, so a
+    /// test chooses how to deliver it (see [`SignInApproval::expose_redirect_url`]).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wavekat_platform_client::dev_platform::{DevPlatform, DevPlatformOptions};
+    /// use wavekat_platform_client::signin::{code_login, CodeLoginOptions};
+    ///
+    /// let platform = DevPlatform::start(DevPlatformOptions::default()).await?;
+    /// let login = code_login(platform.base_url(), CodeLoginOptions::default())?;
+    /// let approval = platform.approve_sign_in(login.url()).await?;
+    /// let outcome = login.exchange(approval.expose_code().unwrap_or_default()).await?;
+    /// # let _ = outcome;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ForeignSignInUrl`] when the URL names another origin than this emulator's (its
+    /// loopback address, `localhost` or `[::1]` with its port, over `http`);
+    /// [`Error::InvalidSignInUrl`] when it is not a URL, not `/cli-login`, or the page would
+    /// refuse its parameters; [`Error::Database`] or [`Error::Randomness`] when approving fails.
+    pub async fn approve_sign_in(&self, sign_in_url: &str) -> Result<SignInApproval, Error> {
+        approval::approve(&self.state, sign_in_url).await
     }
 
     /// Creates a user with `login` (role `user`, no name or email) and returns a token for it.
