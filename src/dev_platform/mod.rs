@@ -7,6 +7,13 @@
 //! against `sizeBytes`, release-signed heartbeats, the `/cli-login` browser sign-in with loopback
 //! redirect or one-time code, and optional deterministic fault injection.
 //!
+//! Faults ([`Faults`]) fail `/api/*` requests by seed: a `503`, a `429` or a dropped connection
+//! before the handler runs, and, opt-in ([`Faults::lose_responses`]), a request the handler
+//! carries out whose answer is then lost, the case a durable client must survive. A test can
+//! [`pause_faults`](DevPlatform::pause_faults) for a final check and resume the same sequence
+//! after, and [`approve_sign_in`](DevPlatform::approve_sign_in) completes a sign-in without a
+//! browser.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use wavekat_platform_client::dev_platform::{self, DevPlatform, DevPlatformOptions};
