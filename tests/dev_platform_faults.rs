@@ -383,6 +383,48 @@ async fn a_revoke_whose_answer_was_lost_has_revoked_the_token() {
 }
 
 #[tokio::test]
+async fn a_heartbeat_whose_answer_was_lost_has_recorded_the_install() {
+    let dir = std::env::temp_dir().join(format!(
+        "wk-dev-platform-test-lost-heartbeat-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let db = dir.join("platform.sqlite");
+    let platform = start(
+        DevPlatformOptions::default()
+            .db_path(&db)
+            .faults(always_lost()),
+    )
+    .await;
+    let credential = platform
+        .issue_release_credential("1.4.2")
+        .expect("a credential");
+    let err = Client::send_install_heartbeat(
+        platform.base_url(),
+        "install-lost",
+        "1.4.2",
+        None,
+        &credential,
+    )
+    .await
+    .expect_err("the answer is lost");
+    lost_as(&err);
+    assert_eq!(platform.lost_responses(), 1);
+    let recorded: i64 = rusqlite::Connection::open(&db)
+        .expect("the database opens")
+        .query_row(
+            "SELECT count(*) FROM installs WHERE install_id = 'install-lost'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("the count");
+    assert_eq!(recorded, 1);
+    platform.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
 async fn a_lost_answer_share_outside_zero_to_one_is_refused_at_start_naming_the_option() {
     for share in [-0.1, 1.5, f64::NAN] {
         let refused = DevPlatform::start(
