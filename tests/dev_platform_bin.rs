@@ -145,6 +145,42 @@ async fn state_in_a_db_file_survives_a_restart() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+#[tokio::test]
+async fn lose_responses_makes_the_binary_apply_a_sync_and_lose_its_answer() {
+    let dir = scratch("lose");
+    let db = dir.join("platform.sqlite");
+    let common = ["--db", path_arg(&db), "--token", "wk_lossy"];
+    let lossy: Vec<&str> = common
+        .iter()
+        .copied()
+        .chain(["--faults", "1", "--seed", "4", "--lose-responses", "1"])
+        .collect();
+    let first = spawn(&lossy);
+    let answer = wavekat_platform_client::dev_platform::http_client()
+        .expect("an HTTP client")
+        .post(format!("{}/api/voice/calls/sync", first.base_url))
+        .bearer_auth(&first.token)
+        .json(&json!({"items": [{
+            "sourceId": "applied-unanswered", "accountId": "a", "direction": "outbound",
+            "party": "+1", "ringAt": "2026-05-16T10:00:00Z", "endAt": "2026-05-16T10:01:00Z",
+            "disposition": "answered", "endReason": "hangup_local", "schemaVersion": 1
+        }]}))
+        .send()
+        .await;
+    match answer {
+        Ok(response) => assert_eq!(response.status().as_u16(), 503),
+        Err(e) => assert!(e.status().is_none(), "{e}"),
+    }
+    assert_eq!(terminate(first).code(), Some(0));
+
+    let second = spawn(&common);
+    let (status, page) = get(&second.base_url, "/api/voice/calls", "wk_lossy").await;
+    assert_eq!(status, 200);
+    assert_eq!(page["items"][0]["sourceId"], "applied-unanswered");
+    assert_eq!(terminate(second).code(), Some(0));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 #[test]
 fn an_unknown_flag_exits_2_with_a_message() {
     let output = Command::new(BIN)
@@ -165,6 +201,9 @@ fn a_bad_flag_value_exits_2() {
         &["--faults"],
         &["--seed", "-1", "--faults", "0.1"],
         &["--seed", "5"],
+        &["--faults", "0.5", "--lose-responses", "1.5"],
+        &["--faults", "0.5", "--lose-responses", "some"],
+        &["--lose-responses", "0.5"],
     ] {
         let output = Command::new(BIN)
             .args(args)
@@ -182,5 +221,7 @@ fn help_prints_usage_and_exits_0() {
         .output()
         .expect("the binary runs");
     assert_eq!(output.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&output.stdout).contains("--auto-approve"));
+    let usage = String::from_utf8_lossy(&output.stdout);
+    assert!(usage.contains("--auto-approve"), "{usage}");
+    assert!(usage.contains("--lose-responses SHARE"), "{usage}");
 }

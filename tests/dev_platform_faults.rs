@@ -1,9 +1,18 @@
-//! The dev-platform emulator's deterministic fault injection over real HTTP.
+//! The dev-platform emulator's deterministic fault injection over real HTTP: faults before the
+//! handler, applied-then-lost faults, and pausing.
 #![cfg(feature = "dev-platform")]
 
+mod support;
+
+use futures_util::TryStreamExt;
 use reqwest::StatusCode;
 use serde_json::json;
-use wavekat_platform_client::dev_platform::{DevPlatform, DevPlatformOptions, Faults};
+use support::{minimal_call, minimal_recording};
+use wavekat_platform_client::dev_platform::{self, DevPlatform, DevPlatformOptions, Faults};
+use wavekat_platform_client::sync::VoiceCalls;
+use wavekat_platform_client::upload::RecordingBody;
+use wavekat_platform_client::wire::{VoiceCallRecord, VoiceCallsQuery};
+use wavekat_platform_client::{Client, Error, RetryPolicy};
 
 /// What one request came back as.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,4 +227,246 @@ async fn a_rate_outside_zero_to_one_is_refused_at_start() {
             "{rate}"
         );
     }
+}
+
+// ---- applied, but the response was lost -------------------------------------------------------
+
+/// How a lost answer reached the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lost {
+    /// No HTTP answer at all.
+    Dropped,
+    /// A `503`.
+    Unavailable,
+}
+
+/// Classifies the error the client saw for a request whose answer the emulator lost.
+fn lost_as(err: &Error) -> Lost {
+    match err.cause() {
+        Error::Network { .. } => Lost::Dropped,
+        cause if cause.status() == Some(503) => Lost::Unavailable,
+        other => panic!("a lost answer should be a dropped connection or a 503, got {other:?}"),
+    }
+}
+
+/// A client that never retries, so every injected fault reaches the test as an error.
+fn never_retrying(platform: &DevPlatform) -> Client {
+    Client::builder(platform.base_url())
+        .token(platform.token().clone())
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .expect("a client")
+}
+
+/// Every response lost: each request is applied, then its answer dropped or replaced by a 503.
+fn always_lost() -> Faults {
+    Faults::new(1.0, 2026).lose_responses(1.0)
+}
+
+fn call(i: usize) -> VoiceCallRecord {
+    let mut c = minimal_call();
+    c.source_id = format!("lost-{i:03}");
+    c
+}
+
+async fn listed_call_ids(platform: &DevPlatform) -> Vec<String> {
+    let mut ids: Vec<String> = never_retrying(platform)
+        .list_all::<VoiceCalls>(VoiceCallsQuery::new())
+        .try_collect::<Vec<_>>()
+        .await
+        .expect("the list, with faults paused")
+        .into_iter()
+        .map(|c| c.source_id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Syncs one call at a time until the client has seen its answer lost as `wanted`; returns the
+/// ids synced (all of them answered with an error).
+async fn sync_until_lost_as(platform: &DevPlatform, wanted: Lost) -> Vec<String> {
+    let client = never_retrying(platform);
+    let mut sent = Vec::new();
+    for i in 0..40 {
+        let record = call(i);
+        let err = client
+            .sync::<VoiceCalls>(std::slice::from_ref(&record))
+            .await
+            .expect_err("every answer is lost");
+        sent.push(record.source_id);
+        if lost_as(&err) == wanted {
+            return sent;
+        }
+    }
+    panic!("no answer was lost as {wanted:?} in 40 requests");
+}
+
+async fn assert_lost_syncs_were_applied(wanted: Lost) {
+    let platform = start(DevPlatformOptions::default().faults(always_lost())).await;
+    let mut sent = sync_until_lost_as(&platform, wanted).await;
+    assert_eq!(platform.lost_responses(), sent.len() as u64);
+    assert_eq!(platform.injected_faults(), sent.len() as u64);
+    platform.pause_faults();
+    sent.sort();
+    assert_eq!(listed_call_ids(&platform).await, sent);
+}
+
+#[tokio::test]
+async fn a_sync_batch_whose_answer_was_dropped_is_on_the_platform_although_the_client_saw_an_error()
+{
+    assert_lost_syncs_were_applied(Lost::Dropped).await;
+}
+
+#[tokio::test]
+async fn a_sync_batch_whose_answer_was_a_503_is_on_the_platform_although_the_client_saw_an_error() {
+    assert_lost_syncs_were_applied(Lost::Unavailable).await;
+}
+
+#[tokio::test]
+async fn a_recording_upload_whose_answer_was_lost_has_landed_both_ways() {
+    let platform = start(DevPlatformOptions::default().faults(always_lost())).await;
+    let client = never_retrying(&platform);
+    let mut seen = Vec::new();
+    for i in 0..40u8 {
+        let mut meta = minimal_recording();
+        meta.source_id = format!("lost-rec-{i}");
+        meta.size_bytes = 4096;
+        platform.pause_faults();
+        let synced = client
+            .sync_recordings(std::slice::from_ref(&meta))
+            .await
+            .expect("metadata syncs with faults paused");
+        let key = synced.items[0].r2_key.clone();
+        assert!(!synced.items[0].bytes_uploaded);
+        platform.resume_faults();
+
+        let sent: Vec<u8> = (0..4096u32).map(|n| (n as u8) ^ i).collect();
+        let err = client
+            .upload_recording(&meta.source_id, RecordingBody::bytes(sent.clone()))
+            .await
+            .expect_err("every answer is lost");
+        let how = lost_as(&err);
+
+        let stored = std::fs::read(platform.blobs_dir().join(&key)).expect("the bytes landed");
+        assert_eq!(stored, sent, "recording {i} ({how:?})");
+        platform.pause_faults();
+        let again = client
+            .sync_recordings(std::slice::from_ref(&meta))
+            .await
+            .expect("a metadata re-sync with faults paused");
+        assert!(again.items[0].bytes_uploaded, "recording {i} ({how:?})");
+        platform.resume_faults();
+
+        if !seen.contains(&how) {
+            seen.push(how);
+        }
+        if seen.len() == 2 {
+            return;
+        }
+    }
+    panic!("only {seen:?} in 40 uploads; both a dropped answer and a 503 were expected");
+}
+
+#[tokio::test]
+async fn a_revoke_whose_answer_was_lost_has_revoked_the_token() {
+    let platform = start(DevPlatformOptions::default().faults(always_lost())).await;
+    let client = never_retrying(&platform);
+    let err = client
+        .revoke_current_token()
+        .await
+        .expect_err("the answer is lost");
+    lost_as(&err);
+    assert_eq!(platform.lost_responses(), 1);
+    platform.pause_faults();
+    let refused = client.get_me().await.expect_err("the token was revoked");
+    assert!(refused.is_unauthorized(), "{refused:?}");
+}
+
+#[tokio::test]
+async fn a_heartbeat_whose_answer_was_lost_has_recorded_the_install() {
+    let dir = std::env::temp_dir().join(format!(
+        "wk-dev-platform-test-lost-heartbeat-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("a scratch directory");
+    let db = dir.join("platform.sqlite");
+    let platform = start(
+        DevPlatformOptions::default()
+            .db_path(&db)
+            .faults(always_lost()),
+    )
+    .await;
+    let credential = platform
+        .issue_release_credential("1.4.2")
+        .expect("a credential");
+    let err = Client::send_install_heartbeat(
+        platform.base_url(),
+        "install-lost",
+        "1.4.2",
+        None,
+        &credential,
+    )
+    .await
+    .expect_err("the answer is lost");
+    lost_as(&err);
+    assert_eq!(platform.lost_responses(), 1);
+    let recorded: i64 = rusqlite::Connection::open(&db)
+        .expect("the database opens")
+        .query_row(
+            "SELECT count(*) FROM installs WHERE install_id = 'install-lost'",
+            [],
+            |row| row.get(0),
+        )
+        .expect("the count");
+    assert_eq!(recorded, 1);
+    platform.shutdown().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn a_lost_answer_share_outside_zero_to_one_is_refused_at_start_naming_the_option() {
+    for share in [-0.1, 1.5, f64::NAN] {
+        let refused = DevPlatform::start(
+            DevPlatformOptions::default().faults(Faults::new(0.5, 0).lose_responses(share)),
+        )
+        .await;
+        match refused {
+            Err(dev_platform::Error::InvalidOption { option, .. }) => {
+                assert_eq!(option, "faults.lose_responses", "{share}");
+            }
+            other => panic!("{share}: expected InvalidOption, got {other:?}"),
+        }
+    }
+}
+
+// ---- pausing ----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn pausing_answers_every_request_and_resuming_continues_the_same_fault_sequence() {
+    let paused_midway = start(DevPlatformOptions::default().faults(Faults::new(0.5, 1234))).await;
+    let uninterrupted = start(DevPlatformOptions::default().faults(Faults::new(0.5, 1234))).await;
+
+    let before = outcomes(&paused_midway, 16).await;
+    paused_midway.pause_faults();
+    let faults_at_pause = paused_midway.injected_faults();
+    let while_paused = outcomes(&paused_midway, 20).await;
+    assert!(
+        while_paused.iter().all(|o| *o == Outcome::Answered(200)),
+        "{while_paused:?}"
+    );
+    assert_eq!(paused_midway.injected_faults(), faults_at_pause);
+    paused_midway.resume_faults();
+    let after = outcomes(&paused_midway, 32).await;
+
+    let reference = outcomes(&uninterrupted, 48).await;
+    assert_eq!([before, after].concat(), reference);
+    assert_eq!(
+        paused_midway.injected_faults(),
+        uninterrupted.injected_faults()
+    );
+    assert!(
+        reference.iter().any(|o| *o != Outcome::Answered(200)),
+        "the seed injected nothing: the test proved nothing"
+    );
 }

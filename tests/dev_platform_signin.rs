@@ -133,7 +133,8 @@ async fn exchange(platform: &DevPlatform, code: &str, state: &str) -> (StatusCod
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-async fn code_from_approval(platform: &DevPlatform, state: &str) -> String {
+/// Presses Approve on the code-mode page and reads the code off the answer page.
+async fn code_from_the_page(platform: &DevPlatform, state: &str) -> String {
     let response = decide(
         platform,
         &[
@@ -146,6 +147,24 @@ async fn code_from_approval(platform: &DevPlatform, state: &str) -> String {
     .await;
     assert_eq!(response.status(), StatusCode::OK);
     code_on_page(&response.text().await.expect("a page"))
+}
+
+/// A one-time code for a code-mode sign-in with `state`, approved without the page.
+async fn approved_code(platform: &DevPlatform, state: &str) -> String {
+    let url = format!(
+        "{}/cli-login?{}",
+        platform.base_url(),
+        query(&[
+            ("mode", "code"),
+            ("state", state),
+            ("client", "wavekat-cli")
+        ])
+    );
+    let approval = platform
+        .approve_sign_in(&url)
+        .await
+        .expect("the sign-in is approved");
+    approval.expose_code().expect("a one-time code").to_owned()
 }
 
 #[tokio::test]
@@ -317,7 +336,7 @@ async fn code_mode_shows_a_code_that_trades_for_a_token_once() {
         .expect("a page")
         .contains("id=\"approve\""));
 
-    let code = code_from_approval(&platform, STATE).await;
+    let code = code_from_the_page(&platform, STATE).await;
     assert_eq!(code.len(), 8);
     let (status, body) = exchange(&platform, &format!("  {code}\n"), STATE).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -329,7 +348,7 @@ async fn code_mode_shows_a_code_that_trades_for_a_token_once() {
 #[tokio::test]
 async fn a_code_used_twice_is_400_the_second_time() {
     let platform = start(DevPlatformOptions::default()).await;
-    let code = code_from_approval(&platform, STATE).await;
+    let code = approved_code(&platform, STATE).await;
     assert_eq!(exchange(&platform, &code, STATE).await.0, StatusCode::OK);
     let (status, body) = exchange(&platform, &code, STATE).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -339,7 +358,7 @@ async fn a_code_used_twice_is_400_the_second_time() {
 #[tokio::test]
 async fn a_code_with_the_wrong_state_is_400_and_stays_usable_with_the_right_one() {
     let platform = start(DevPlatformOptions::default()).await;
-    let code = code_from_approval(&platform, STATE).await;
+    let code = approved_code(&platform, STATE).await;
     assert_eq!(
         exchange(&platform, &code, "another-state").await.0,
         StatusCode::BAD_REQUEST
@@ -364,7 +383,7 @@ async fn an_expired_code_is_400() {
     std::fs::create_dir_all(&dir).expect("a scratch directory");
     let db = dir.join("platform.sqlite");
     let platform = start(DevPlatformOptions::default().db_path(&db)).await;
-    let code = code_from_approval(&platform, STATE).await;
+    let code = approved_code(&platform, STATE).await;
     let conn = rusqlite::Connection::open(&db).expect("the database opens");
     conn.execute("UPDATE login_codes SET expires_at = expires_at - 601", [])
         .expect("the code ages past ten minutes");

@@ -29,6 +29,9 @@ OPTIONS:
     --faults RATE          fail this fraction (0.0-1.0) of /api/* requests on purpose
     --seed N               seed of the fault sequence (default 0)
     --retry-after SECS     Retry-After of an injected 429 (default 1)
+    --lose-responses SHARE make this fraction (0.0-1.0) of the faults applied-then-lost:
+                           the request is carried out, then the connection is dropped or a
+                           503 is answered (default 0)
     -h, --help             print this help
 
 On start it prints `listening on http://ADDR`, `token: TOKEN` and `master-pubkey: HEX`.
@@ -50,8 +53,10 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Parsed, String> 
     let mut fault_rate: Option<f64> = None;
     let mut seed: u64 = 0;
     let mut retry_after: u32 = 1;
+    let mut lose_share: f64 = 0.0;
     let mut seed_given = false;
     let mut retry_given = false;
+    let mut lose_given = false;
 
     while let Some(arg) = argv.next() {
         let (flag, inline) = match arg.split_once('=') {
@@ -112,16 +117,31 @@ fn parse_args(mut argv: impl Iterator<Item = String>) -> Result<Parsed, String> 
                     .map_err(|_| format!("--retry-after: {v:?} is not a number of seconds"))?;
                 retry_given = true;
             }
+            "--lose-responses" => {
+                let v = value("--lose-responses")?;
+                lose_share = v
+                    .parse()
+                    .ok()
+                    .filter(|s: &f64| (0.0..=1.0).contains(s))
+                    .ok_or_else(|| {
+                        format!("--lose-responses: {v:?} is not a share from 0.0 to 1.0")
+                    })?;
+                lose_given = true;
+            }
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
 
     match fault_rate {
         Some(rate) => {
-            options = options.faults(Faults::new(rate, seed).retry_after_secs(retry_after));
+            options = options.faults(
+                Faults::new(rate, seed)
+                    .retry_after_secs(retry_after)
+                    .lose_responses(lose_share),
+            );
         }
-        None if seed_given || retry_given => {
-            return Err("--seed and --retry-after need --faults".to_owned());
+        None if seed_given || retry_given || lose_given => {
+            return Err("--seed, --retry-after and --lose-responses need --faults".to_owned());
         }
         None => {}
     }

@@ -28,7 +28,8 @@ pub(crate) struct AppState {
     pub(crate) blobs: PathBuf,
     pub(crate) default_user: User,
     pub(crate) auto_approve: bool,
-    pub(crate) faults: Option<FaultPlan>,
+    /// The fault plan, shared with [`super::DevPlatform`] (its counts and pause switch).
+    pub(crate) faults: Option<Arc<FaultPlan>>,
     /// The `/cli-login` pages' `Host` check and CSRF key.
     pub(crate) sign_in_pages: super::page_guard::PageGuard,
 }

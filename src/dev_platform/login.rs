@@ -16,10 +16,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use url::{Host, Url};
+use zeroize::Zeroizing;
 
 use super::http::{read_body, ApiError, AppState, Shared, JSON_BODY_CAP};
 use super::store;
-use super::{hash_secret, mint_token, random_bytes, time};
+use super::{hash_secret, mint_token, random_bytes, time, Error};
 use crate::wire::{CliCodeExchangeRequest, CliCodeExchangeResponse};
 
 /// How long a one-time code works.
@@ -59,7 +60,7 @@ fn misdirected() -> Response {
 
 /// A validated sign-in request.
 #[derive(Clone)]
-struct SignIn {
+pub(super) struct SignIn {
     /// `None` in code mode.
     callback: Option<Url>,
     state: String,
@@ -96,7 +97,9 @@ fn loopback_callback(raw: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-fn parse_sign_in(pairs: &[(String, String)]) -> Result<SignIn, String> {
+/// Validates a sign-in's fields (from the page's query or the decision form), as the page does:
+/// the reason is what the page's 400 shows.
+pub(super) fn parse_sign_in(pairs: &[(String, String)]) -> Result<SignIn, String> {
     let code_mode = match field(pairs, "mode") {
         None | Some("") => false,
         Some("code") => true,
@@ -222,12 +225,24 @@ fn consent_page(state: &AppState, req: &SignIn) -> Response {
     html(StatusCode::OK, "Sign in to WaveKat (dev platform)", &body)
 }
 
-/// Approves: mints a token and redirects to the loopback callback, or shows a one-time code.
-async fn approve(state: &AppState, req: SignIn) -> Result<Response, ApiError> {
+/// What approving a sign-in granted.
+pub(super) enum Grant {
+    /// Loopback flow: the callback URL with `token`, `state` and `login` appended, where the
+    /// browser is redirected.
+    Redirect(Url),
+    /// Code flow: the one-time code the user pastes, valid for ten minutes.
+    Code(Zeroizing<String>),
+}
+
+/// Approves a validated sign-in, as pressing Approve does: mints a token for the default user
+/// and builds the loopback redirect carrying it, or issues a one-time code. The one place a
+/// sign-in is approved: the decision form, auto-approve and
+/// [`DevPlatform::approve_sign_in`](super::DevPlatform::approve_sign_in) all come here.
+pub(super) async fn grant(state: &AppState, req: SignIn) -> Result<Grant, Error> {
     let user = state.default_user.clone();
     match req.callback {
         Some(mut callback) => {
-            let token = mint_token().map_err(|_| ApiError::internal())?;
+            let token = mint_token()?;
             let hash = hash_secret(token.expose());
             let (user_id, client, source) = (user.id.clone(), req.client, req.source);
             let now = time::now_rfc3339_millis();
@@ -249,10 +264,10 @@ async fn approve(state: &AppState, req: SignIn) -> Result<Response, ApiError> {
                 .append_pair("token", token.expose())
                 .append_pair("state", &req.state)
                 .append_pair("login", &user.login);
-            Ok(redirect(&callback))
+            Ok(Grant::Redirect(callback))
         }
         None => {
-            let code = new_code().map_err(|_| ApiError::internal())?;
+            let code = Zeroizing::new(new_code()?);
             let hash = hash_secret(&code);
             let expires = time::now_unix_secs().saturating_add(CODE_TTL_SECS);
             let (user_id, sign_in_state, client, source) =
@@ -271,15 +286,28 @@ async fn approve(state: &AppState, req: SignIn) -> Result<Response, ApiError> {
                     )
                 })
                 .await?;
-            Ok(html(
-                StatusCode::OK,
-                "Your sign-in code",
-                &format!(
-                    "<h1>Paste this code into your terminal</h1>\n<p><code id=\"code\">{}</code></p>\n\
-                     <p>It works once, within 10 minutes.</p>",
-                    crate::html::escape(&code)
-                ),
-            ))
+            Ok(Grant::Code(code))
+        }
+    }
+}
+
+/// The Approve button's answer: the redirect to the loopback callback, or the page showing the
+/// one-time code.
+async fn approve(state: &AppState, req: SignIn) -> Response {
+    match grant(state, req).await {
+        Ok(Grant::Redirect(callback)) => redirect(&callback),
+        Ok(Grant::Code(code)) => html(
+            StatusCode::OK,
+            "Your sign-in code",
+            &format!(
+                "<h1>Paste this code into your terminal</h1>\n<p><code id=\"code\">{}</code></p>\n\
+                 <p>It works once, within 10 minutes.</p>",
+                crate::html::escape(&code)
+            ),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "approving a sign-in failed");
+            ApiError::internal().into_response()
         }
     }
 }
@@ -301,7 +329,7 @@ fn cancel(req: SignIn) -> Response {
     }
 }
 
-fn new_code() -> Result<String, super::Error> {
+fn new_code() -> Result<String, Error> {
     let bytes: [u8; CODE_LEN] = random_bytes()?;
     Ok(bytes
         .iter()
@@ -332,9 +360,7 @@ pub(crate) async fn page(
         Err(reason) => return error_page(&reason),
     };
     if state.auto_approve {
-        return approve(&state, req)
-            .await
-            .unwrap_or_else(IntoResponse::into_response);
+        return approve(&state, req).await;
     }
     consent_page(&state, &req)
 }
@@ -371,9 +397,7 @@ pub(crate) async fn decision(
         );
     }
     match field(&pairs, "decision") {
-        Some("approve") => approve(&state, req)
-            .await
-            .unwrap_or_else(IntoResponse::into_response),
+        Some("approve") => approve(&state, req).await,
         Some("cancel") => cancel(req),
         _ => error_page("decision must be approve or cancel"),
     }

@@ -7,6 +7,13 @@
 //! against `sizeBytes`, release-signed heartbeats, the `/cli-login` browser sign-in with loopback
 //! redirect or one-time code, and optional deterministic fault injection.
 //!
+//! Faults ([`Faults`]) fail `/api/*` requests by seed: a `503`, a `429` or a dropped connection
+//! before the handler runs, and, opt-in ([`Faults::lose_responses`]), a request the handler
+//! carries out whose answer is then lost, the case a durable client must survive. A test can
+//! [`pause_faults`](DevPlatform::pause_faults) for a final check and resume the same sequence
+//! after, and [`approve_sign_in`](DevPlatform::approve_sign_in) completes a sign-in without a
+//! browser.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
 //! use wavekat_platform_client::dev_platform::{self, DevPlatform, DevPlatformOptions};
@@ -23,10 +30,13 @@
 //! # }
 //! ```
 
+mod approval;
+mod error;
 mod faults;
 mod http;
 mod login;
 mod page_guard;
+mod secrets;
 mod server;
 mod store;
 mod time;
@@ -37,12 +47,11 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use base64::Engine as _;
-use rand_core::{OsRng, RngCore};
-use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+pub use approval::SignInApproval;
+pub use error::Error;
 pub use faults::Faults;
 pub use server::{served_api_routes, ServedRoute};
 
@@ -69,79 +78,14 @@ pub fn http_client() -> crate::Result<reqwest::Client> {
 use crate::signing::{self, ReleaseCredential, ReleaseVerifier, SecretKeyHex};
 use crate::Token;
 use faults::FaultPlan;
-use http::AppState;
+use http::{AppState, Shared};
+use secrets::{hash_secret, mint_token, new_uuid, random_bytes, random_hex};
 use store::{Store, StoreError, User};
 
 /// The login of the user every emulator starts with.
 pub const DEFAULT_LOGIN: &str = "dev";
 
 type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
-
-/// Why the emulator could not start, or an operation on it failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// An option has a value the emulator cannot use.
-    #[error("invalid option {option}: {reason}")]
-    InvalidOption {
-        /// The option's name.
-        option: &'static str,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The listen address could not be bound.
-    #[error("could not listen on {addr}: {source}")]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The blob directory could not be created.
-    #[error("could not create the blob directory {path}: {source}")]
-    Blobs {
-        /// The directory.
-        path: PathBuf,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The SQLite database failed (opening, schema, or a query).
-    #[error("dev-platform database: {0}")]
-    Database(String),
-    /// `add_user` was given a login that already exists.
-    #[error("a user with login {login:?} already exists")]
-    LoginTaken {
-        /// The login.
-        login: String,
-    },
-    /// No user has this login.
-    #[error("no user with login {login:?}")]
-    UnknownUser {
-        /// The login.
-        login: String,
-    },
-    /// The token is not one this emulator issued.
-    #[error("the token is not known to this emulator")]
-    UnknownToken,
-    /// The emulator verifies against an external master public key, so it holds no master
-    /// private key to issue release credentials with.
-    #[error("the emulator was given an external master public key; it cannot issue credentials")]
-    NoMasterPrivateKey,
-    /// A key or version was refused by the release-signing code.
-    #[error("release signing: {0}")]
-    Signing(#[from] signing::KeyError),
-    /// The operating system's random number generator failed.
-    #[error("the operating system's random number generator failed")]
-    Randomness,
-}
-
-impl From<StoreError> for Error {
-    fn from(e: StoreError) -> Self {
-        Error::Database(e.to_string())
-    }
-}
 
 /// How to start a [`DevPlatform`]. `Default` gives an in-memory database, a temporary blob
 /// directory, a fresh token and master key, `127.0.0.1:0`, no auto-approve and no faults.
@@ -211,7 +155,8 @@ impl DevPlatformOptions {
         self
     }
 
-    /// Fail `/api/*` requests on purpose, deterministically (see [`Faults`]).
+    /// Fail `/api/*` requests on purpose, deterministically (see [`Faults`]; pause and resume at
+    /// run time with [`DevPlatform::pause_faults`] and [`DevPlatform::resume_faults`]).
     pub fn faults(mut self, faults: Faults) -> Self {
         self.faults = Some(faults);
         self
@@ -237,7 +182,9 @@ pub struct DevPlatform {
     owns_blobs: bool,
     shutdown_tx: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
-    injected_faults: Option<Arc<std::sync::atomic::AtomicU64>>,
+    faults: Option<Arc<FaultPlan>>,
+    /// What the handlers share, for the operations that act as a user of the pages would.
+    state: Shared,
 }
 
 impl fmt::Debug for DevPlatform {
@@ -256,11 +203,16 @@ impl DevPlatform {
     /// Starts the emulator on the current tokio runtime and returns once it accepts connections.
     pub async fn start(options: DevPlatformOptions) -> Result<DevPlatform, Error> {
         if let Some(f) = &options.faults {
-            if !(0.0..=1.0).contains(&f.rate) {
-                return Err(Error::InvalidOption {
-                    option: "faults.rate",
-                    reason: "must be between 0.0 and 1.0".to_owned(),
-                });
+            for (option, value) in [
+                ("faults.rate", f.rate),
+                ("faults.lose_responses", f.lose_responses),
+            ] {
+                if !(0.0..=1.0).contains(&value) {
+                    return Err(Error::InvalidOption {
+                        option,
+                        reason: format!("must be between 0.0 and 1.0, not {value}"),
+                    });
+                }
             }
         }
         if options
@@ -347,18 +299,17 @@ impl DevPlatform {
             .local_addr()
             .map_err(|source| Error::Bind { addr, source })?;
 
-        let faults = options.faults.map(FaultPlan::new);
-        let injected_faults = faults.as_ref().map(FaultPlan::injected);
+        let faults = options.faults.map(|f| Arc::new(FaultPlan::new(f)));
         let state = Arc::new(AppState {
             store: store.clone(),
             verifier,
             blobs: blobs.clone(),
             default_user: default_user.clone(),
             auto_approve: options.auto_approve,
-            faults,
+            faults: faults.clone(),
             sign_in_pages: page_guard::PageGuard::new(local_addr)?,
         });
-        let app = server::router(state);
+        let app = server::router(state.clone());
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let served = axum::serve(listener, app)
@@ -383,16 +334,42 @@ impl DevPlatform {
             owns_blobs,
             shutdown_tx: Some(shutdown_tx),
             task: Some(task),
-            injected_faults,
+            faults,
+            state,
         })
     }
 
     /// How many `/api/*` requests the fault plan has failed on purpose so far (`0` without
-    /// [`DevPlatformOptions::faults`]), so a test can check that a fault really fired.
+    /// [`DevPlatformOptions::faults`]), applied-then-lost ones included, so a test can check that
+    /// a fault really fired.
     pub fn injected_faults(&self) -> u64 {
-        self.injected_faults
-            .as_ref()
-            .map_or(0, |count| count.load(std::sync::atomic::Ordering::Relaxed))
+        self.faults.as_ref().map_or(0, |plan| plan.injected())
+    }
+
+    /// How many of the [`injected_faults`](Self::injected_faults) were *applied, but the response
+    /// was lost* ([`Faults::lose_responses`]): the handler ran to completion and its answer was
+    /// then discarded (whether the handler itself had succeeded or refused the request). Counted
+    /// before the client sees the dropped connection or the `503`.
+    pub fn lost_responses(&self) -> u64 {
+        self.faults.as_ref().map_or(0, |plan| plan.lost())
+    }
+
+    /// Stops injecting faults until [`resume_faults`](Self::resume_faults): every `/api/*`
+    /// request that arrives meanwhile is answered normally, and the fault sequence does not
+    /// advance, so after the resume it continues exactly where it stopped (the same seed still
+    /// gives the same faults to the same faulted requests). For a test's final check, say. An
+    /// atomic switch; does nothing without [`DevPlatformOptions::faults`].
+    pub fn pause_faults(&self) {
+        if let Some(plan) = &self.faults {
+            plan.set_paused(true);
+        }
+    }
+
+    /// Resumes fault injection after [`pause_faults`](Self::pause_faults).
+    pub fn resume_faults(&self) {
+        if let Some(plan) = &self.faults {
+            plan.set_paused(false);
+        }
     }
 
     /// The base URL, `http://127.0.0.1:<port>`, with no trailing slash.
@@ -440,6 +417,41 @@ impl DevPlatform {
             .as_ref()
             .ok_or(Error::NoMasterPrivateKey)?;
         Ok(signing::issue_release_credential(master.expose(), version)?)
+    }
+
+    /// Does exactly what pressing Approve on the consent page of `sign_in_url` does, without a
+    /// browser or HTML: the URL's parameters are validated as the page validates them, and the
+    /// sign-in is approved through the same code (same token minting, same stored code). The
+    /// page's CSRF check has nothing to guard here: the caller is the user, in-process.
+    ///
+    /// For a code sign-in ([`code_login`](crate::signin::code_login)'s URL, `mode=code`) the
+    /// answer holds the one-time code the page would show, for
+    /// [`CodeLogin::exchange`](crate::signin::CodeLogin::exchange). For a loopback sign-in
+    /// ([`loopback_handshake`](crate::signin::loopback_handshake)'s URL) it holds the redirect
+    /// the page would send the browser to, token included; it is returned, not delivered, so a
+    /// test chooses how to deliver it (see [`SignInApproval::expose_redirect_url`]).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use wavekat_platform_client::dev_platform::{DevPlatform, DevPlatformOptions};
+    /// use wavekat_platform_client::signin::{code_login, CodeLoginOptions};
+    ///
+    /// let platform = DevPlatform::start(DevPlatformOptions::default()).await?;
+    /// let login = code_login(platform.base_url(), CodeLoginOptions::default())?;
+    /// let approval = platform.approve_sign_in(login.url()).await?;
+    /// let outcome = login.exchange(approval.expose_code().unwrap_or_default()).await?;
+    /// # let _ = outcome;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::ForeignSignInUrl`] when the URL names another origin than this emulator's (its
+    /// loopback address, `localhost` or `[::1]` with its port, over `http`);
+    /// [`Error::InvalidSignInUrl`] when it is not a URL, not `/cli-login`, or the page would
+    /// refuse its parameters; [`Error::Database`] or [`Error::Randomness`] when approving fails.
+    pub async fn approve_sign_in(&self, sign_in_url: &str) -> Result<SignInApproval, Error> {
+        approval::approve(&self.state, sign_in_url).await
     }
 
     /// Creates a user with `login` (role `user`, no name or email) and returns a token for it.
@@ -561,81 +573,9 @@ impl Drop for DevPlatform {
     }
 }
 
-// ---- secrets and ids ------------------------------------------------------------------------
-
-/// `N` bytes from the operating system's random generator.
-fn random_bytes<const N: usize>() -> Result<[u8; N], Error> {
-    let mut buf = [0u8; N];
-    OsRng
-        .try_fill_bytes(&mut buf)
-        .map_err(|_| Error::Randomness)?;
-    Ok(buf)
-}
-
-/// `n` random bytes as lower-case hex.
-fn random_hex(n: usize) -> Result<String, Error> {
-    let mut buf = vec![0u8; n];
-    OsRng
-        .try_fill_bytes(&mut buf)
-        .map_err(|_| Error::Randomness)?;
-    Ok(hex::encode(buf))
-}
-
-/// A new bearer token: `wk_` and 32 URL-safe base64 characters (24 random bytes).
-fn mint_token() -> Result<Token, Error> {
-    let bytes: [u8; 24] = random_bytes()?;
-    let mut token = String::with_capacity(35);
-    token.push_str("wk_");
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode_string(bytes, &mut token);
-    Ok(Token::new(token))
-}
-
-/// Lower-case hex SHA-256 of a secret: what the store keeps instead of the secret.
-fn hash_secret(secret: &str) -> String {
-    hex::encode(Sha256::digest(secret.as_bytes()))
-}
-
-/// A random (version 4) UUID string.
-fn new_uuid() -> Result<String, Error> {
-    let mut b: [u8; 16] = random_bytes()?;
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    Ok(format!(
-        "{}-{}-{}-{}-{}",
-        h.get(0..8).unwrap_or_default(),
-        h.get(8..12).unwrap_or_default(),
-        h.get(12..16).unwrap_or_default(),
-        h.get(16..20).unwrap_or_default(),
-        h.get(20..32).unwrap_or_default()
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn minted_tokens_are_wk_and_32_url_safe_characters() {
-        let token = mint_token().unwrap_or_else(|_| Token::new(""));
-        let t = token.expose();
-        assert_eq!(t.len(), 35);
-        assert!(t.starts_with("wk_"));
-        assert!(t[3..]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
-    }
-
-    #[test]
-    fn uuids_have_the_version_4_shape() {
-        let id = new_uuid().unwrap_or_default();
-        let parts: Vec<&str> = id.split('-').collect();
-        assert_eq!(
-            parts.iter().map(|p| p.len()).collect::<Vec<_>>(),
-            [8, 4, 4, 4, 12]
-        );
-        assert!(parts[2].starts_with('4'));
-    }
 
     #[test]
     fn options_debug_redacts_the_token() {

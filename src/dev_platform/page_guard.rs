@@ -36,6 +36,11 @@ impl PageGuard {
         })
     }
 
+    /// The address the emulator listens on.
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
     /// Whether `headers` carry exactly one `Host` naming this emulator on loopback:
     /// `127.0.0.1`, `[::1]`, `localhost` or the loopback address it listens on, with its port.
     pub(crate) fn host_is_ours(&self, headers: &HeaderMap) -> bool {
@@ -49,6 +54,17 @@ impl PageGuard {
         let Ok(parsed) = Url::parse(&format!("http://{host}/")) else {
             return false;
         };
+        self.authority_is_ours(&parsed) && parsed.path() == "/"
+    }
+
+    /// Whether `url` is an `http://` URL naming this emulator by the same rule as
+    /// [`host_is_ours`](Self::host_is_ours) (its path is not looked at).
+    pub(crate) fn url_is_ours(&self, url: &Url) -> bool {
+        url.scheme() == "http" && self.authority_is_ours(url)
+    }
+
+    /// Whether `url`'s host, port and user info name this emulator on loopback.
+    fn authority_is_ours(&self, parsed: &Url) -> bool {
         let loopback_name = match parsed.host() {
             Some(Host::Ipv4(ip)) => {
                 ip == Ipv4Addr::LOCALHOST || (ip.is_loopback() && IpAddr::V4(ip) == self.local.ip())
@@ -59,7 +75,6 @@ impl PageGuard {
         };
         loopback_name
             && parsed.port_or_known_default() == Some(self.local.port())
-            && parsed.path() == "/"
             && parsed.username().is_empty()
             && parsed.password().is_none()
     }

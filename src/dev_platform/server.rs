@@ -168,36 +168,62 @@ async fn catch_panic(req: Request, next: Next) -> Response {
     }
 }
 
-/// Fails `/api/*` requests per the fault plan, before any handler runs or anything is read.
+/// Fails `/api/*` requests per the fault plan. Most faults answer before any handler runs or
+/// anything is read; an applied-then-lost fault runs the handler, consumes its whole answer, and
+/// then drops the connection or answers `503` instead.
 async fn inject_faults(State(state): State<Shared>, req: Request, next: Next) -> Response {
     let is_api = req.uri().path().starts_with("/api/") || req.uri().path() == "/api";
-    if let (true, Some(plan)) = (is_api, state.faults.as_ref()) {
-        match plan.next() {
-            Some(Fault::Unavailable) => {
-                return ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "unavailable",
-                    "injected fault: service unavailable",
-                )
-                .into_response();
-            }
-            Some(Fault::RateLimited) => {
-                let mut response = ApiError::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    "injected fault: too many requests",
-                )
-                .into_response();
-                response
-                    .headers_mut()
-                    .insert(RETRY_AFTER, HeaderValue::from(plan.retry_after_secs()));
-                return response;
-            }
-            Some(Fault::Drop) => return dropped_connection(),
-            None => {}
+    let Some(plan) = state.faults.as_ref().filter(|_| is_api) else {
+        return next.run(req).await;
+    };
+    match plan.next() {
+        None => next.run(req).await,
+        Some(Fault::Unavailable) => injected_unavailable(),
+        Some(Fault::RateLimited) => {
+            let mut response = ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "injected fault: too many requests",
+            )
+            .into_response();
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(plan.retry_after_secs()));
+            response
+        }
+        Some(Fault::Drop) => dropped_connection(),
+        Some(Fault::AppliedThenDropped) => {
+            discard(next.run(req).await).await;
+            plan.record_lost();
+            dropped_connection()
+        }
+        Some(Fault::AppliedThenUnavailable) => {
+            discard(next.run(req).await).await;
+            plan.record_lost();
+            injected_unavailable()
         }
     }
-    next.run(req).await
+}
+
+/// The `503` of an injected fault, the same whether or not the handler ran, so the client cannot
+/// tell an applied request from one that never reached the handler.
+fn injected_unavailable() -> Response {
+    ApiError::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "injected fault: service unavailable",
+    )
+    .into_response()
+}
+
+/// Reads a handler's answer to its end and throws it away. Every handler here commits its effect
+/// (SQLite transaction, blob renamed into place) before it returns, and its body is already
+/// produced; reading it through anyway means nothing the answer might still stream can be left
+/// undone when the answer is lost.
+async fn discard(response: Response) {
+    if let Err(e) = axum::body::to_bytes(response.into_body(), usize::MAX).await {
+        tracing::debug!(error = %e, "a lost answer's body failed while being discarded");
+    }
 }
 
 /// A response whose body fails on its first poll: hyper then aborts the connection without
