@@ -483,3 +483,70 @@ async fn a_heartbeat_signed_under_another_master_is_refused() {
     assert_eq!(err.status(), Some(401), "{err:?}");
     assert!(!err.is_retryable());
 }
+
+#[tokio::test]
+async fn a_platform_400_naming_an_item_is_reported_with_the_callers_index() {
+    let platform = DevPlatform::start(DevPlatformOptions::default())
+        .await
+        .unwrap();
+    let client = client_for(&platform);
+    let mut records = calls(150);
+    records[120].source_id = String::new(); // passes the client's checks; the platform refuses it
+    let err = client.sync::<VoiceCalls>(&records).await.unwrap_err();
+    let Error::SyncIncomplete {
+        applied,
+        failed_index,
+        ..
+    } = &err
+    else {
+        panic!("expected SyncIncomplete, got {err:?}");
+    };
+    assert_eq!((*applied, *failed_index), (100, Some(120)));
+    assert!(
+        err.to_string().contains("refused record 120"),
+        "the message names the caller's index: {err}"
+    );
+    assert_eq!(err.cause().status(), Some(400));
+}
+
+#[tokio::test]
+async fn the_cause_of_an_incomplete_sync_is_the_error_to_match_on() {
+    let platform = DevPlatform::start(DevPlatformOptions::default())
+        .await
+        .unwrap();
+    let client = client_for(&platform);
+    client.revoke_current_token().await.unwrap();
+    let err = client.sync::<VoiceCalls>(&calls(3)).await.unwrap_err();
+    assert!(
+        matches!(err, Error::SyncIncomplete { applied: 0, .. }),
+        "{err:?}"
+    );
+    assert!(
+        matches!(err.cause(), Error::Unauthorized { .. }),
+        "matching on cause() reaches the 401: {:?}",
+        err.cause()
+    );
+    assert!(
+        !err.to_string().contains("unauthorized"),
+        "the cause is in source(), not repeated in Display: {err}"
+    );
+}
+
+#[tokio::test]
+async fn sync_with_progress_reports_each_applied_batch() {
+    let platform = DevPlatform::start(DevPlatformOptions::default())
+        .await
+        .unwrap();
+    let client = Client::builder(platform.base_url())
+        .token(platform.token().clone())
+        .sync_batch_size(40)
+        .build()
+        .unwrap();
+    let mut seen = Vec::new();
+    let summary = client
+        .sync_with_progress::<VoiceCalls>(&calls(100), |p| seen.push((p.applied, p.total)))
+        .await
+        .unwrap();
+    assert_eq!(summary.accepted, 100);
+    assert_eq!(seen, [(40, 100), (80, 100), (100, 100)]);
+}
