@@ -118,11 +118,9 @@ async fn resources_go_accounts_calls_transcripts_recordings_then_bytes() {
             (Resource::Transcripts, 100),
             (Resource::Transcripts, 20),
             (Resource::Recordings, 3),
-            (Resource::RecordingBytes, 1),
-            (Resource::RecordingBytes, 1),
-            (Resource::RecordingBytes, 1),
+            (Resource::RecordingBytes, 3),
         ],
-        "one committed step per batch (≤ 100) and per recording's bytes, in push order"
+        "one committed step per batch (≤ 100) and per group of recordings' bytes, in push order"
     );
 }
 

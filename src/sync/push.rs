@@ -20,8 +20,10 @@ use super::{
 use crate::client::Client;
 use crate::error::Error;
 
-/// Recordings whose bytes are asked of the store at a time.
-const UPLOADS_PER_STEP: usize = 4;
+/// Recordings whose bytes are asked of the store at a time, and committed together at most.
+const UPLOADS_PER_STEP: usize = 32;
+/// Bytes landed after which a group of uploads is committed without waiting for the rest.
+const UPLOAD_STEP_BYTES: u64 = 8 * 1024 * 1024;
 
 /// How a step ended, for the loop that runs it.
 enum Flow {
@@ -411,24 +413,44 @@ impl<S: PushStore + 'static> Pusher<S> {
             if uploads.is_empty() {
                 return Ok(Flow::Next);
             }
+            // One step is a group of uploads committed together: up to UPLOADS_PER_STEP
+            // recordings, or fewer once UPLOAD_STEP_BYTES have landed, so a crash re-sends at
+            // most that much (a bytes PUT is idempotent) while small recordings do not pay a
+            // store transaction each.
+            let mut commit = Commit::new(Resource::RecordingBytes);
+            let mut landed_bytes: u64 = 0;
+            let mut flow = Flow::Next;
             for upload in uploads {
-                let mut commit = Commit::new(Resource::RecordingBytes);
                 let size = upload.size_bytes;
-                let flow = self.upload(upload, &mut commit).await;
-                let landed = !commit.applied.is_empty();
-                self.commit(&commit, summary).await?;
-                if landed {
-                    summary.bytes_uploaded = summary.bytes_uploaded.saturating_add(size);
-                }
-                match flow {
-                    Flow::Next if commit.is_empty() => {
-                        return Ok(Flow::Stop(Error::InvalidInput(
-                            "an upload step committed nothing".into(),
-                        )))
+                let (applied, aside) = (commit.applied.len(), commit.set_aside.len());
+                match self.upload(upload, &mut commit).await {
+                    Flow::Next if commit.applied.len() > applied => {
+                        landed_bytes = landed_bytes.saturating_add(size);
                     }
-                    Flow::Next => {}
-                    other => return Ok(other),
+                    Flow::Next if commit.set_aside.len() > aside => {}
+                    Flow::Next => {
+                        flow = Flow::Stop(Error::InvalidInput(
+                            "an upload step committed nothing".into(),
+                        ));
+                        break;
+                    }
+                    other => {
+                        flow = other;
+                        break;
+                    }
                 }
+                if landed_bytes >= UPLOAD_STEP_BYTES {
+                    summary.bytes_uploaded = summary.bytes_uploaded.saturating_add(landed_bytes);
+                    landed_bytes = 0;
+                    self.commit(&commit, summary).await?;
+                    commit = Commit::new(Resource::RecordingBytes);
+                }
+            }
+            summary.bytes_uploaded = summary.bytes_uploaded.saturating_add(landed_bytes);
+            self.commit(&commit, summary).await?;
+            match flow {
+                Flow::Next => {}
+                other => return Ok(other),
             }
         }
     }
