@@ -38,6 +38,8 @@
 
 mod adapt;
 mod operations;
+mod probes;
+mod resources;
 mod spec;
 mod tables;
 mod types;
@@ -101,14 +103,15 @@ fn main() -> Result<(), BoxError> {
         Ok(())
     };
     fs::write(out.join("platform_api.rs"), prettyplease::unparse(&file))?;
-    write("operations.rs", operations_source(&operations))?;
+    let resources = spec.sync_resources(&operations)?;
+    write(
+        "operations.rs",
+        operations_source(&operations, &resources, &spec)?,
+    )?;
     write("operation_facts.rs", spec.operation_facts_source())?;
     write("wire_enums.rs", spec.enums_source())?;
     write("wire_validate.rs", wire_validate_source(&structs, &spec))?;
-    write(
-        "sync_endpoints.rs",
-        spec.sync_endpoints_source(&operations)?,
-    )?;
+    write("sync_endpoints.rs", spec.sync_endpoints_source(&resources))?;
     write("wire_components.rs", spec.components_source()?)?;
     Ok(())
 }

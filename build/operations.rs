@@ -2,6 +2,9 @@
 
 use std::fmt::Write as _;
 
+use crate::probes::probes_source;
+use crate::resources::SyncResource;
+use crate::spec::Spec;
 use crate::types::{generics_text, type_string};
 use crate::BoxError;
 
@@ -84,7 +87,11 @@ pub(crate) fn client_operations(file: &syn::File) -> Result<Vec<ClientOperation>
     Ok(out)
 }
 
-pub(crate) fn operations_source(operations: &[ClientOperation]) -> String {
+pub(crate) fn operations_source(
+    operations: &[ClientOperation],
+    resources: &[SyncResource],
+    spec: &Spec,
+) -> Result<String, BoxError> {
     let mut s = String::from("impl Client {\n");
     for op in operations {
         for doc in &op.docs {
@@ -104,7 +111,18 @@ pub(crate) fn operations_source(operations: &[ClientOperation]) -> String {
             "ByteStream" => "call_bytes",
             _ => "call_json",
         };
-        let args: Vec<&str> = op.params.iter().map(|(n, _)| n.as_str()).collect();
+        let mut args: Vec<String> = op.params.iter().map(|(n, _)| n.clone()).collect();
+        let mut prelude = String::new();
+        if let Some(r) = resources.iter().find(|r| r.sync_id == op.name) {
+            let (body, doc) = sync_operation(op, r)?;
+            prelude = body.0;
+            args = body.1;
+            let _ = writeln!(s, "#[doc = \"\"]\n#[doc = {doc:?}]");
+        } else if let Some(r) = resources.iter().find(|r| r.list_id == op.name) {
+            let (body, doc) = list_operation(op, r, spec)?;
+            prelude = body;
+            let _ = writeln!(s, "#[doc = \"\"]\n#[doc = {doc:?}]");
+        }
         let lifetime = if op.generics.lifetimes().next().is_some() {
             "&'a self"
         } else {
@@ -112,7 +130,7 @@ pub(crate) fn operations_source(operations: &[ClientOperation]) -> String {
         };
         let _ = writeln!(
             s,
-            "pub async fn {name}{generics}({lifetime}{sep}{inputs}) -> crate::Result<{output}> {{ self.{call}(self.api.{name}({args})).await }}",
+            "pub async fn {name}{generics}({lifetime}{sep}{inputs}) -> crate::Result<{output}> {{ {prelude} self.{call}(self.api.{name}({args})).await }}",
             name = op.name,
             sep = if op.inputs.is_empty() { "" } else { ", " },
             inputs = op.inputs.join(", "),
@@ -122,55 +140,99 @@ pub(crate) fn operations_source(operations: &[ClientOperation]) -> String {
     }
     s.push_str("}\n");
 
-    // A call of every operation whose arguments can be made up without knowing the contract
-    // (path and query strings, optional queries, byte bodies, empty sync batches), for the test
-    // that pins retries to the spec's facts.
-    let mut calls = String::new();
-    let mut skipped = Vec::new();
-    for op in operations {
-        let mut args = Vec::new();
-        for (name, ty) in &op.params {
-            let compact: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
-            let arg = if compact.starts_with("Option<") {
-                "None".to_owned()
-            } else if compact.starts_with('&') && compact.ends_with("str") {
-                "\"probe\"".to_owned()
-            } else if compact.contains("SyncRequest<") {
-                "&crate::wire::SyncRequest::new(Vec::new())".to_owned()
-            } else if op.generics.type_params().any(|t| t.ident == compact) {
-                "Vec::<u8>::new()".to_owned()
-            } else {
-                skipped.push(format!(
-                    "({:?}, {:?})",
-                    op.name,
-                    format!("argument {name}: {ty}")
-                ));
-                String::new()
-            };
-            args.push(arg);
-        }
-        if args.iter().any(String::is_empty) {
-            continue;
-        }
-        let _ = writeln!(
-            calls,
-            "({name:?}, |c| Box::pin(async move {{ c.{name}({args}).await.map(|_| ()) }})),",
-            name = op.name,
-            args = args.join(", ")
-        );
-    }
-    let _ = write!(
-        s,
-        "/// Every operation callable with made-up arguments, for the retry test.\n\
-         #[cfg(test)]\n\
-         pub(crate) const PROBE_CALLS: &[(&str, ProbeCall)] = &[\n{calls}];\n\
-         /// Calls one operation, dropping its value.\n\
-         #[cfg(test)]\n\
-         type ProbeCall = for<'c> fn(&'c Client) -> crate::client::BoxFuture<'c, crate::Result<()>>;\n\
-         /// Operations the probe cannot call, and why.\n\
-         #[cfg(test)]\n\
-         pub(crate) const PROBE_SKIPPED: &[(&str, &str)] = &[{}];\n",
-        skipped.join(", ")
+    s.push_str(&probes_source(operations, resources, spec)?);
+    Ok(s)
+}
+
+/// A resource's sync operation: the body goes through `crate::sync::prepare_batch` (cap, every
+/// per-record check, `schemaVersion` stamped), and its doc says so. Returns (prelude, call
+/// arguments) and the added doc.
+fn sync_operation(
+    op: &ClientOperation,
+    r: &SyncResource,
+) -> Result<((String, Vec<String>), String), BoxError> {
+    let (body, _) = op
+        .params
+        .iter()
+        .find(|(_, ty)| ty.contains("SyncRequest<"))
+        .ok_or_else(|| format!("{}: a sync operation takes a SyncRequest body", op.name))?;
+    let prelude = format!(
+        "let {body} = crate::sync::prepare_batch::<crate::sync::{marker}>(\"Client::{name}\", &{body}.items)?;",
+        marker = r.marker,
+        name = op.name,
     );
-    s
+    let args = op
+        .params
+        .iter()
+        .map(|(n, _)| {
+            if n == body {
+                format!("&{n}")
+            } else {
+                n.clone()
+            }
+        })
+        .collect();
+    let sibling = if r.response_items && r.marker == "VoiceRecordings" {
+        "[`Client::sync_recordings`], which keeps every batch's per-item results".to_owned()
+    } else {
+        format!("[`Client::sync`] (`client.sync::<{}>(&records)`)", r.marker)
+    };
+    let doc = format!(
+        "Sends one request of at most [`crate::sync::SYNC_BATCH_CAP`] (100) records with the \
+         spec's facts applied: `schemaVersion` is stamped {version} where a record leaves it \
+         unset, and every record is checked before anything is sent (an unknown enum value or a \
+         timestamp that is not RFC 3339 is [`crate::Error::InvalidRecords`], naming each refused \
+         record; more than 100 records is [`crate::Error::InvalidInput`]). For any number of \
+         records, sent in batches, use {sibling}.",
+        version = r.version,
+    );
+    Ok(((prelude, args), doc))
+}
+
+/// A resource's list operation: every argument the spec gives `x-wavekat-default-known-values`
+/// is filled with the enum's known values when the caller passes `None`. Returns the prelude
+/// and the added doc.
+fn list_operation(
+    op: &ClientOperation,
+    r: &SyncResource,
+    spec: &Spec,
+) -> Result<(String, String), BoxError> {
+    let mut prelude = String::new();
+    let mut defaults = Vec::new();
+    for arg in &r.list_args {
+        let Some(e) = &arg.default_enum else { continue };
+        let compact: String = arg.ty.chars().filter(|c| !c.is_whitespace()).collect();
+        if !(compact.starts_with("Option<&") && compact.ends_with("str>")) {
+            return Err(format!(
+                "{}: {} has x-wavekat-default-known-values but is {}, not an optional string",
+                op.name, arg.param, arg.ty
+            )
+            .into());
+        }
+        let p = &arg.param;
+        let _ = write!(
+            prelude,
+            "let {p}_default; let {p} = match {p} {{ Some(v) => Some(v), None => {{ {p}_default = crate::wire::{e}::known_comma_separated(); Some({p}_default.as_str()) }} }};"
+        );
+        defaults.push(format!(
+            "`{}` unset sends every value of [`crate::wire::{e}`] this version knows (`{}`)",
+            arg.wire,
+            spec.known_comma_separated(e)
+        ));
+    }
+    let doc = if defaults.is_empty() {
+        format!(
+            "One page; the spec gives its query no default values. [`Client::list_all`] \
+             (`client.list_all::<{}>(query)`) streams every page.",
+            r.marker
+        )
+    } else {
+        format!(
+            "One page, with the spec's defaults applied: {}. [`Client::list_all`] \
+             (`client.list_all::<{}>(query)`) streams every page, with the same defaults.",
+            defaults.join("; "),
+            r.marker
+        )
+    };
+    Ok((prelude, doc))
 }

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::operations::ClientOperation;
-use crate::spec::{snake_case, Spec};
+use crate::resources::SyncResource;
+use crate::spec::Spec;
 use crate::BoxError;
 
 impl Spec {
@@ -125,113 +125,35 @@ impl Spec {
         s + &table
     }
 
-    pub(crate) fn sync_endpoints_source(
-        &self,
-        operations: &[ClientOperation],
-    ) -> Result<String, BoxError> {
+    /// The markers of `crate::sync`, one per sync resource. The markers' dispatch sends a batch
+    /// that `crate::sync::prepare_batch` already built through the raw progenitor call, and
+    /// lists through the public operation, which applies the query defaults: each fact of a
+    /// resource is applied in one generated place.
+    pub(crate) fn sync_endpoints_source(&self, resources: &[SyncResource]) -> String {
         let mut s = String::new();
-        for sync in &self.operations {
-            let Some(resource_path) = sync.path.strip_suffix("/sync") else {
-                continue;
-            };
-            if sync.method != "POST" {
-                continue;
-            }
-            let Some((record, false)) = sync
-                .body_schema
-                .as_deref()
-                .and_then(|b| self.collection_shape(b))
-            else {
-                continue;
-            };
-            let Some(list) = self.operations.iter().find(|op| {
-                op.method == "GET"
-                    && op.path == resource_path
-                    && op
-                        .response_schema
-                        .as_deref()
-                        .and_then(|r| self.collection_shape(r))
-                        == Some((record.clone(), true))
-            }) else {
-                continue;
-            };
-            let page = list.response_schema.as_deref().unwrap_or_default();
-            let marker = page
-                .strip_suffix("Page")
-                .ok_or_else(|| format!("{page}: a page schema's name ends in Page"))?;
-            let query = format!("{marker}Query");
-            let query_schema = self
-                .schema(&query)
-                .ok_or_else(|| format!("{}: the list query schema {query} is missing", list.id))?;
-            let resource = resource_path.rsplit('/').next().unwrap_or_default();
-            let version = match sync.raw.get("x-wavekat-schema-version") {
-                None => 1,
-                Some(v) => v.as_u64().ok_or_else(|| {
-                    format!("{}: x-wavekat-schema-version must be an integer", sync.id)
-                })?,
-            };
-            let sync_response = sync
-                .response_schema
-                .as_deref()
-                .ok_or_else(|| format!("{}: a sync answers JSON", sync.id))?;
-            let response_items = self
-                .schema(sync_response)
-                .and_then(|s| s.pointer("/properties/items"))
-                .is_some();
-            let items = if response_items {
+        for r in resources {
+            let SyncResource {
+                marker,
+                resource_path,
+                resource,
+                sync_id,
+                list_id,
+                record,
+                query,
+                version,
+                ..
+            } = r;
+            let items = if r.response_items {
                 "r.items"
             } else {
                 "Vec::new()"
             };
-
-            let list_fn = operations
-                .iter()
-                .find(|o| o.name == list.id)
-                .ok_or_else(|| format!("{}: progenitor generated no method", list.id))?;
-            let query_props = query_schema.get("properties").and_then(Value::as_object);
             let mut lets = String::new();
             let mut args = Vec::new();
-            for (param, ty) in &list_fn.params {
-                let wire = list
-                    .raw
-                    .get("parameters")
-                    .and_then(Value::as_array)
-                    .and_then(|ps| {
-                        ps.iter().find(|p| {
-                            p.get("name")
-                                .and_then(Value::as_str)
-                                .is_some_and(|n| snake_case(n) == *param)
-                        })
-                    })
-                    .ok_or_else(|| {
-                        format!("{}: no spec parameter for argument {param}", list.id)
-                    })?;
-                let wire_name = wire.get("name").and_then(Value::as_str).unwrap_or_default();
-                if query_props.is_none_or(|p| !p.contains_key(wire_name)) {
-                    return Err(format!(
-                        "{query} has no property {wire_name} for parameter {wire_name} of {}",
-                        list.id
-                    )
-                    .into());
-                }
-                let property = query_props.and_then(|p| p.get(wire_name));
-                let default = match property
-                    .and_then(|p| p.get("x-wavekat-default-known-values"))
-                    .and_then(Value::as_str)
-                {
-                    Some(e) if self.is_enum(e) => {
-                        format!(".or_else(|| Some(crate::wire::{e}::known_comma_separated()))")
-                    }
-                    Some(e) => {
-                        return Err(format!(
-                            "{query}.{wire_name}: x-wavekat-default-known-values names {e}, not an enum schema"
-                        )
-                        .into())
-                    }
-                    None => String::new(),
-                };
-                let _ = writeln!(lets, "let {param} = q.{param}.clone(){default};");
-                let compact: String = ty.chars().filter(|c| !c.is_whitespace()).collect();
+            for arg in &r.list_args {
+                let param = &arg.param;
+                let _ = writeln!(lets, "let {param} = q.{param}.clone();");
+                let compact: String = arg.ty.chars().filter(|c| !c.is_whitespace()).collect();
                 args.push(if compact.starts_with("Option<&") {
                     format!("{param}.as_deref()")
                 } else if compact.starts_with('&') {
@@ -240,19 +162,13 @@ impl Spec {
                     param.clone()
                 });
             }
-            let paginated = list_fn.params.iter().any(|(p, _)| p == "before")
-                && self
-                    .schema(page)
-                    .and_then(|s| s.pointer("/properties/nextBefore"))
-                    .is_some();
-            let next = if paginated {
+            let next = if r.paginated {
                 format!("Some({query} {{ before: Some(before), ..q.clone() }})")
             } else {
                 "{ let _ = (q, before); None }".to_owned()
             };
             let doc = format!(
-                "Marker for `{resource_path}` (sync with `{}`, list with `{}`); schema version {version}.",
-                sync.id, list.id
+                "Marker for `{resource_path}` (sync with `{sync_id}`, list with `{list_id}`); schema version {version}."
             );
             let _ = write!(
                 s,
@@ -277,7 +193,8 @@ impl sealed::Dispatch for {marker} {{
 
     fn sync<'a>(client: &'a Client, batch: &'a SyncRequest<{record}>) -> BoxFuture<'a, Result<SyncOutcome>> where Self: SyncEndpoint {{
         Box::pin(async move {{
-            let r = client.{sync_id}(batch).await?;
+            // `batch` comes from `prepare_batch`: the raw call, so nothing is applied twice.
+            let r = client.call_json(client.api.{sync_id}(batch)).await?;
             Ok(SyncOutcome {{ accepted: r.accepted, skipped: r.skipped, items: {items} }})
         }})
     }}
@@ -295,12 +212,10 @@ impl sealed::Dispatch for {marker} {{
     }}
 }}
 "#,
-                sync_id = sync.id,
-                list_id = list.id,
                 args = args.join(", "),
             );
         }
-        Ok(s)
+        s
     }
 }
 

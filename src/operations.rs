@@ -21,9 +21,9 @@ mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use tokio::net::TcpListener;
 
-    use super::{PROBE_CALLS, PROBE_SKIPPED};
+    use super::{LIST_PROBES, PROBE_CALLS, PROBE_SKIPPED, SYNC_PROBES};
     use crate::client::{operation, OPERATIONS};
-    use crate::{Client, RetryPolicy, Token};
+    use crate::{Client, Error, RetryPolicy, Token};
 
     /// A server on 127.0.0.1 answering every request `503` and recording its request lines.
     async fn unavailable_server() -> (String, Arc<Mutex<Vec<String>>>) {
@@ -109,5 +109,186 @@ mod tests {
                 PROBE_SKIPPED.iter().find(|(name, _)| *name == facts.id)
             );
         }
+    }
+
+    /// One request a [`recording_server`] saw.
+    #[derive(Debug, Clone)]
+    struct Seen {
+        method: String,
+        target: String,
+        body: Vec<u8>,
+    }
+
+    /// A server on 127.0.0.1 recording every request (line and body) and answering `200` with a
+    /// body every sync and list operation reads: an empty page for `GET`, zero counts otherwise.
+    async fn recording_server() -> (Client, Arc<Mutex<Vec<Seen>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 65536];
+                    let head_end = loop {
+                        if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break i + 4;
+                        }
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&request[..head_end]).to_string();
+                    let length: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse().ok())?
+                        })
+                        .unwrap_or(0);
+                    while request.len() < head_end + length {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let mut line = head.lines().next().unwrap_or_default().split(' ');
+                    let method = line.next().unwrap_or_default().to_owned();
+                    let target = line.next().unwrap_or_default().to_owned();
+                    let answer = if method == "GET" {
+                        r#"{"items":[]}"#
+                    } else {
+                        r#"{"accepted":0,"skipped":0,"items":[]}"#
+                    };
+                    log.lock().unwrap().push(Seen {
+                        method,
+                        target,
+                        body: request[head_end..].to_vec(),
+                    });
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                    let _ = socket.write_all(response.as_bytes()).await;
+                });
+            }
+        });
+        let client = Client::builder(&url)
+            .token(Token::new("probe-token"))
+            .build()
+            .unwrap();
+        (client, seen)
+    }
+
+    #[test]
+    fn every_sync_operation_of_the_spec_has_a_probe() {
+        let syncs: Vec<&str> = OPERATIONS
+            .iter()
+            .filter(|f| f.method == "POST" && f.path.ends_with("/sync"))
+            .map(|f| f.id)
+            .collect();
+        assert!(!syncs.is_empty(), "the spec has no sync operation");
+        for id in syncs {
+            assert!(
+                SYNC_PROBES.iter().any(|p| p.operation == id),
+                "{id} is a sync operation with no probe"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn every_generated_sync_operation_stamps_checks_and_caps_its_batch() {
+        let mut refusals_checked = 0;
+        for probe in SYNC_PROBES {
+            let name = probe.operation;
+            let sample: serde_json::Value = serde_json::from_str(probe.sample).unwrap();
+            assert!(sample.get("schemaVersion").is_none(), "{name}: sample");
+            let (client, seen) = recording_server().await;
+
+            (probe.send)(&client, vec![sample.clone()])
+                .await
+                .unwrap_or_else(|e| panic!("{name}: the sample record is refused: {e}"));
+            let sent = seen.lock().unwrap().clone();
+            assert_eq!(sent.len(), 1, "{name}: one request");
+            assert_eq!(sent[0].method, "POST", "{name}");
+            let body: serde_json::Value = serde_json::from_slice(&sent[0].body).unwrap();
+            assert_eq!(
+                body["items"][0]["schemaVersion"],
+                serde_json::json!(probe.schema_version),
+                "{name}: a record without schemaVersion goes out stamped with the spec's \
+                 x-wavekat-schema-version; sent {body}"
+            );
+
+            for (field, bad) in probe.refusable {
+                let mut record = sample.clone();
+                record[*field] = serde_json::from_str(bad).unwrap();
+                let err = (probe.send)(&client, vec![record]).await.unwrap_err();
+                let Error::InvalidRecords { records } = &err else {
+                    panic!("{name}: {field} = {bad} is not InvalidRecords: {err}");
+                };
+                assert!(
+                    records[0].fields.iter().any(|f| f.field == *field),
+                    "{name}: {field} = {bad} is not named: {records:?}"
+                );
+                assert_eq!(
+                    seen.lock().unwrap().len(),
+                    1,
+                    "{name}: {field} = {bad} reached the server"
+                );
+                refusals_checked += 1;
+            }
+
+            let err = (probe.send)(&client, vec![sample; 101]).await.unwrap_err();
+            assert!(
+                matches!(&err, Error::InvalidInput(m) if m.contains(&format!("Client::sync::<{}>", probe.marker))),
+                "{name}: 101 records are refused pointing to Client::sync::<{}>: {err}",
+                probe.marker
+            );
+            assert_eq!(
+                seen.lock().unwrap().len(),
+                1,
+                "{name}: 101 records were sent"
+            );
+        }
+        assert!(
+            refusals_checked > 0,
+            "no refusable field in any sync record"
+        );
+    }
+
+    #[tokio::test]
+    async fn every_generated_list_operation_sends_the_spec_default_query_values() {
+        let mut defaults_checked = 0;
+        for probe in LIST_PROBES {
+            let name = probe.operation;
+            let (client, seen) = recording_server().await;
+            (probe.call)(&client)
+                .await
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let sent = seen.lock().unwrap().clone();
+            assert_eq!(sent.len(), 1, "{name}: one request");
+            let url = url::Url::parse(&format!("http://host{}", sent[0].target)).unwrap();
+            let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+            for (param, value) in probe.defaults {
+                assert!(
+                    query.contains(&((*param).to_owned(), value())),
+                    "{name}: {param} unset must be sent as {:?}; the query was {:?}",
+                    value(),
+                    url.query()
+                );
+                defaults_checked += 1;
+            }
+        }
+        assert!(
+            defaults_checked > 0,
+            "no list query of the spec has a default"
+        );
     }
 }
