@@ -6,6 +6,14 @@ use crate::spec::is_json;
 
 /// Adapts the in-memory copy of the spec to what progenitor can generate. Each step names why.
 pub(crate) fn adapt_for_progenitor(spec: &mut Value) {
+    // 5. `format: date-time` marks the RFC 3339 strings of the contract, which every sync
+    //    record check enforces before sending (`wire_validate.rs`). Progenitor would make those
+    //    properties `chrono::DateTime<Utc>`: a new dependency, an API break for every consumer
+    //    that builds records from strings, and a re-rendering of the timestamp (offset and
+    //    precision) on the wire instead of the caller's exact string. The Rust fields stay
+    //    `String`; the format is read from the spec itself by `build/validate.rs` and
+    //    `build/types.rs` (the schemars schema carries it again).
+    strip_date_time(spec);
     // 4. The mobile WebSocket frames are published in the spec's components (one schema for every
     //    client) but are not HTTP bodies; their Rust types are hand-written in `src/mobile`
     //    (unknown-type catch-all, byte-array encodings), so progenitor does not generate them.
@@ -68,5 +76,23 @@ pub(crate) fn adapt_for_progenitor(spec: &mut Value) {
                 }
             }
         }
+    }
+}
+
+/// Removes `format: date-time` from every string schema of the copy (step 5).
+fn strip_date_time(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.get("type").and_then(Value::as_str) == Some("string")
+                && map.get("format").and_then(Value::as_str) == Some("date-time")
+            {
+                map.remove("format");
+            }
+            for v in map.values_mut() {
+                strip_date_time(v);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_date_time),
+        _ => {}
     }
 }

@@ -9,7 +9,7 @@
 use serde_json::{json, Value};
 
 use crate::operations::ClientOperation;
-use crate::spec::{ref_name, snake_case, Spec};
+use crate::spec::{is_date_time, ref_name, snake_case, Spec};
 use crate::BoxError;
 
 /// A timestamp the samples use where the spec asks for `format: date-time`.
@@ -266,10 +266,4 @@ impl Spec {
         }
         out
     }
-}
-
-/// A string property the spec constrains to RFC 3339 (`format: date-time`).
-pub(crate) fn is_date_time(schema: &Value) -> bool {
-    schema.get("type").and_then(Value::as_str) == Some("string")
-        && schema.get("format").and_then(Value::as_str) == Some("date-time")
 }

@@ -226,3 +226,9 @@ pub(crate) fn snake_case(value: &str) -> String {
         .collect();
     cleaned.to_snake_case()
 }
+
+/// A string property the spec constrains to RFC 3339 (`format: date-time`).
+pub(crate) fn is_date_time(schema: &Value) -> bool {
+    schema.get("type").and_then(Value::as_str) == Some("string")
+        && schema.get("format").and_then(Value::as_str) == Some("date-time")
+}

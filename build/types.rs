@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
-use crate::spec::Spec;
+use crate::spec::{is_date_time, Spec};
 use crate::BoxError;
 
 /// The extension marking a string property as a bearer token: its Rust type is `crate::Token`.
@@ -21,6 +21,8 @@ pub(crate) struct FieldInfo {
     pub(crate) wire: String,
     pub(crate) ty: syn::Type,
     pub(crate) optional: bool,
+    /// The spec says `format: date-time` (an RFC 3339 string).
+    pub(crate) date_time: bool,
 }
 
 pub(crate) struct StructInfo {
@@ -114,6 +116,7 @@ pub(crate) fn shape_types(file: &mut syn::File, spec: &Spec) -> Result<Vec<Struc
     let Some((_, items)) = types.content.as_mut() else {
         return Err("the `types` module is empty".into());
     };
+    let schemars = std::env::var_os("CARGO_FEATURE_SCHEMARS").is_some();
     let mut infos = Vec::new();
     let mut impls = Vec::new();
     for item in items.iter_mut() {
@@ -162,12 +165,21 @@ pub(crate) fn shape_types(file: &mut syn::File, spec: &Spec) -> Result<Vec<Struc
             {
                 secrets.push(wire.clone());
             }
+            // `format: date-time` is stripped from progenitor's copy (the field stays a
+            // `String`); the schemars schema states it again, as the spec does.
+            let date_time = props.and_then(|p| p.get(&wire)).is_some_and(is_date_time);
+            if date_time && schemars {
+                field
+                    .attrs
+                    .push(syn::parse_quote!(#[schemars(extend("format" = "date-time"))]));
+            }
             let optional = option_inner(&field.ty).is_some() || has_serde_default(&field.attrs);
             fields.push(FieldInfo {
                 ident,
                 wire,
                 ty: field.ty.clone(),
                 optional,
+                date_time,
             });
         }
         st.attrs.push(syn::parse_quote!(#[non_exhaustive]));

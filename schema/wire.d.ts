@@ -394,7 +394,10 @@ export interface components {
              * @description Appointment times offered (`book_offered`).
              */
             count?: number | null;
-            /** @description Booked appointment start, RFC 3339 (`booked`). */
+            /**
+             * Format: date-time
+             * @description Booked appointment start, RFC 3339 (`booked`).
+             */
             start?: string | null;
         };
         /** @description One entry of a call's timeline. `kind` is an open set: unknown kinds are accepted. */
@@ -425,11 +428,20 @@ export interface components {
             direction: components["schemas"]["VoiceCallDirection"];
             /** @description The other party: caller ID, display name or SIP URI. */
             party: string;
-            /** @description First ring or dial-out, RFC 3339. */
+            /**
+             * Format: date-time
+             * @description First ring or dial-out, RFC 3339.
+             */
             ringAt: string;
-            /** @description When the call was answered, RFC 3339. */
+            /**
+             * Format: date-time
+             * @description When the call was answered, RFC 3339.
+             */
             answerAt?: string | null;
-            /** @description Terminal time, RFC 3339; the list cursor. */
+            /**
+             * Format: date-time
+             * @description Terminal time, RFC 3339; the list cursor.
+             */
             endAt: string;
             /**
              * Format: int64
@@ -453,7 +465,10 @@ export interface components {
             flowSteps?: components["schemas"]["VoiceCallFlowStep"][] | null;
             /** @description Call timeline, at most 200 entries; echoed only on the detail read. */
             events?: components["schemas"]["VoiceCallEvent"][] | null;
-            /** @description Sticky soft-delete tombstone, RFC 3339. */
+            /**
+             * Format: date-time
+             * @description Sticky soft-delete tombstone, RFC 3339.
+             */
             deletedAt?: string | null;
             /**
              * Format: uint32
@@ -511,7 +526,10 @@ export interface components {
              * @description Channel count.
              */
             channels: number;
-            /** @description Finalize time, RFC 3339; the list cursor. */
+            /**
+             * Format: date-time
+             * @description Finalize time, RFC 3339; the list cursor.
+             */
             createdAt: string;
             /**
              * Format: uint32
@@ -640,9 +658,15 @@ export interface components {
             keepaliveSecs?: number | null;
             /** @description Record-disclosure beep toggle. */
             disclosureEnabled: boolean;
-            /** @description Last-write-wins key, RFC 3339. */
+            /**
+             * Format: date-time
+             * @description Last-write-wins key, RFC 3339.
+             */
             updatedAt: string;
-            /** @description Soft-delete tombstone, RFC 3339. */
+            /**
+             * Format: date-time
+             * @description Soft-delete tombstone, RFC 3339.
+             */
             deletedAt?: string | null;
             /**
              * Format: uint32
