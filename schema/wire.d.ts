@@ -95,7 +95,7 @@ export interface paths {
         put?: never;
         /**
          * Upsert recording metadata
-         * @description Idempotent upsert keyed by (user, sourceId). Answers, per row, the object-storage key and whether its bytes already landed. At most 100 items per batch.
+         * @description Idempotent upsert keyed by (user, sourceId). Answers, per applied record, the object-storage key and whether its bytes already landed; a recording of a deleted (tombstoned) call is skipped and has no item. At most 100 items per batch.
          */
         post: operations["sync_voice_recordings"];
         delete?: never;
@@ -115,7 +115,7 @@ export interface paths {
         put?: never;
         /**
          * Upsert transcript segments
-         * @description Idempotent upsert keyed by (user, sourceId). Transcript segments are immutable. At most 100 items per batch.
+         * @description Idempotent upsert keyed by (user, sourceId). Transcript segments are immutable; segments of a deleted (tombstoned) call are skipped (counted in `skipped`). At most 100 items per batch.
          */
         post: operations["sync_voice_transcripts"];
         delete?: never;
@@ -135,7 +135,7 @@ export interface paths {
         put?: never;
         /**
          * Upsert SIP account lines
-         * @description Upsert keyed by (user, sourceId), whole-row last-write-wins on `updatedAt`: a stale revision is counted in `skipped`. A record with schema version below 2 never overwrites a stored `tls` line. At most 100 items per batch.
+         * @description Upsert keyed by (user, sourceId), whole-row last-write-wins on `updatedAt`: a stale revision is counted in `skipped`. A record with schema version below 2 never overwrites a stored `tls` line (it is counted in `skipped` too). At most 100 items per batch.
          */
         post: operations["sync_voice_accounts"];
         delete?: never;
@@ -321,7 +321,7 @@ export interface components {
             accepted: number;
             /**
              * Format: uint32
-             * @description Rows deliberately ignored without error (stale account revisions).
+             * @description Records of the batch deliberately ignored without error; the platform does not say which. Per resource: accounts, a stale revision (an `updatedAt` older than the stored line's) or a record with schema version below 2 aimed at a stored `tls` line; transcripts, segments of a call that is deleted (tombstoned); calls, not used today (always 0).
              */
             skipped: number;
         };
@@ -568,18 +568,19 @@ export interface components {
             /** @description Whether the bytes already landed on an earlier cycle. */
             bytesUploaded: boolean;
         };
-        /** @description Response of `POST /api/voice/recordings/sync`: the generic counts plus one item per row. */
+        /** @description Response of `POST /api/voice/recordings/sync`: the generic counts plus one item per applied record. */
         VoiceRecordingsSyncResponse: {
             /**
              * Format: uint32
-             * @description Rows written.
+             * @description Rows written (insert or idempotent update).
              */
             accepted: number;
             /**
              * Format: uint32
-             * @description Rows deliberately ignored.
+             * @description Recordings deliberately ignored without error: those of a call that is deleted (tombstoned). A skipped recording has no item, and the platform does not say which ones were skipped.
              */
             skipped: number;
+            /** @description One entry per applied record (new or already stored), not per record sent: a skipped recording has none, so match items to records by `sourceId`, never by position. */
             items: components["schemas"]["VoiceRecordingSyncItem"][];
         };
         /** @description One transcript segment. */
@@ -1195,7 +1196,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Counts and one item per synced row. */
+            /** @description Counts and one item per applied record. */
             200: {
                 headers: {
                     [name: string]: unknown;
