@@ -10,18 +10,21 @@
 //!   an optional property added to the spec never breaks a consumer's construction; string
 //!   properties marked `x-wavekat-token: true` become [`crate::Token`] (redacting `Debug`).
 //! - `operations.rs`: one public `Client` method per operation (same name and positional
-//!   arguments as progenitor's), mapping the result to `crate::Result`.
+//!   arguments as progenitor's), mapping the result to `crate::Result`. A resource's sync
+//!   operation builds its body with `crate::sync::prepare_batch` (cap, per-record checks,
+//!   `schemaVersion`), its list operation fills the spec's default query values; plus the probe
+//!   tables the operation tests iterate (`build/probes.rs`).
 //! - `operation_facts.rs`: per operation, whether it may be retried (`x-wavekat-idempotent`, else
 //!   the HTTP method), whether it is release-signed (`x-wavekat-signing: release`), and its real
 //!   request content type.
 //! - `wire_enums.rs`: every string enum of the components, with an `Unknown(String)` catch-all,
 //!   plus the table of spec values the test suite checks.
-//! - `wire_validate.rs`: per generated struct, the fields holding enum values (refused on send
-//!   when unknown), and the records carrying the sync envelope (`schemaVersion` + `extras`).
+//! - `wire_validate.rs`: per generated struct, the fields holding enum values and the
+//!   `format: date-time` strings (refused on send when unknown or not RFC 3339), and the records
+//!   carrying the sync envelope (`schemaVersion` + `extras`).
 //! - `sync_endpoints.rs`: the sync resources, from the `POST …/{R}/sync` + `GET …/{R}` pairs.
 //! - `wire_components.rs`: every component of the spec with the Rust type that carries it, for
 //!   the JSON Schema derived from the Rust types (`crate::wire::component_schemas`).
-
 //!
 //! The spec's vendor extensions this reads (everything else follows from plain OpenAPI):
 //!
@@ -29,8 +32,8 @@
 //! |---|---|---|
 //! | operation | `x-wavekat-idempotent: true\|false` | May be retried; default from the method (GET, HEAD, PUT, DELETE, OPTIONS, TRACE yes; POST, PATCH no). |
 //! | operation | `x-wavekat-signing: "release"` | Release-signed: no bearer, no user agent, never retried. |
-//! | sync operation | `x-wavekat-schema-version: N` | Stamped on records that leave `schemaVersion` unset (default 1). |
-//! | list-query property | `x-wavekat-default-known-values: "<Enum>"` | Sent as every known value of the enum, comma-separated, when the query leaves it unset. |
+//! | sync operation | `x-wavekat-schema-version: N` | Stamped on records that leave `schemaVersion` unset (default 1), by the generated sync operation and `Client::sync` alike. |
+//! | list-query property | `x-wavekat-default-known-values: "<Enum>"` | Sent as every known value of the enum, comma-separated, when the caller leaves it unset (the generated list operation, and so `list_all`). |
 //! | string property | `x-wavekat-token: true` | A bearer token: `crate::Token` (redacting `Debug`); on the wire still a plain string. |
 //! | property | `x-wavekat-secret: true` | A secret that is not a token (a one-time code, the sign-in `state`): the struct's `Debug` prints `<redacted>` for it. |
 //! | string enum | `x-wavekat-enum-descriptions: {value: text}` | The doc of each Rust variant. |
