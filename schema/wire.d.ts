@@ -95,7 +95,7 @@ export interface paths {
         put?: never;
         /**
          * Upsert recording metadata
-         * @description Idempotent upsert keyed by (user, sourceId). Answers, per row, the object-storage key and whether its bytes already landed. At most 100 items per batch.
+         * @description Idempotent upsert keyed by (user, sourceId). Answers, per applied record, the object-storage key and whether its bytes already landed; a recording of a deleted (tombstoned) call is skipped and has no item. At most 100 items per batch.
          */
         post: operations["sync_voice_recordings"];
         delete?: never;
@@ -115,7 +115,7 @@ export interface paths {
         put?: never;
         /**
          * Upsert transcript segments
-         * @description Idempotent upsert keyed by (user, sourceId). Transcript segments are immutable. At most 100 items per batch.
+         * @description Idempotent upsert keyed by (user, sourceId). Transcript segments are immutable; segments of a deleted (tombstoned) call are skipped (counted in `skipped`). At most 100 items per batch.
          */
         post: operations["sync_voice_transcripts"];
         delete?: never;
@@ -135,7 +135,7 @@ export interface paths {
         put?: never;
         /**
          * Upsert SIP account lines
-         * @description Upsert keyed by (user, sourceId), whole-row last-write-wins on `updatedAt`: a stale revision is counted in `skipped`. A record with schema version below 2 never overwrites a stored `tls` line. At most 100 items per batch.
+         * @description Upsert keyed by (user, sourceId), whole-row last-write-wins on `updatedAt`: a stale revision is counted in `skipped`. A record with schema version below 2 never overwrites a stored `tls` line (it is counted in `skipped` too). At most 100 items per batch.
          */
         post: operations["sync_voice_accounts"];
         delete?: never;
@@ -321,7 +321,7 @@ export interface components {
             accepted: number;
             /**
              * Format: uint32
-             * @description Rows deliberately ignored without error (stale account revisions).
+             * @description Records of the batch deliberately ignored without error; the platform does not say which. Per resource: accounts, a stale revision (an `updatedAt` older than the stored line's) or a record with schema version below 2 aimed at a stored `tls` line; transcripts, segments of a call that is deleted (tombstoned); calls, not used today (always 0).
              */
             skipped: number;
         };
@@ -394,7 +394,10 @@ export interface components {
              * @description Appointment times offered (`book_offered`).
              */
             count?: number | null;
-            /** @description Booked appointment start, RFC 3339 (`booked`). */
+            /**
+             * Format: date-time
+             * @description Booked appointment start, RFC 3339 (`booked`).
+             */
             start?: string | null;
         };
         /** @description One entry of a call's timeline. `kind` is an open set: unknown kinds are accepted. */
@@ -425,11 +428,20 @@ export interface components {
             direction: components["schemas"]["VoiceCallDirection"];
             /** @description The other party: caller ID, display name or SIP URI. */
             party: string;
-            /** @description First ring or dial-out, RFC 3339. */
+            /**
+             * Format: date-time
+             * @description First ring or dial-out, RFC 3339.
+             */
             ringAt: string;
-            /** @description When the call was answered, RFC 3339. */
+            /**
+             * Format: date-time
+             * @description When the call was answered, RFC 3339.
+             */
             answerAt?: string | null;
-            /** @description Terminal time, RFC 3339; the list cursor. */
+            /**
+             * Format: date-time
+             * @description Terminal time, RFC 3339; the list cursor.
+             */
             endAt: string;
             /**
              * Format: int64
@@ -453,7 +465,10 @@ export interface components {
             flowSteps?: components["schemas"]["VoiceCallFlowStep"][] | null;
             /** @description Call timeline, at most 200 entries; echoed only on the detail read. */
             events?: components["schemas"]["VoiceCallEvent"][] | null;
-            /** @description Sticky soft-delete tombstone, RFC 3339. */
+            /**
+             * Format: date-time
+             * @description Sticky soft-delete tombstone, RFC 3339.
+             */
             deletedAt?: string | null;
             /**
              * Format: uint32
@@ -511,7 +526,10 @@ export interface components {
              * @description Channel count.
              */
             channels: number;
-            /** @description Finalize time, RFC 3339; the list cursor. */
+            /**
+             * Format: date-time
+             * @description Finalize time, RFC 3339; the list cursor.
+             */
             createdAt: string;
             /**
              * Format: uint32
@@ -550,18 +568,19 @@ export interface components {
             /** @description Whether the bytes already landed on an earlier cycle. */
             bytesUploaded: boolean;
         };
-        /** @description Response of `POST /api/voice/recordings/sync`: the generic counts plus one item per row. */
+        /** @description Response of `POST /api/voice/recordings/sync`: the generic counts plus one item per applied record. */
         VoiceRecordingsSyncResponse: {
             /**
              * Format: uint32
-             * @description Rows written.
+             * @description Rows written (insert or idempotent update).
              */
             accepted: number;
             /**
              * Format: uint32
-             * @description Rows deliberately ignored.
+             * @description Recordings deliberately ignored without error: those of a call that is deleted (tombstoned). A skipped recording has no item, and the platform does not say which ones were skipped.
              */
             skipped: number;
+            /** @description One entry per applied record (new or already stored), not per record sent: a skipped recording has none, so match items to records by `sourceId`, never by position. */
             items: components["schemas"]["VoiceRecordingSyncItem"][];
         };
         /** @description One transcript segment. */
@@ -640,9 +659,15 @@ export interface components {
             keepaliveSecs?: number | null;
             /** @description Record-disclosure beep toggle. */
             disclosureEnabled: boolean;
-            /** @description Last-write-wins key, RFC 3339. */
+            /**
+             * Format: date-time
+             * @description Last-write-wins key, RFC 3339.
+             */
             updatedAt: string;
-            /** @description Soft-delete tombstone, RFC 3339. */
+            /**
+             * Format: date-time
+             * @description Soft-delete tombstone, RFC 3339.
+             */
             deletedAt?: string | null;
             /**
              * Format: uint32
@@ -1171,7 +1196,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Counts and one item per synced row. */
+            /** @description Counts and one item per applied record. */
             200: {
                 headers: {
                     [name: string]: unknown;

@@ -41,7 +41,7 @@ const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Bytes of an error body read to classify it (the kept part is cut to 500 bytes).
 const ERROR_BODY_READ_LIMIT: usize = 64 * 1024;
 
-/// What the hooks decide per operation, read from the spec by `build.rs`.
+/// What the hooks decide per operation, read from the spec by the build script (`build/`).
 #[derive(Debug)]
 pub(crate) struct OperationFacts {
     /// The operationId, as progenitor names its method (snake_case).

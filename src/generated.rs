@@ -1,4 +1,4 @@
-//! The typed client and wire types generated from `schema/openapi.json` by `build.rs`.
+//! The typed client and wire types generated from `schema/openapi.json` by the build script (`build/`).
 //!
 //! Never edit generated code: change the spec and rebuild. Lint allowances apply to this module
 //! only.

@@ -272,8 +272,11 @@ pub trait WireValidate {
     /// The first field holding an unknown enum value, if any.
     fn unknown_value(&self) -> Option<UnknownWireValue>;
 
-    /// Every field the platform would refuse, in property order; empty when the record is
-    /// sendable.
+    /// Every field the platform would refuse, in field order; empty when the record is
+    /// sendable. The generated impls report every unknown enum value (also inside an array of
+    /// enums) and every `format: date-time` string that is not RFC 3339, also in the objects a
+    /// record holds (named like `flowSteps[].start`); this default reports
+    /// [`WireValidate::unknown_value`] only.
     fn invalid_fields(&self) -> Vec<InvalidField> {
         self.unknown_value()
             .into_iter()
@@ -292,6 +295,28 @@ fn unknown(field: &'static str, value: &impl WireEnum) -> Option<UnknownWireValu
         field,
         value: value.wire().to_owned(),
     })
+}
+
+/// Pushes `field` when `value` is an enum value this version does not know.
+fn unknown_field(out: &mut Vec<InvalidField>, field: &'static str, value: &impl WireEnum) {
+    if !value.known() {
+        out.push(InvalidField {
+            field,
+            value: value.wire().to_owned(),
+            reason: InvalidReason::UnknownEnumValue,
+        });
+    }
+}
+
+/// Pushes `field` when `value`, which the spec marks `format: date-time`, is not RFC 3339.
+fn timestamp_field(out: &mut Vec<InvalidField>, field: &'static str, value: &str) {
+    if crate::calendar::parse_rfc3339(value).is_none() {
+        out.push(InvalidField {
+            field,
+            value: value.to_owned(),
+            reason: InvalidReason::NotRfc3339,
+        });
+    }
 }
 
 /// What [`WireValidate`] needs of a generated enum.

@@ -7,7 +7,7 @@ use serde_json::Value;
 use wavekat_platform_client::wire::{CliCodeExchangeRequest, CliCodeExchangeResponse};
 
 const SPEC: &str = include_str!("../schema/openapi.json");
-/// progenitor's output after build.rs shaped it (non_exhaustive, constructors).
+/// progenitor's output after the build script (`build/types.rs`) shaped it (non_exhaustive, constructors).
 const GENERATED: &str = include_str!(concat!(env!("OUT_DIR"), "/platform_api.rs"));
 
 fn root() -> &'static Path {

@@ -295,7 +295,8 @@ impl Client {
 
     /// Like [`Client::sync`] for recordings, keeping the per-item results (object-storage key,
     /// whether the bytes already landed) of every batch, in order. A record with no item was
-    /// skipped (its call is deleted): it has no bytes to upload.
+    /// skipped (its call is deleted): it has no bytes to upload. Items are one per applied
+    /// record, so match them to records by `sourceId`, not by position.
     pub async fn sync_recordings(
         &self,
         records: &[VoiceRecordingRecord],

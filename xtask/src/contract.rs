@@ -22,7 +22,14 @@
 //!   existing property becoming required → breaking; a required property becoming optional →
 //!   breaking (its Rust field becomes an `Option`, breaking code that reads or builds it);
 //!   `type`, `format`, `$ref` target, `nullable`, `readOnly`/`writeOnly` changed → breaking
-//!   (the Rust type changes, or what may be sent does); an enum value removed → breaking, added →
+//!   (the Rust type changes, or what may be sent does), except `format: date-time` added to a
+//!   string → additive: the build strips that format from progenitor's copy, so the Rust field
+//!   stays a `String`; in a response it is a promise to readers, and in a request the crate
+//!   marks with it only timestamps the platform already refused with 400 when not RFC 3339, so
+//!   what may be sent did not narrow (the client refuses them before sending instead; a format
+//!   marking a check the platform newly enforces would be breaking, which the gate cannot see:
+//!   do not add one so); `format: date-time` removed or changed stays breaking; an enum value
+//!   removed → breaking, added →
 //!   additive (the enums keep unknown values); a `oneOf`/`anyOf` member removed → breaking, added →
 //!   additive; an `allOf` member added or removed → breaking; a discriminator mapping removed or
 //!   retargeted → breaking, added → additive; a bound (`minimum`, `maxLength`, `maxItems`,
@@ -546,6 +553,19 @@ impl Diff {
                 "properties" => self.properties(at, o, n, &old_required, &new_required),
                 "required" => {} // with the properties
                 "$ref" => self.reference(&here, a, b),
+                "format"
+                    if a.is_none()
+                        && b.and_then(Value::as_str) == Some("date-time")
+                        && o.get("type").and_then(Value::as_str) == Some("string")
+                        && n.get("type").and_then(Value::as_str) == Some("string") =>
+                {
+                    self.push(
+                        Class::Additive,
+                        here,
+                        "\"date-time\" added to a string (its Rust field stays a String; \
+                         sync records are now checked against it before sending)",
+                    )
+                }
                 "type" | "format" | "nullable" | "readOnly" | "writeOnly" => {
                     self.push(Class::Breaking, here, changed(a, b, "(none)"))
                 }
@@ -766,11 +786,14 @@ mod tests {
         compare(old, new).iter().map(|d| d.to_string()).collect()
     }
 
+    fn edited_spec(edit: impl FnOnce(&mut Value)) -> Value {
+        let mut spec = released();
+        edit(&mut spec);
+        spec
+    }
+
     fn edited(edit: impl FnOnce(&mut Value)) -> Vec<String> {
-        let old = released();
-        let mut new = old.clone();
-        edit(&mut new);
-        lines(&old, &new)
+        lines(&released(), &edited_spec(edit))
     }
 
     #[test]
@@ -810,6 +833,37 @@ mod tests {
                 "breaking: components.schemas.VoiceCallRecord.properties.tenant added as required",
                 "additive: components.schemas.VoiceCallRecord.properties.partyLabel added (optional)",
             ]
+        );
+    }
+
+    #[test]
+    fn a_date_time_format_added_to_a_string_is_additive_and_any_other_format_change_breaking() {
+        let found = edited(|s| {
+            let props = &mut s["components"]["schemas"]["VoiceCallRecord"]["properties"];
+            props["ringAt"]["format"] = json!("date-time");
+            props["party"]["format"] = json!("email");
+            props["durationMs"]["format"] = json!("date-time");
+        });
+        assert_eq!(
+            found,
+            [
+                "breaking: components.schemas.VoiceCallRecord.properties.durationMs.format changed from \"int64\" to \"date-time\"",
+                "breaking: components.schemas.VoiceCallRecord.properties.party.format changed from (none) to \"email\"",
+                "additive: components.schemas.VoiceCallRecord.properties.ringAt.format \"date-time\" added to a string (its Rust field stays a String; sync records are now checked against it before sending)",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_date_time_format_removed_from_a_string_is_breaking() {
+        let old = edited_spec(|s| {
+            s["components"]["schemas"]["VoiceCallRecord"]["properties"]["ringAt"]["format"] =
+                json!("date-time");
+        });
+        let new = released();
+        assert_eq!(
+            lines(&old, &new),
+            ["breaking: components.schemas.VoiceCallRecord.properties.ringAt.format changed from \"date-time\" to (none)"]
         );
     }
 

@@ -55,7 +55,7 @@ export type VoiceRecordingsPage = components["schemas"]["VoiceRecordingsPage"];
 export type VoiceRecordingsSyncRequest = components["schemas"]["VoiceRecordingsSyncRequest"];
 /** One synced recording: its object-storage key and whether its bytes already landed. */
 export type VoiceRecordingSyncItem = components["schemas"]["VoiceRecordingSyncItem"];
-/** Response of `POST /api/voice/recordings/sync`: the generic counts plus one item per row. */
+/** Response of `POST /api/voice/recordings/sync`: the generic counts plus one item per applied record. */
 export type VoiceRecordingsSyncResponse = components["schemas"]["VoiceRecordingsSyncResponse"];
 /** One transcript segment. */
 export type VoiceTranscriptRecord = components["schemas"]["VoiceTranscriptRecord"];

@@ -905,7 +905,7 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
           "type": "integer"
         },
         "skipped": {
-          "description": "Rows deliberately ignored without error (stale account revisions).",
+          "description": "Records of the batch deliberately ignored without error; the platform does not say which. Per resource: accounts, a stale revision (an `updatedAt` older than the stored line's) or a record with schema version below 2 aimed at a stored `tls` line; transcripts, segments of a call that is deleted (tombstoned); calls, not used today (always 0).",
           "maximum": 4294967295,
           "minimum": 0,
           "type": "integer"
@@ -1636,22 +1636,23 @@ export const WIRE_SCHEMA: { readonly $id?: string; readonly $defs: Readonly<Reco
       "type": "object"
     },
     "VoiceRecordingsSyncResponse": {
-      "description": "Response of `POST /api/voice/recordings/sync`: the generic counts plus one item per row.",
+      "description": "Response of `POST /api/voice/recordings/sync`: the generic counts plus one item per applied record.",
       "properties": {
         "accepted": {
-          "description": "Rows written.",
+          "description": "Rows written (insert or idempotent update).",
           "maximum": 4294967295,
           "minimum": 0,
           "type": "integer"
         },
         "items": {
+          "description": "One entry per applied record (new or already stored), not per record sent: a skipped recording has none, so match items to records by `sourceId`, never by position.",
           "items": {
             "$ref": "#/$defs/VoiceRecordingSyncItem"
           },
           "type": "array"
         },
         "skipped": {
-          "description": "Rows deliberately ignored.",
+          "description": "Recordings deliberately ignored without error: those of a call that is deleted (tombstoned). A skipped recording has no item, and the platform does not say which ones were skipped.",
           "maximum": 4294967295,
           "minimum": 0,
           "type": "integer"
