@@ -412,3 +412,85 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("a temp dir");
     dir
 }
+
+/// A daemon's store that edits an account line right after the pusher read it, as a user
+/// renaming a line while the push is in flight would.
+struct EditsWhileInFlight {
+    inner: SqliteStore,
+    edit: Mutex<Option<wavekat_platform_client::wire::VoiceAccountRecord>>,
+}
+
+impl wavekat_platform_client::sync::PushStore for EditsWhileInFlight {
+    type Error = wavekat_platform_client::sync::SqliteStoreError;
+
+    async fn pending_accounts(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<wavekat_platform_client::wire::VoiceAccountRecord>, Self::Error> {
+        let read = self.inner.pending_accounts(limit).await?;
+        let edit = self.edit.lock().unwrap().take();
+        if let Some(edited) = edit {
+            self.inner.add::<VoiceAccounts>(&[edited]).await?;
+        }
+        Ok(read)
+    }
+    async fn pending_calls(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<wavekat_platform_client::wire::VoiceCallRecord>, Self::Error> {
+        self.inner.pending_calls(limit).await
+    }
+    async fn pending_transcripts(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<wavekat_platform_client::wire::VoiceTranscriptRecord>, Self::Error> {
+        self.inner.pending_transcripts(limit).await
+    }
+    async fn pending_recordings(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<wavekat_platform_client::wire::VoiceRecordingRecord>, Self::Error> {
+        self.inner.pending_recordings(limit).await
+    }
+    async fn pending_uploads(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<wavekat_platform_client::sync::PendingUpload>, Self::Error> {
+        self.inner.pending_uploads(limit).await
+    }
+    async fn commit(
+        &self,
+        commit: &wavekat_platform_client::sync::Commit,
+    ) -> Result<(), Self::Error> {
+        self.inner.commit(commit).await
+    }
+}
+
+#[tokio::test]
+async fn an_account_edited_while_its_old_version_is_in_flight_is_pushed_again_not_lost() {
+    let platform = platform().await;
+    let client = client_for(&platform);
+    let dir = tempdir("edit");
+    let data = dataset(&dir, "e-", 1, 0, 0, 0);
+    let store = SqliteStore::in_memory().await.expect("a store");
+    store.add::<VoiceAccounts>(&data.accounts).await.unwrap();
+    let mut renamed = data.accounts[0].clone();
+    renamed.display_name = "Renamed while in flight".into();
+    renamed.updated_at = "2026-06-01T00:00:00Z".into();
+    let daemon = EditsWhileInFlight {
+        inner: store.clone(),
+        edit: Mutex::new(Some(renamed.clone())),
+    };
+    let pusher = Pusher::new(client.clone(), daemon);
+
+    let summary = pusher.run_once().await.expect("a cycle");
+    assert_eq!(
+        summary.counts(Resource::Accounts).applied,
+        2,
+        "the old version, then the edit made while it was in flight"
+    );
+    assert_eq!(store.counts(Resource::Accounts).await.unwrap().pending, 0);
+    let lines = client.list_voice_accounts(None, None).await.unwrap();
+    assert_eq!(lines.items.len(), 1);
+    assert_eq!(lines.items[0].display_name, "Renamed while in flight");
+}

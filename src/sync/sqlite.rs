@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -96,6 +97,10 @@ pub struct SetAsideRecord {
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     path: Arc<str>,
+    /// The queue position (`seq`) of each record as `pending_*` handed it out, by resource and
+    /// `sourceId`: a commit marks a record applied only if the daemon has not queued it again
+    /// since (an account edited, a call tombstoned while its first version was in flight).
+    handed: Arc<Mutex<HashMap<(&'static str, String), i64>>>,
 }
 
 impl fmt::Debug for SqliteStore {
@@ -105,6 +110,9 @@ impl fmt::Debug for SqliteStore {
             .finish()
     }
 }
+
+/// The key under which handed-out uploads are remembered (their metadata is under `recordings`).
+const BYTES_KEY: &str = "recording bytes";
 
 fn resource_name(resource: Resource) -> &'static str {
     match resource {
@@ -138,6 +146,7 @@ impl SqliteStore {
         let store = SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             path: path.into(),
+            handed: Arc::new(Mutex::new(HashMap::new())),
         };
         store
             .call("creating the schema", |conn| {
@@ -310,25 +319,39 @@ impl SqliteStore {
         .await
     }
 
+    /// Notes the queue position of records handed out, for [`PushStore::commit`].
+    fn remember<'a>(&self, key: &'static str, rows: impl Iterator<Item = (&'a str, i64)>) {
+        if let Ok(mut handed) = self.handed.lock() {
+            for (id, seq) in rows {
+                handed.insert((key, id.to_owned()), seq);
+            }
+        }
+    }
+
     async fn pending<T: DeserializeOwned + Send + 'static>(
         &self,
         resource: &'static str,
         limit: usize,
     ) -> Result<Vec<T>, SqliteStoreError> {
         let path = Arc::clone(&self.path);
-        let rows: Vec<(String, String)> =
+        let rows: Vec<(String, String, i64)> =
             self.call_here("reading pending records", move |conn| {
                 let mut stmt = conn.prepare_cached(
-                    "SELECT source_id, record FROM push_records
+                    "SELECT source_id, record, seq FROM push_records
                      WHERE resource = ?1 AND state = 'pending' ORDER BY seq LIMIT ?2",
                 )?;
                 let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-                let rows =
-                    stmt.query_map(params![resource, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                let rows = stmt.query_map(params![resource, limit], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
                 rows.collect()
             })?;
+        self.remember(
+            resource,
+            rows.iter().map(|(id, _, seq)| (id.as_str(), *seq)),
+        );
         rows.into_iter()
-            .map(|(source_id, json)| {
+            .map(|(source_id, json, _)| {
                 serde_json::from_str(&json).map_err(|e| {
                     SqliteStoreError::new(
                         &path,
@@ -368,20 +391,25 @@ impl PushStore for SqliteStore {
 
     async fn pending_uploads(&self, limit: usize) -> Result<Vec<PendingUpload>, Self::Error> {
         let path = Arc::clone(&self.path);
-        let rows: Vec<(String, String, String)> =
+        let rows: Vec<(String, String, String, i64)> =
             self.call_here("reading pending uploads", move |conn| {
                 let mut stmt = conn.prepare_cached(
-                    "SELECT source_id, record, bytes_path FROM push_records
+                    "SELECT source_id, record, bytes_path, seq FROM push_records
                      WHERE resource = 'recordings' AND state = 'applied' AND bytes_state = 'pending'
                      ORDER BY seq LIMIT ?1",
                 )?;
                 let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-                let rows =
-                    stmt.query_map(params![limit], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                let rows = stmt.query_map(params![limit], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                })?;
                 rows.collect()
             })?;
+        self.remember(
+            BYTES_KEY,
+            rows.iter().map(|(id, _, _, seq)| (id.as_str(), *seq)),
+        );
         rows.into_iter()
-            .map(|(source_id, json, file)| {
+            .map(|(source_id, json, file, _)| {
                 let record: VoiceRecordingRecord = serde_json::from_str(&json).map_err(|e| {
                     SqliteStoreError::new(
                         &path,
@@ -399,40 +427,73 @@ impl PushStore for SqliteStore {
     }
 
     async fn commit(&self, commit: &Commit) -> Result<(), Self::Error> {
+        let bytes = commit.resource == Resource::RecordingBytes;
+        let name = resource_name(commit.resource);
+        let key = if bytes { BYTES_KEY } else { name };
+        // The position each record had when it was handed out; `None` (never handed out, e.g. a
+        // hand-written loop's commit) matches any.
+        let (applied, aside, done) = {
+            let mut handed = self.handed.lock().map_err(|_| {
+                SqliteStoreError::new(&self.path, "committing a push step", "lock poisoned")
+            })?;
+            let done: Vec<(&str, Option<i64>)> = commit
+                .skipped
+                .iter()
+                .chain(&commit.bytes_already_uploaded)
+                .map(|id| (id.as_str(), handed.get(&(key, id.clone())).copied()))
+                .collect();
+            let mut take = |id: &String| handed.remove(&(key, id.clone()));
+            let applied: Vec<(&str, Option<i64>)> = commit
+                .applied
+                .iter()
+                .map(|id| (id.as_str(), take(id)))
+                .collect();
+            let aside: Vec<(&str, Option<i64>, String)> = commit
+                .set_aside
+                .iter()
+                .map(|r| {
+                    (
+                        r.source_id.as_str(),
+                        take(&r.source_id),
+                        r.reason.to_string(),
+                    )
+                })
+                .collect();
+            (applied, aside, done)
+        };
         self.call_here("committing a push step", move |conn| {
             let tx = conn.transaction()?;
-            let name = resource_name(commit.resource);
-            let bytes = commit.resource == Resource::RecordingBytes;
             {
                 let (applied_sql, aside_sql) = if bytes {
                     (
                         "UPDATE push_records SET bytes_state = 'done'
-                         WHERE resource = ?1 AND source_id = ?2",
-                        "UPDATE push_records SET bytes_state = 'set_aside', bytes_reason = ?3
-                         WHERE resource = ?1 AND source_id = ?2",
+                         WHERE resource = ?1 AND source_id = ?2 AND seq = COALESCE(?3, seq)",
+                        "UPDATE push_records SET bytes_state = 'set_aside', bytes_reason = ?4
+                         WHERE resource = ?1 AND source_id = ?2 AND seq = COALESCE(?3, seq)",
                     )
                 } else {
                     (
                         "UPDATE push_records SET state = 'applied'
-                         WHERE resource = ?1 AND source_id = ?2",
-                        "UPDATE push_records SET state = 'set_aside', reason = ?3
-                         WHERE resource = ?1 AND source_id = ?2",
+                         WHERE resource = ?1 AND source_id = ?2 AND seq = COALESCE(?3, seq)",
+                        "UPDATE push_records SET state = 'set_aside', reason = ?4
+                         WHERE resource = ?1 AND source_id = ?2 AND seq = COALESCE(?3, seq)",
                     )
                 };
-                let mut applied = tx.prepare_cached(applied_sql)?;
-                for id in &commit.applied {
-                    applied.execute(params![name, id])?;
+                let mut applied_stmt = tx.prepare_cached(applied_sql)?;
+                for (id, seq) in &applied {
+                    applied_stmt.execute(params![name, id, seq])?;
                 }
-                let mut done = tx.prepare_cached(
+                let mut done_stmt = tx.prepare_cached(
                     "UPDATE push_records SET bytes_state = 'done'
-                     WHERE resource = 'recordings' AND source_id = ?1 AND bytes_state IS NOT NULL",
+                     WHERE resource = 'recordings' AND source_id = ?1 AND bytes_state IS NOT NULL
+                       AND seq = COALESCE(?2, seq)",
                 )?;
-                for id in commit.skipped.iter().chain(&commit.bytes_already_uploaded) {
-                    done.execute(params![id])?;
+                for (id, seq) in &done {
+                    done_stmt.execute(params![id, seq])?;
                 }
-                let mut aside = tx.prepare_cached(aside_sql)?;
-                for record in &commit.set_aside {
-                    aside.execute(params![name, record.source_id, record.reason.to_string()])?;
+                let mut aside_stmt = tx.prepare_cached(aside_sql)?;
+                for (id, seq, reason) in &aside {
+                    aside_stmt.execute(params![name, id, seq, reason])?;
                 }
             }
             tx.commit()

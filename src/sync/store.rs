@@ -191,7 +191,10 @@ impl PendingUpload {
 /// - `commit` writes everything in the [`Commit`] **atomically** (one transaction) and durably
 ///   before it returns; a crash before it returns leaves the records pending;
 /// - a record the daemon changes after it was applied (an account edited, a call tombstoned) is
-///   made pending again by the daemon itself.
+///   made pending again by the daemon itself; one it changes **while it is in flight** (handed
+///   out by `pending_*`, not yet committed) must stay pending: `commit` marks applied only the
+///   version that was handed out (keep a revision per record and compare it, as
+///   [`SqliteStore`](super::SqliteStore) does with its queue position), or the change is lost.
 ///
 /// An error from any method stops the pusher with [`PushError::Store`](super::PushError::Store);
 /// nothing is lost, the records stay as they were.
