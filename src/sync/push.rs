@@ -461,7 +461,7 @@ impl<S: PushStore + 'static> Pusher<S> {
             size_bytes,
             body,
         } = upload;
-        if let Err(detail) = body_matches(&body, size_bytes).await {
+        if let Err(detail) = body_matches(&body, size_bytes) {
             commit.set_aside.push(SetAside {
                 source_id,
                 reason: SetAsideReason::Bytes { detail },
