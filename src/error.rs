@@ -22,7 +22,7 @@ pub enum Error {
         status: u16,
         /// The request URL.
         url: String,
-        /// The response body, cut to [`ERROR_BODY_LIMIT`] bytes.
+        /// The response body, cut to [`Error::BODY_LIMIT`] bytes.
         body: String,
         /// The platform's `Retry-After`, if it sent one.
         retry_after: Option<std::time::Duration>,
@@ -37,7 +37,7 @@ pub enum Error {
         status: u16,
         /// The request URL.
         url: String,
-        /// The `Location` the answer named, cut to [`ERROR_BODY_LIMIT`] bytes; `None` when absent.
+        /// The `Location` the answer named, cut to [`Error::BODY_LIMIT`] bytes; `None` when absent.
         location: Option<String>,
     },
     /// 401: the token is finished (revoked, expired or unknown). Sign in again for a new one.
@@ -45,7 +45,7 @@ pub enum Error {
     Unauthorized {
         /// The request URL.
         url: String,
-        /// The response body, cut to [`ERROR_BODY_LIMIT`] bytes.
+        /// The response body, cut to [`Error::BODY_LIMIT`] bytes.
         body: String,
     },
     /// 401 with `reauth_required`: the token is valid but not fresh enough for this action. Sign
@@ -267,7 +267,7 @@ impl Error {
     }
 }
 
-/// Cuts `body` to at most [`ERROR_BODY_LIMIT`] bytes, backing up to a UTF-8 character boundary,
+/// Cuts `body` to at most [`Error::BODY_LIMIT`] bytes, backing up to a UTF-8 character boundary,
 /// and replaces invalid UTF-8.
 pub(crate) fn truncate_body(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);

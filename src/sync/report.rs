@@ -31,9 +31,9 @@ pub enum PushEvent<'a> {
         /// How far this attempt has got.
         progress: UploadProgress,
     },
-    /// A cycle of [`Pusher::run`] ended.
+    /// A cycle of [`Pusher::run`](super::Pusher::run) ended.
     Cycle(&'a PushSummary),
-    /// [`Pusher::run`] will try again after `after`, because of `error` (a network failure, a
+    /// [`Pusher::run`](super::Pusher::run) will try again after `after`, because of `error` (a network failure, a
     /// 5xx, a 429, … after the client's own retries were spent).
     RetryLater {
         /// Why the cycle stopped.
@@ -53,7 +53,7 @@ pub struct ResourceCounts {
     pub set_aside: usize,
 }
 
-/// What one cycle ([`Pusher::run_once`]) did.
+/// What one cycle ([`Pusher::run_once`](super::Pusher::run_once)) did.
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct PushSummary {
@@ -69,7 +69,7 @@ pub struct PushSummary {
     /// retrying later (the client's own retries were already spent). `None` when everything
     /// pending was pushed or set aside.
     pub stopped_by: Option<Error>,
-    /// The cycle ended early because [`PushHandle::shutdown`] was called.
+    /// The cycle ended early because [`PushHandle::shutdown`](super::PushHandle::shutdown) was called.
     pub shut_down: bool,
 }
 
