@@ -494,3 +494,62 @@ async fn an_account_edited_while_its_old_version_is_in_flight_is_pushed_again_no
     assert_eq!(lines.items.len(), 1);
     assert_eq!(lines.items[0].display_name, "Renamed while in flight");
 }
+
+#[tokio::test]
+async fn the_loop_backs_off_while_the_platform_is_down_and_pushes_once_it_is_back() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");
+    let addr = listener.local_addr().expect("addr");
+    drop(listener);
+    let dir = tempdir("backoff");
+    let data = dataset(&dir, "bo-", 1, 20, 0, 1);
+    let store = SqliteStore::in_memory().await.expect("a store");
+    queue(&store, &data).await;
+    let token = wavekat_platform_client::Token::new("wk_backoff");
+    let client = Client::builder(&format!("http://{addr}"))
+        .token(token.clone())
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .expect("a client");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let pusher = Pusher::new(client.clone(), store.clone())
+        .backoff(Duration::from_millis(20), Duration::from_millis(200))
+        .poll_interval(None)
+        .on_event(move |event| match event {
+            PushEvent::RetryLater { error, after } => {
+                let _ = tx.send(Some((error.is_retryable(), *after)));
+            }
+            PushEvent::Cycle(summary) if summary.is_complete() => {
+                let _ = tx.send(None);
+            }
+            _ => {}
+        });
+    let handle = pusher.handle();
+    let task = tokio::spawn(async move { pusher.run().await });
+
+    let mut waits = Vec::new();
+    for _ in 0..3 {
+        let Some(Some((retryable, after))) = rx.recv().await else {
+            panic!("expected a retry while the platform is down");
+        };
+        assert!(retryable);
+        waits.push(after);
+    }
+    assert!(
+        waits.iter().all(|w| *w <= Duration::from_millis(200)),
+        "every wait is capped: {waits:?}"
+    );
+    let platform = DevPlatform::start(DevPlatformOptions::default().listen(addr).token(token))
+        .await
+        .expect("the platform comes back");
+    loop {
+        match rx.recv().await {
+            Some(None) => break, // a complete cycle
+            Some(Some(_)) => continue,
+            None => panic!("the loop ended"),
+        }
+    }
+    handle.shutdown();
+    task.await.expect("no panic").expect("a clean stop");
+    let client = client_for(&platform);
+    assert_platform_holds(&platform, &client, &data, &[], &[]).await;
+}
