@@ -27,11 +27,6 @@ use std::time::Instant;
 use wavekat_platform_client::sync::{
     Commit, PushStore, Pusher, Resource, SqliteStore, VoiceAccounts, VoiceCalls, VoiceTranscripts,
 };
-use wavekat_platform_client::wire::{
-    VoiceAccountRecord, VoiceCallDirection, VoiceCallDisposition, VoiceCallEndReason,
-    VoiceCallRecord, VoiceRecordingRecord, VoiceTranscriptChannel, VoiceTranscriptRecord,
-    VoiceTransport,
-};
 use wavekat_platform_client::{Client, Token};
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -41,158 +36,30 @@ const CALLS: usize = 2_000;
 const TRANSCRIPTS_PER_CALL: usize = 2;
 const RECORDINGS: usize = 200;
 
-/// User + system CPU seconds of this process (every thread, the blocking pool's SQLite work
-/// included), from /proc/self/stat (Linux): in clock ticks, so to 10 ms.
-fn cpu_seconds_stat() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_comm = stat
-        .rsplit_once(") ")
-        .map(|(_, rest)| rest)
-        .unwrap_or_default();
-    let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the comm field.
-    (ticks(11) + ticks(12)) / 100.0
-}
+#[path = "../benches/process/cpu.rs"]
+mod cpu;
+#[path = "../tests/push_support/data.rs"]
+mod data;
 
-/// The same CPU time to the microsecond: the scheduler's `se.sum_exec_runtime` (milliseconds)
-/// of every live thread, from /proc/self/task/*/sched. The measured span starts no thread that
-/// ends inside it (tokio keeps its blocking threads for 10 s), so nothing is missed; the JSON
-/// line carries the /proc/self/stat figure beside it as a check. `None` without that file.
-fn cpu_seconds_threads() -> Option<f64> {
-    let mut ms = 0.0;
-    for task in std::fs::read_dir("/proc/self/task").ok()? {
-        let sched = std::fs::read_to_string(task.ok()?.path().join("sched")).ok()?;
-        let line = sched
-            .lines()
-            .find(|l| l.starts_with("se.sum_exec_runtime"))?;
-        ms += line.rsplit(':').next()?.trim().parse::<f64>().ok()?;
-    }
-    Some(ms / 1000.0)
-}
-
-/// CPU seconds so far: (precise, /proc/self/stat).
-fn cpu_seconds() -> (f64, f64) {
-    let stat = cpu_seconds_stat();
-    (cpu_seconds_threads().unwrap_or(stat), stat)
-}
-
-/// A WAV file of `len` bytes (a RIFF header, then bytes from `seed`).
-fn wav(len: usize, seed: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(len.saturating_sub(8) as u32).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    let mut x = seed | 1;
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.push(x as u8);
-    }
-    out.truncate(len);
-    out
-}
-
-fn timestamp(minute: usize) -> String {
-    let (day, rest) = (minute / 1440, minute % 1440);
-    format!(
-        "2026-05-{:02}T{:02}:{:02}:00Z",
-        1 + day % 28,
-        rest / 60,
-        rest % 60
-    )
-}
+use cpu::cpu_seconds;
 
 /// Writes the data set's WAV files under `dir` and queues every record in `store`, in push order.
 async fn prepare(dir: &Path, prefix: &str, store: &SqliteStore) -> Result<usize, BoxError> {
-    let transports = [
-        VoiceTransport::Udp,
-        VoiceTransport::Tcp,
-        VoiceTransport::Tls,
-    ];
-    let accounts: Vec<VoiceAccountRecord> = (0..ACCOUNTS)
-        .map(|i| {
-            VoiceAccountRecord::new(
-                format!("{prefix}acct-{i}"),
-                true,
-                format!("Line {i}"),
-                format!("10{i:02}"),
-                "sip.example.com".into(),
-                transports[i % transports.len()].clone(),
-                300,
-                i % 2 == 0,
-                timestamp(i),
-            )
-        })
-        .collect();
-    let mut calls = Vec::with_capacity(CALLS);
-    let mut transcripts = Vec::with_capacity(CALLS * TRANSCRIPTS_PER_CALL);
-    let mut recordings: Vec<(VoiceRecordingRecord, PathBuf)> = Vec::with_capacity(RECORDINGS);
-    for i in 0..CALLS {
-        let id = format!("{prefix}call-{i:05}");
-        calls.push(
-            VoiceCallRecord::new(
-                id.clone(),
-                format!("{prefix}acct-{}", i % ACCOUNTS),
-                if i % 3 == 0 {
-                    VoiceCallDirection::Outbound
-                } else {
-                    VoiceCallDirection::Inbound
-                },
-                format!("+6421{i:06}"),
-                timestamp(2 * i),
-                timestamp(2 * i + 1),
-                VoiceCallDisposition::Answered,
-                VoiceCallEndReason::HangupRemote,
-            )
-            .with_answer_at(timestamp(2 * i))
-            .with_duration_ms(60_000),
-        );
-        for t in 0..TRANSCRIPTS_PER_CALL {
-            transcripts.push(VoiceTranscriptRecord::new(
-                format!("{prefix}seg-{i:05}-{t}"),
-                id.clone(),
-                if t % 2 == 0 {
-                    VoiceTranscriptChannel::Local
-                } else {
-                    VoiceTranscriptChannel::Remote
-                },
-                (t * 1000) as i64,
-                (t * 1000 + 900) as i64,
-                format!("segment {t} of call {i}"),
-            ));
-        }
-        if i < RECORDINGS {
-            let size = 1024 + (i * 977) % 7168;
-            let path = dir.join(format!("{prefix}rec-{i:05}.wav"));
-            std::fs::write(&path, wav(size, i as u64 + 1))?;
-            recordings.push((
-                VoiceRecordingRecord::new(
-                    format!("{prefix}rec-{i:05}"),
-                    id,
-                    size as u64,
-                    60_000,
-                    16_000,
-                    1,
-                    timestamp(2 * i + 1),
-                ),
-                path,
-            ));
-        }
-    }
-    store.add::<VoiceAccounts>(&accounts).await?;
-    store.add::<VoiceCalls>(&calls).await?;
-    store.add::<VoiceTranscripts>(&transcripts).await?;
-    for (record, path) in &recordings {
+    let data = data::dataset(
+        dir,
+        prefix,
+        ACCOUNTS,
+        CALLS,
+        TRANSCRIPTS_PER_CALL,
+        RECORDINGS,
+    );
+    store.add::<VoiceAccounts>(&data.accounts).await?;
+    store.add::<VoiceCalls>(&data.calls).await?;
+    store.add::<VoiceTranscripts>(&data.transcripts).await?;
+    for (record, path) in &data.recordings {
         store.add_recording(record, path).await?;
     }
-    Ok(accounts.len() + calls.len() + transcripts.len() + recordings.len())
+    Ok(data.accounts.len() + data.calls.len() + data.transcripts.len() + data.recordings.len())
 }
 
 /// A commit marking every one of `ids` applied.

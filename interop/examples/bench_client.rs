@@ -21,22 +21,12 @@ use wavekat_platform_client::{
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// User + system CPU seconds of this process, from /proc/self/stat (Linux).
+#[path = "../../benches/process/cpu.rs"]
+mod cpu;
+
+/// User + system CPU seconds of this process, from /proc/self/stat (Linux), to 10 ms.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_comm = stat
-        .rsplit_once(") ")
-        .map(|(_, rest)| rest)
-        .unwrap_or_default();
-    let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the comm field.
-    (ticks(11) + ticks(12)) / 100.0
+    cpu::cpu_seconds_stat()
 }
 
 fn calls(n: usize, run: &str) -> Vec<VoiceCallRecord> {

@@ -77,37 +77,26 @@ pub(super) trait Pushed: SyncEndpoint {
     }
 }
 
-impl Pushed for VoiceAccounts {
-    const KIND: Resource = Resource::Accounts;
+/// `impl Pushed` for a resource whose answer says nothing per row: its kind and store method.
+macro_rules! pushed {
+    ($($marker:ty => $kind:ident, $pending:ident;)+) => {$(
+        impl Pushed for $marker {
+            const KIND: Resource = Resource::$kind;
 
-    fn pending<S: PushStore>(
-        store: &S,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<Self::Record>, S::Error>> + Send {
-        store.pending_accounts(limit)
-    }
+            fn pending<S: PushStore>(
+                store: &S,
+                limit: usize,
+            ) -> impl Future<Output = Result<Vec<Self::Record>, S::Error>> + Send {
+                store.$pending(limit)
+            }
+        }
+    )+};
 }
 
-impl Pushed for VoiceCalls {
-    const KIND: Resource = Resource::Calls;
-
-    fn pending<S: PushStore>(
-        store: &S,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<Self::Record>, S::Error>> + Send {
-        store.pending_calls(limit)
-    }
-}
-
-impl Pushed for VoiceTranscripts {
-    const KIND: Resource = Resource::Transcripts;
-
-    fn pending<S: PushStore>(
-        store: &S,
-        limit: usize,
-    ) -> impl Future<Output = Result<Vec<Self::Record>, S::Error>> + Send {
-        store.pending_transcripts(limit)
-    }
+pushed! {
+    VoiceAccounts => Accounts, pending_accounts;
+    VoiceCalls => Calls, pending_calls;
+    VoiceTranscripts => Transcripts, pending_transcripts;
 }
 
 impl Pushed for VoiceRecordings {

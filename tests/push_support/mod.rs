@@ -2,6 +2,10 @@
 //! files, made deterministically from a seed, and the record-by-record check of the platform.
 #![allow(dead_code)]
 
+mod data;
+
+pub use data::{dataset, Dataset};
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -9,142 +13,10 @@ use futures_util::TryStreamExt;
 use wavekat_platform_client::dev_platform::DevPlatform;
 use wavekat_platform_client::sync::{VoiceAccounts, VoiceCalls, VoiceRecordings, VoiceTranscripts};
 use wavekat_platform_client::wire::{
-    VoiceAccountRecord, VoiceAccountsQuery, VoiceCallDirection, VoiceCallDisposition,
-    VoiceCallEndReason, VoiceCallRecord, VoiceCallsQuery, VoiceRecordingRecord,
-    VoiceRecordingsQuery, VoiceTranscriptChannel, VoiceTranscriptRecord, VoiceTranscriptsQuery,
-    VoiceTransport,
+    VoiceAccountRecord, VoiceAccountsQuery, VoiceCallRecord, VoiceCallsQuery, VoiceRecordingRecord,
+    VoiceRecordingsQuery, VoiceTranscriptRecord, VoiceTranscriptsQuery,
 };
 use wavekat_platform_client::Client;
-
-/// What a daemon holds: records per resource, in the order it made them, and each recording's
-/// WAV file.
-#[derive(Debug, Clone)]
-pub struct Dataset {
-    pub accounts: Vec<VoiceAccountRecord>,
-    pub calls: Vec<VoiceCallRecord>,
-    pub transcripts: Vec<VoiceTranscriptRecord>,
-    pub recordings: Vec<(VoiceRecordingRecord, PathBuf)>,
-}
-
-/// A WAV file of `len` bytes (a RIFF header, then bytes from `seed`).
-pub fn wav(len: usize, seed: u64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len);
-    out.extend_from_slice(b"RIFF");
-    out.extend_from_slice(&(len.saturating_sub(8) as u32).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    let mut x = seed | 1;
-    while out.len() < len {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        out.push(x as u8);
-    }
-    out.truncate(len);
-    out
-}
-
-fn timestamp(minute: usize) -> String {
-    let (day, rest) = (minute / 1440, minute % 1440);
-    format!(
-        "2026-05-{:02}T{:02}:{:02}:00Z",
-        1 + day % 28,
-        rest / 60,
-        rest % 60
-    )
-}
-
-/// `calls` calls over `accounts` SIP lines, `transcripts_per_call` segments each, and
-/// `recordings` recordings (one per call, the first calls) with WAV files of 1 to 8 KiB written
-/// under `dir`. Ids start with `prefix`.
-pub fn dataset(
-    dir: &Path,
-    prefix: &str,
-    accounts: usize,
-    calls: usize,
-    transcripts_per_call: usize,
-    recordings: usize,
-) -> Dataset {
-    let transports = [
-        VoiceTransport::Udp,
-        VoiceTransport::Tcp,
-        VoiceTransport::Tls,
-    ];
-    let accounts: Vec<VoiceAccountRecord> = (0..accounts)
-        .map(|i| {
-            VoiceAccountRecord::new(
-                format!("{prefix}acct-{i}"),
-                true,
-                format!("Line {i}"),
-                format!("10{i:02}"),
-                "sip.example.com".into(),
-                transports[i % transports.len()].clone(),
-                300,
-                i % 2 == 0,
-                timestamp(i),
-            )
-        })
-        .collect();
-    let mut out = Dataset {
-        calls: Vec::with_capacity(calls),
-        transcripts: Vec::with_capacity(calls * transcripts_per_call),
-        recordings: Vec::with_capacity(recordings),
-        accounts,
-    };
-    for i in 0..calls {
-        let id = format!("{prefix}call-{i:05}");
-        let account = format!("{prefix}acct-{}", i % out.accounts.len().max(1));
-        out.calls.push(
-            VoiceCallRecord::new(
-                id.clone(),
-                account,
-                if i % 3 == 0 {
-                    VoiceCallDirection::Outbound
-                } else {
-                    VoiceCallDirection::Inbound
-                },
-                format!("+6421{i:06}"),
-                timestamp(2 * i),
-                timestamp(2 * i + 1),
-                VoiceCallDisposition::Answered,
-                VoiceCallEndReason::HangupRemote,
-            )
-            .with_answer_at(timestamp(2 * i))
-            .with_duration_ms(60_000),
-        );
-        for t in 0..transcripts_per_call {
-            out.transcripts.push(VoiceTranscriptRecord::new(
-                format!("{prefix}seg-{i:05}-{t}"),
-                id.clone(),
-                if t % 2 == 0 {
-                    VoiceTranscriptChannel::Local
-                } else {
-                    VoiceTranscriptChannel::Remote
-                },
-                (t * 1000) as i64,
-                (t * 1000 + 900) as i64,
-                format!("segment {t} of call {i}"),
-            ));
-        }
-        if i < recordings {
-            let size = 1024 + (i * 977) % 7168;
-            let path = dir.join(format!("{prefix}rec-{i:05}.wav"));
-            std::fs::write(&path, wav(size, i as u64 + 1)).expect("write a WAV file");
-            out.recordings.push((
-                VoiceRecordingRecord::new(
-                    format!("{prefix}rec-{i:05}"),
-                    id,
-                    size as u64,
-                    60_000,
-                    16_000,
-                    1,
-                    timestamp(2 * i + 1),
-                ),
-                path,
-            ));
-        }
-    }
-    out
-}
 
 /// Everything the platform holds, by `sourceId`, as JSON (tombstones included).
 pub struct PlatformView {
@@ -213,6 +85,23 @@ fn echoed<T: serde::Serialize>(record: &T, version: u32) -> serde_json::Value {
     value
 }
 
+/// The platform holds exactly `expected` of one resource, each as sent.
+fn holds_exactly<T: serde::Serialize>(
+    what: &str,
+    expected: &[T],
+    held: &BTreeMap<String, T>,
+    id: fn(&T) -> &String,
+    version: u32,
+) {
+    assert_eq!(held.len(), expected.len(), "{what} count");
+    for record in expected {
+        let on_platform = held
+            .get(id(record))
+            .unwrap_or_else(|| panic!("{what} {} lost", id(record)));
+        same(what, id(record), record, on_platform, version);
+    }
+}
+
 fn same<T: serde::Serialize>(what: &str, id: &str, sent: &T, held: &T, version: u32) {
     assert_eq!(
         echoed(held, version),
@@ -238,49 +127,31 @@ pub async fn assert_platform_holds(
         .collect();
     let call_ids: Vec<String> = call_ids.into_iter().collect();
     let view = platform_view(client, &call_ids).await;
-    assert_eq!(
-        view.accounts.len(),
-        expected.accounts.len(),
-        "account count"
+    holds_exactly(
+        "account",
+        &expected.accounts,
+        &view.accounts,
+        |r| &r.source_id,
+        2,
     );
-    for a in &expected.accounts {
-        let held = view
-            .accounts
-            .get(&a.source_id)
-            .unwrap_or_else(|| panic!("account {} lost", a.source_id));
-        same("account", &a.source_id, a, held, 2);
-    }
-    assert_eq!(view.calls.len(), expected.calls.len(), "call count");
-    for c in &expected.calls {
-        let held = view
-            .calls
-            .get(&c.source_id)
-            .unwrap_or_else(|| panic!("call {} lost", c.source_id));
-        same("call", &c.source_id, c, held, 1);
-    }
-    assert_eq!(
-        view.transcripts.len(),
-        expected.transcripts.len(),
-        "transcript count"
+    holds_exactly("call", &expected.calls, &view.calls, |r| &r.source_id, 1);
+    holds_exactly(
+        "transcript",
+        &expected.transcripts,
+        &view.transcripts,
+        |r| &r.source_id,
+        1,
     );
-    for t in &expected.transcripts {
-        let held = view
-            .transcripts
-            .get(&t.source_id)
-            .unwrap_or_else(|| panic!("transcript {} lost", t.source_id));
-        same("transcript", &t.source_id, t, held, 1);
-    }
-    assert_eq!(
-        view.recordings.len(),
-        expected.recordings.len(),
-        "recording count"
+    let recordings: Vec<VoiceRecordingRecord> =
+        expected.recordings.iter().map(|(r, _)| r.clone()).collect();
+    holds_exactly(
+        "recording",
+        &recordings,
+        &view.recordings,
+        |r| &r.source_id,
+        1,
     );
     for (r, path) in &expected.recordings {
-        let held = view
-            .recordings
-            .get(&r.source_id)
-            .unwrap_or_else(|| panic!("recording {} lost", r.source_id));
-        same("recording", &r.source_id, r, held, 1);
         if no_bytes.contains(&r.source_id) {
             assert!(
                 find_blob(platform.blobs_dir(), &r.source_id).is_none(),
