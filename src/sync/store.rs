@@ -199,7 +199,8 @@ impl PendingUpload {
 /// An error from any method stops the pusher with [`PushError::Store`](super::PushError::Store);
 /// nothing is lost, the records stay as they were.
 pub trait PushStore: Send + Sync {
-    /// The store's own error.
+    /// The store's own error (a store that cannot fail, such as one in memory, can use
+    /// [`std::convert::Infallible`]).
     type Error: std::error::Error + Send + Sync + 'static;
 
     /// Up to `limit` pending account lines, in order.
