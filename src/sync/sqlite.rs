@@ -93,6 +93,11 @@ pub struct SetAsideRecord {
 
 /// The reference [`PushStore`]: records queued by [`SqliteStore::add`] in one SQLite file (or in
 /// memory), pushed in the order they were added. Cheap to clone; clones share the connection.
+///
+/// Durability: WAL with `synchronous=NORMAL`, so every commit survives the process being killed
+/// at any point; a power loss may roll back the last commits (their records are then pushed
+/// again, which the platform's upserts make harmless). Other processes may read the file while
+/// the daemon runs.
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
