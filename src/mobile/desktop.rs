@@ -490,6 +490,7 @@ impl DesktopSession {
     /// Handles a frame on a session that is already paired, as [`DesktopSession::handle`] would,
     /// without the endpoint (so a server need not lock a shared endpoint per audio frame). The
     /// frame comes back as `Err` if the session is not paired.
+    #[cfg_attr(not(feature = "mobile-transport"), allow(dead_code))]
     pub(crate) fn handle_paired(
         &mut self,
         frame: ClientFrame,

@@ -326,6 +326,7 @@ fn plain_ascii_len(bytes: &[u8]) -> usize {
 /// copy of the base64. `None` if the frame is not in that form: decode it with
 /// [`decode_client_frame`], which refuses or accepts it as it would anyway. For a frame in that
 /// form the outcome is the one `decode_client_frame` then [`ClientFrame::audio_pcm`] give.
+#[cfg_attr(not(feature = "mobile-transport"), allow(dead_code))]
 pub(crate) fn audio_chunk_pcm_into(
     frame: &[u8],
     pcm: &mut Vec<u8>,
@@ -362,6 +363,7 @@ fn audio_chunk_text(
 /// The encoded `audio_chunk` frame for `pcm`, as `ClientFrame::audio_chunk_from_pcm(pcm)?.encode()`
 /// gives it, with the base64 written straight into the frame text (no intermediate `String`, no
 /// escape pass).
+#[cfg_attr(not(feature = "mobile-transport"), allow(dead_code))]
 pub(crate) fn encode_audio_chunk(pcm: &[u8]) -> Result<String, FrameError> {
     check_pcm_len("audio_chunk", "data", pcm.len())?;
     let data_len = base64::encoded_len(pcm.len(), true).unwrap_or(usize::MAX);
