@@ -1,0 +1,317 @@
+//! The phone end: [`connect`] pairs or resumes, then keeps the link up (pings, dead-peer timeout,
+//! reconnect with backoff and resume by key) behind a handle that writes from the caller's task
+//! when it can and through a bounded queue when it cannot (see `queue::Shared`).
+//!
+//! `handshake` opens the WebSocket and pairs or resumes, `link` is the task that keeps the link
+//! up, and `queue` holds the handles' direct writes, the bounded queue and envelope receipts.
+
+mod handshake;
+mod link;
+mod queue;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ed25519_dalek::SigningKey;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch, Notify};
+use tokio_tungstenite::WebSocketStream;
+
+use super::qr::PairingQr;
+use super::read_ahead::ReadAhead;
+use super::secure::LinkSecret;
+use super::TransportError;
+use crate::mobile::{encode_pubkey_multibase, ServerFrame};
+use handshake::{enroll, resume};
+use link::Runner;
+use queue::{Outgoing, Shared};
+
+type Ws = WebSocketStream<ReadAhead<TcpStream>>;
+/// Whether the phone accepts a plain proto-2 desktop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PhoneSecurity {
+    /// Use secure mode whenever the desktop offers it; accept plain only for a desktop that never
+    /// offered it (its QR code says so and the device holds no link secret).
+    #[default]
+    PreferSecure,
+    /// Refuse plain mode ([`TransportError::SecureModeUnavailable`]).
+    RequireSecure,
+    /// Never offer secure mode (talk to a deployed desktop exactly as a proto-2 phone does).
+    PlainOnly,
+}
+
+/// Reconnect delays: `initial`, doubling up to `max`, each with up to 25 % random jitter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// First delay.
+    pub initial: Duration,
+    /// Longest delay.
+    pub max: Duration,
+    /// Attempts after a drop before the link gives up (`None`: never).
+    pub max_attempts: Option<u32>,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Backoff {
+            initial: Duration::from_millis(10),
+            max: Duration::from_secs(10),
+            max_attempts: None,
+        }
+    }
+}
+
+/// Configuration of a phone link.
+#[derive(Debug, Clone)]
+pub struct PhoneConfig {
+    /// The desktop endpoint, `ws://host:port/api/v1/mobile/ws`.
+    pub url: String,
+    /// The agent name (`mur`).
+    pub agent: String,
+    /// Plain-mode policy.
+    pub security: PhoneSecurity,
+    /// Interval of WebSocket pings.
+    pub ping_interval: Duration,
+    /// The link is dropped (and reconnected) when nothing arrives for this long.
+    pub dead_peer_timeout: Duration,
+    /// Time for TCP connect, upgrade and handshake.
+    pub connect_timeout: Duration,
+    /// Reconnect delays.
+    pub backoff: Backoff,
+    /// How long a write may wait for room in the socket (a desktop that stopped reading) before
+    /// the link counts as broken and reconnects; the frame is kept for the next connection.
+    pub write_timeout: Duration,
+    /// Capacity of the send queue: frames waiting while the link reconnects or behind an earlier
+    /// frame (a sender writes directly otherwise).
+    pub send_queue: usize,
+    /// Capacity of the event queue.
+    pub event_queue: usize,
+}
+
+impl PhoneConfig {
+    /// Defaults for the endpoint `url` and `agent`.
+    pub fn new(url: impl Into<String>, agent: impl Into<String>) -> Self {
+        PhoneConfig {
+            url: url.into(),
+            agent: agent.into(),
+            security: PhoneSecurity::PreferSecure,
+            ping_interval: Duration::from_secs(15),
+            dead_peer_timeout: Duration::from_secs(45),
+            connect_timeout: Duration::from_secs(10),
+            backoff: Backoff::default(),
+            write_timeout: Duration::from_secs(10),
+            send_queue: 256,
+            event_queue: 256,
+        }
+    }
+}
+
+/// What the phone stores after pairing, to resume later. `Debug` hides the key and the secret.
+#[derive(Clone)]
+pub struct DeviceIdentity {
+    /// The device's signing key.
+    pub device_key: SigningKey,
+    /// Key version signed into envelopes and resume proofs.
+    pub key_version: u32,
+    /// The desktop identity (`did`) paired with, multibase.
+    pub did: String,
+    /// The link secret, if the pairing was secure; the phone then refuses plain mode.
+    pub link_secret: Option<LinkSecret>,
+}
+
+impl std::fmt::Debug for DeviceIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceIdentity")
+            .field(
+                "device",
+                &encode_pubkey_multibase(&self.device_key.verifying_key()),
+            )
+            .field("key_version", &self.key_version)
+            .field("did", &self.did)
+            .field("secure", &self.link_secret.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a link starts.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PhoneStart {
+    /// Enroll `device_key` through a scanned QR code.
+    Pair {
+        /// The QR payload.
+        qr: PairingQr,
+        /// The key to enroll.
+        device_key: SigningKey,
+    },
+    /// Resume a stored pairing.
+    Resume(DeviceIdentity),
+}
+
+/// What the link reports.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum PhoneEvent {
+    /// A reconnect paired again (resume).
+    Resumed {
+        /// Whether the link is in secure mode.
+        secure: bool,
+    },
+    /// A frame from the desktop (transcript, audio, event, channel data, …).
+    Frame(ServerFrame),
+    /// The link dropped; the phone reconnects after `retry_in`.
+    Disconnected {
+        /// Why.
+        error: TransportError,
+        /// Delay before the next attempt.
+        retry_in: Duration,
+    },
+    /// The link is over for good (fatal error, attempts exhausted or closed); the last event.
+    Closed {
+        /// Why.
+        error: TransportError,
+    },
+}
+
+/// The phone's event stream.
+#[derive(Debug)]
+pub struct PhoneEvents {
+    rx: mpsc::Receiver<PhoneEvent>,
+}
+
+impl PhoneEvents {
+    /// The next event; `None` after [`PhoneEvent::Closed`].
+    pub async fn recv(&mut self) -> Option<PhoneEvent> {
+        self.rx.recv().await
+    }
+}
+
+/// How an envelope reached the desktop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EnvelopeDelivery {
+    /// Secure mode: the desktop acknowledged processing it.
+    Acknowledged,
+    /// Plain mode: written to the socket (proto 2 has no acknowledgement).
+    Written,
+}
+
+/// Why an envelope was not delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DeliveryFailure {
+    /// The desktop reported, after a resume, that it never processed it; send it again if needed.
+    #[error("the desktop did not receive the envelope")]
+    NotDelivered,
+    /// The link dropped after it was written and the desktop kept no record of that connection.
+    #[error("the link dropped and the desktop could not say whether it received the envelope")]
+    Unknown,
+    /// The link closed for good before it was written or acknowledged.
+    #[error("the link closed before the envelope was delivered")]
+    LinkClosed,
+}
+
+type Outcome = Result<EnvelopeDelivery, DeliveryFailure>;
+
+/// The pending outcome of one envelope.
+#[derive(Debug)]
+pub struct EnvelopeReceipt {
+    rx: oneshot::Receiver<Outcome>,
+}
+
+impl EnvelopeReceipt {
+    /// Waits for the envelope's outcome.
+    pub async fn outcome(self) -> Outcome {
+        self.rx.await.unwrap_or(Err(DeliveryFailure::LinkClosed))
+    }
+}
+
+/// Sends frames over the link. Cheap to clone; the link closes when every handle is dropped or
+/// [`PhoneHandle::close`] is called.
+#[derive(Clone)]
+pub struct PhoneHandle {
+    tx: mpsc::Sender<Outgoing>,
+    shared: Arc<Shared>,
+    close: Arc<watch::Sender<bool>>,
+    device_key: SigningKey,
+    key_version: u32,
+}
+
+impl std::fmt::Debug for PhoneHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PhoneHandle")
+            .field(
+                "device",
+                &encode_pubkey_multibase(&self.device_key.verifying_key()),
+            )
+            .field("key_version", &self.key_version)
+            .field("closed", &*self.close.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Pairs or resumes; returns the link and (after enrollment) the new identity.
+///
+/// On success the background task keeps the link up. The first connection is not retried: an
+/// error here is the caller's to handle.
+pub async fn connect(
+    config: PhoneConfig,
+    start: PhoneStart,
+) -> Result<(PhoneHandle, PhoneEvents, DeviceIdentity), TransportError> {
+    let (link, identity) = match start {
+        PhoneStart::Pair { qr, device_key } => {
+            let (link, secret) =
+                tokio::time::timeout(config.connect_timeout, enroll(&config, &qr, &device_key))
+                    .await
+                    .map_err(|_| TransportError::Timeout("pairing"))??;
+            let identity = DeviceIdentity {
+                device_key,
+                key_version: 0,
+                did: qr.offer.did.clone(),
+                link_secret: secret,
+            };
+            (link, identity)
+        }
+        PhoneStart::Resume(identity) => {
+            let link =
+                tokio::time::timeout(config.connect_timeout, resume(&config, &identity, None))
+                    .await
+                    .map_err(|_| TransportError::Timeout("resuming"))??;
+            (link, identity)
+        }
+    };
+    let (tx, rx) = mpsc::channel(config.send_queue.max(1));
+    let (events_tx, events_rx) = mpsc::channel(config.event_queue.max(1));
+    let (close, close_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        writer: tokio::sync::Mutex::new(None),
+        backlog: AtomicUsize::new(0),
+        opened: AtomicU64::new(0),
+        pending: Mutex::new(VecDeque::new()),
+        held: Mutex::new(VecDeque::new()),
+        broken: Mutex::new(None),
+        broken_signal: Notify::new(),
+        write_timeout: config.write_timeout,
+    });
+    let handle = PhoneHandle {
+        tx,
+        shared: Arc::clone(&shared),
+        close: Arc::new(close),
+        device_key: identity.device_key.clone(),
+        key_version: identity.key_version,
+    };
+    let runner = Runner {
+        config,
+        identity: identity.clone(),
+        shared,
+        queue: rx,
+        events: events_tx,
+        close: close_rx,
+        unsettled: None,
+    };
+    tokio::spawn(runner.run(link));
+    Ok((handle, PhoneEvents { rx: events_rx }, identity))
+}
