@@ -94,7 +94,7 @@ mod secure;
 
 pub use desktop::{
     ConnectionHandle, ConnectionId, DesktopConfig, DesktopEvent, DesktopEvents, DesktopSecurity,
-    DisconnectReason, MobileDesktop, PairedDeviceRecord,
+    DisconnectReason, MobileDesktop, PairedDeviceRecord, DEFAULT_MAX_PRE_AUTH_BYTES,
 };
 pub use phone::{
     connect, Backoff, DeliveryFailure, DeviceIdentity, EnvelopeDelivery, EnvelopeReceipt,
