@@ -297,16 +297,16 @@ async fn accept_out_of_file_descriptors_backs_off_instead_of_spinning() {
         return;
     }
     let (desktop, mut events) = desktop_with(|_| {}).await;
-    let waiting = TcpStream::connect(desktop.local_addr())
-        .await
-        .expect("connects");
+    // The phone's socket exists before the descriptors run out; it connects after, so the
+    // endpoint's `accept` has no descriptor for it.
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
     let stat = std::fs::File::open("/proc/self/stat").expect("/proc/self/stat");
-    // Every descriptor left: `accept` now has none for the connection in the backlog.
     let mut filler = Vec::new();
     while let Ok(file) = std::fs::File::open("/dev/null") {
         filler.push(file);
     }
     assert!(!filler.is_empty());
+    let waiting = socket.connect(desktop.local_addr()).await.expect("connects");
     let before = cpu_time(&stat);
     let wall = std::time::Instant::now();
     tokio::time::sleep(Duration::from_millis(1500)).await;
