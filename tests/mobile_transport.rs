@@ -551,12 +551,10 @@ async fn a_connection_whose_handles_were_all_dropped_goes_idle_and_still_hears_i
 
 #[tokio::test]
 async fn a_wss_url_is_refused_with_its_reason_before_connecting() {
-    let identity = wavekat_platform_client::mobile::transport::DeviceIdentity {
-        device_key: SigningKey::generate(&mut OsRng),
-        key_version: 0,
-        did: "zDesktop".into(),
-        link_secret: None,
-    };
+    let identity = wavekat_platform_client::mobile::transport::DeviceIdentity::new(
+        SigningKey::generate(&mut OsRng),
+        "zDesktop",
+    );
     let config = phone_config(
         "wss://127.0.0.1:9/api/v1/mobile/ws".into(),
         PhoneSecurity::PreferSecure,

@@ -306,7 +306,10 @@ async fn accept_out_of_file_descriptors_backs_off_instead_of_spinning() {
         filler.push(file);
     }
     assert!(!filler.is_empty());
-    let waiting = socket.connect(desktop.local_addr()).await.expect("connects");
+    let waiting = socket
+        .connect(desktop.local_addr())
+        .await
+        .expect("connects");
     let before = cpu_time(&stat);
     let wall = std::time::Instant::now();
     tokio::time::sleep(Duration::from_millis(1500)).await;

@@ -87,6 +87,7 @@
 //! connection, which anyone on the path can do anyway.
 
 mod desktop;
+mod persist;
 mod phone;
 mod qr;
 mod read_ahead;

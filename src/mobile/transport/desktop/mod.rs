@@ -164,13 +164,44 @@ pub enum DisconnectReason {
     Shutdown,
 }
 
-/// A paired device with its secure-mode link secret, for persisting and restoring.
-#[derive(Debug, Clone)]
+/// A paired device with its secure-mode link secret: what a daemon persists (from
+/// [`DesktopEvent::Paired`] or [`MobileDesktop::devices`]) and hands back to
+/// [`MobileDesktop::serve`] after a restart.
+///
+/// **It holds a secret.** `Debug` redacts the link secret, but the serde form carries it, as 64
+/// hex digits; store a serialized record as you would a key. The form (JSON):
+///
+/// ```json
+/// {"device": {"pubkey": "z6Mk…", "agent": "mur", "paired_at": 1764633600},
+///  "link_secret": "9f86d081884c7d65…"}
+/// ```
+///
+/// `paired_at` is Unix seconds. `link_secret` is absent (or `null`) for a device paired in plain
+/// mode. Fields added in later versions are optional with defaults, so a stored record keeps
+/// loading; unknown fields are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PairedDeviceRecord {
     /// The device.
     pub device: PairedDevice,
     /// The link secret, if the device enrolled in secure mode.
+    #[serde(
+        default,
+        with = "super::persist::link_secret",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub link_secret: Option<LinkSecret>,
+}
+
+impl PairedDeviceRecord {
+    /// A record of `device`, with its link secret if it enrolled in secure mode (to restore a
+    /// pairing kept in another form; records from this crate come from events and serde).
+    pub fn new(device: PairedDevice, link_secret: Option<LinkSecret>) -> Self {
+        PairedDeviceRecord {
+            device,
+            link_secret,
+        }
+    }
 }
 
 /// What the endpoint reports to the daemon.
@@ -404,9 +435,7 @@ impl MobileDesktop {
             registry: Mutex::new(registry),
             events: Mutex::new(Some(events)),
             started: Instant::now(),
-            started_unix: std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
+            started_unix: super::persist::unix_now(),
             refusals,
             next_id: AtomicU64::new(1),
             shutdown,
