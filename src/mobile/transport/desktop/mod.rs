@@ -42,10 +42,11 @@ pub enum DesktopSecurity {
     RequireSecure,
 }
 
-/// Default of [`DesktopConfig::max_pre_auth_bytes`]: 8 KiB. A genuine handshake sends well under
-/// 2 KiB before pairing (its largest message, a sealed `resume_proof`, is about 600 bytes), so
-/// this leaves room for a larger handshake and a few pings, and bounds what an unauthenticated
-/// peer can make the desktop buffer to this per connection rather than a 1 MiB frame.
+/// Default of [`DesktopConfig::max_pre_auth_bytes`]: 8 KiB. A genuine secure handshake sends
+/// under 800 bytes after the upgrade and before pairing (a resume; an enrollment under 400), so
+/// this leaves ten times that for a larger handshake and a few pings, and bounds what an
+/// unauthenticated peer can make the desktop buffer to 8 KiB per connection instead of a 1 MiB
+/// frame.
 pub const DEFAULT_MAX_PRE_AUTH_BYTES: usize = 8 * 1024;
 
 /// Configuration of a [`MobileDesktop`].
