@@ -77,7 +77,8 @@ pub struct DesktopConfig {
     /// Most refused connections (past either cap above) answered at once, each with a
     /// [`close_code::BUSY`](super::close_code::BUSY) close within a short deadline; past it a
     /// refused socket is closed at once, unanswered (the phone sees a failed upgrade, which it
-    /// also retries). Refusals therefore cost bounded work however many sockets a flood opens.
+    /// also retries), and its [`DesktopEvent::Disconnected`] is dropped if the event queue is
+    /// full. Refusals therefore cost bounded work however many sockets a flood opens. Default 32.
     pub max_refusals: usize,
     /// Time a connection has from TCP accept to `paired`.
     pub handshake_timeout: Duration,
