@@ -393,7 +393,9 @@ async fn unpairing_a_device_ends_its_open_connection_and_its_phone_stops() {
 
 #[tokio::test]
 async fn an_attacker_chosen_agent_of_a_megabyte_is_cut_in_the_rejection() {
-    let (desktop, mut events) = desktop(DesktopSecurity::AllowPlain).await;
+    // The pre-auth cap (8 KiB by default) would end this connection before the agent is read;
+    // raised here, so the echo cut is what is tested.
+    let (desktop, mut events) = desktop_with(|c| c.max_pre_auth_bytes = 2 << 20).await;
     let (mut ws, _) = tokio_tungstenite::connect_async(desktop.url())
         .await
         .expect("upgrade");
@@ -549,12 +551,10 @@ async fn a_connection_whose_handles_were_all_dropped_goes_idle_and_still_hears_i
 
 #[tokio::test]
 async fn a_wss_url_is_refused_with_its_reason_before_connecting() {
-    let identity = wavekat_platform_client::mobile::transport::DeviceIdentity {
-        device_key: SigningKey::generate(&mut OsRng),
-        key_version: 0,
-        did: "zDesktop".into(),
-        link_secret: None,
-    };
+    let identity = wavekat_platform_client::mobile::transport::DeviceIdentity::new(
+        SigningKey::generate(&mut OsRng),
+        "zDesktop",
+    );
     let config = phone_config(
         "wss://127.0.0.1:9/api/v1/mobile/ws".into(),
         PhoneSecurity::PreferSecure,

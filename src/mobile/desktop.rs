@@ -154,7 +154,11 @@ impl PairingWindow {
 }
 
 /// A device enrolled with the desktop.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Serde form: `{"pubkey": "z…", "agent": "mur", "paired_at": 1764633600}` (`key` is decoded
+/// from `pubkey`, which must be a valid multibase Ed25519 key).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "PairedDeviceForm", into = "PairedDeviceForm")]
 pub struct PairedDevice {
     /// The device key, multibase, exactly as it was announced.
     pub pubkey: String,
@@ -162,8 +166,41 @@ pub struct PairedDevice {
     pub key: VerifyingKey,
     /// The agent it paired with.
     pub agent: String,
-    /// When it paired (same scale as `now`).
+    /// When it paired, on the scale of the `now` the caller passes; the transport's
+    /// `MobileDesktop` passes Unix seconds, so a persisted record keeps its meaning after a
+    /// restart.
     pub paired_at: u64,
+}
+
+/// The serde form of [`PairedDevice`].
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PairedDeviceForm {
+    pubkey: String,
+    agent: String,
+    paired_at: u64,
+}
+
+impl TryFrom<PairedDeviceForm> for PairedDevice {
+    type Error = KeyError;
+
+    fn try_from(form: PairedDeviceForm) -> Result<Self, KeyError> {
+        Ok(PairedDevice {
+            key: super::keys::decode_pubkey_multibase(&form.pubkey)?,
+            pubkey: form.pubkey,
+            agent: form.agent,
+            paired_at: form.paired_at,
+        })
+    }
+}
+
+impl From<PairedDevice> for PairedDeviceForm {
+    fn from(device: PairedDevice) -> Self {
+        PairedDeviceForm {
+            pubkey: device.pubkey,
+            agent: device.agent,
+            paired_at: device.paired_at,
+        }
+    }
 }
 
 /// The desktop's registry of paired device keys, keyed by the raw 32-byte key.

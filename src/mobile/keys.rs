@@ -1,6 +1,27 @@
-//! Multibase encoding of Ed25519 public keys: base58btc (`z` prefix) of the raw 32 key bytes.
+//! Keys: multibase encoding of Ed25519 public keys (base58btc, `z` prefix, of the raw 32 key
+//! bytes), and the key and RNG types this crate's API takes, re-exported so a consumer needs no
+//! dependency of its own on the matching `ed25519-dalek` and `rand_core` versions.
+//!
+//! ```
+//! use wavekat_platform_client::mobile::keys::{OsRng, SigningKey};
+//!
+//! let device_key = SigningKey::generate(&mut OsRng);
+//! let _public = device_key.verifying_key();
+//! ```
 
-use ed25519_dalek::VerifyingKey;
+/// An Ed25519 signature (`ed25519-dalek` 2).
+pub use ed25519_dalek::Signature;
+/// An Ed25519 signing key (`ed25519-dalek` 2): a device key, or a desktop identity.
+pub use ed25519_dalek::SigningKey;
+/// An Ed25519 public key (`ed25519-dalek` 2).
+pub use ed25519_dalek::VerifyingKey;
+/// The RNG bound this crate's API takes (`rand_core` 0.6): a cryptographically secure RNG.
+pub use rand_core::CryptoRngCore;
+/// The operating system's CSPRNG (`rand_core` 0.6), for [`SigningKey::generate`] and pairing
+/// windows.
+pub use rand_core::OsRng;
+/// The RNG traits behind [`CryptoRngCore`] (`rand_core` 0.6), for implementing your own RNG.
+pub use rand_core::{CryptoRng, RngCore};
 
 /// Why a multibase public key could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -49,7 +49,7 @@ mod desktop;
 mod envelope;
 mod error;
 mod frames;
-mod keys;
+pub mod keys;
 mod pairing;
 mod phone;
 #[cfg(feature = "schemars")]

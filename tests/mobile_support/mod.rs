@@ -260,3 +260,39 @@ pub async fn raw_plain_pair(desktop: &MobileDesktop) -> RawWs {
     raw_plain_enroll(&mut ws, qr.offer).await;
     ws
 }
+
+/// A genuine phone pairs and streams a short utterance.
+pub async fn genuine_phone_streams(desktop: &MobileDesktop, events: &mut DesktopEvents) {
+    let (phone, _phone_events, _) = pair(desktop, desktop.url(), PhoneSecurity::PreferSecure).await;
+    phone.send_audio_start(16_000).await.expect("queued");
+    phone.send_audio(&[0.25; 320]).await.expect("queued");
+    phone.send_audio_end().await.expect("queued");
+    let samples = expect_event(events, |e| match e {
+        DesktopEvent::AudioChunk { samples, .. } => Some(samples),
+        _ => None,
+    })
+    .await;
+    assert_eq!(samples, vec![0.25; 320]);
+    phone.close();
+}
+
+/// A TCP connection to `addr` from the loopback address `source` (`127.0.0.2`, `127.0.0.3`, …
+/// stand for distinct hosts on Linux without set-up).
+pub async fn tcp_from(source: std::net::Ipv4Addr, addr: std::net::SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind(std::net::SocketAddr::from((source, 0)))
+        .expect("binds the loopback source address");
+    socket.connect(addr).await.expect("connects")
+}
+
+/// A WebSocket upgrade to `desktop` from the loopback address `source`.
+pub async fn ws_from(
+    source: std::net::Ipv4Addr,
+    desktop: &MobileDesktop,
+) -> Result<tokio_tungstenite::WebSocketStream<TcpStream>, tokio_tungstenite::tungstenite::Error> {
+    let stream = tcp_from(source, desktop.local_addr()).await;
+    tokio_tungstenite::client_async(desktop.url(), stream)
+        .await
+        .map(|(ws, _)| ws)
+}

@@ -87,6 +87,7 @@
 //! connection, which anyone on the path can do anyway.
 
 mod desktop;
+mod persist;
 mod phone;
 mod qr;
 mod read_ahead;
@@ -94,7 +95,7 @@ mod secure;
 
 pub use desktop::{
     ConnectionHandle, ConnectionId, DesktopConfig, DesktopEvent, DesktopEvents, DesktopSecurity,
-    DisconnectReason, MobileDesktop, PairedDeviceRecord,
+    DisconnectReason, MobileDesktop, PairedDeviceRecord, DEFAULT_MAX_PRE_AUTH_BYTES,
 };
 pub use phone::{
     connect, Backoff, DeliveryFailure, DeviceIdentity, EnvelopeDelivery, EnvelopeReceipt,

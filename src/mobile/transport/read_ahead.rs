@@ -7,6 +7,10 @@
 //! than we ask for) it reads [`BURST_BUFFER`] bytes per `recv` into a buffer of its own. It keeps
 //! that buffer while the peer keeps streaming, and frees it at the first read after [`KEEP`]
 //! without a large one (a phone's next ping, at the latest), so an idle connection holds none.
+//!
+//! It also enforces a byte budget while one is set ([`ReadAhead::limit_reads`]): the desktop
+//! sets one from the upgrade until the phone is paired, so an unauthenticated peer can make it
+//! read no more than that, whatever the WebSocket message cap.
 
 use std::io;
 use std::pin::Pin;
@@ -36,6 +40,21 @@ pub(crate) struct ReadAhead<S> {
     /// Until when reads go through `buf`: [`KEEP`] after the last large read.
     streaming_until: Option<Instant>,
     keep: Duration,
+    /// Bytes the caller may still read while a budget is set; reading past it is an error.
+    budget: Option<usize>,
+}
+
+/// The error a read past the [`ReadAhead::limit_reads`] budget fails with (inside an
+/// [`io::Error`] of kind `InvalidData`).
+#[derive(Debug, thiserror::Error)]
+#[error("the peer sent more than its byte budget before it was authenticated")]
+pub(crate) struct ReadBudgetExceeded;
+
+/// Whether `error` is a read past the [`ReadAhead::limit_reads`] budget.
+pub(crate) fn is_budget_exceeded(error: &io::Error) -> bool {
+    error
+        .get_ref()
+        .is_some_and(|inner| inner.is::<ReadBudgetExceeded>())
 }
 
 impl<S> ReadAhead<S> {
@@ -51,7 +70,19 @@ impl<S> ReadAhead<S> {
             end: 0,
             streaming_until: None,
             keep,
+            budget: None,
         }
+    }
+
+    /// From now on, reading more than `bytes` in total fails ([`is_budget_exceeded`]), until
+    /// [`ReadAhead::lift_limit`].
+    pub(crate) fn limit_reads(&mut self, bytes: usize) {
+        self.budget = Some(bytes);
+    }
+
+    /// Removes the [`ReadAhead::limit_reads`] budget.
+    pub(crate) fn lift_limit(&mut self) {
+        self.budget = None;
     }
 
     /// Copies buffered bytes to `dst`.
@@ -70,6 +101,31 @@ impl<S> ReadAhead<S> {
 
 impl<S: AsyncRead + Unpin> AsyncRead for ReadAhead<S> {
     fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        dst: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let Some(left) = self.budget else {
+            return self.poll_read_ahead(cx, dst);
+        };
+        let before = dst.filled().len();
+        let result = self.as_mut().poll_read_ahead(cx, dst);
+        if let Poll::Ready(Ok(())) = result {
+            let read = dst.filled().len().saturating_sub(before);
+            match left.checked_sub(read) {
+                Some(left) => self.budget = Some(left),
+                None => {
+                    let error = io::Error::new(io::ErrorKind::InvalidData, ReadBudgetExceeded);
+                    return Poll::Ready(Err(error));
+                }
+            }
+        }
+        result
+    }
+}
+
+impl<S: AsyncRead + Unpin> ReadAhead<S> {
+    fn poll_read_ahead(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         dst: &mut ReadBuf<'_>,
@@ -189,6 +245,25 @@ mod tests {
         assert_eq!(received, sent);
         assert!(grew, "a full read switches to burst reads");
         assert!(reader.buf.is_empty(), "no buffer is kept after the end");
+    }
+
+    #[tokio::test]
+    async fn a_read_past_the_budget_fails_and_a_lifted_budget_reads_on() {
+        let (mut peer, socket) = tokio::io::duplex(4 * BURST_BUFFER);
+        let mut reader = ReadAhead::new(socket);
+        reader.limit_reads(10);
+        peer.write_all(b"0123456789").await.expect("written");
+        assert_eq!(read_exactly(&mut reader, 10).await, b"0123456789");
+        peer.write_all(b"x").await.expect("written");
+        let mut chunk = [0u8; 16];
+        let error = reader.read(&mut chunk).await.expect_err("past the budget");
+        assert!(is_budget_exceeded(&error), "{error}");
+        reader.lift_limit();
+        peer.write_all(&[7u8; 2 * BURST_BUFFER])
+            .await
+            .expect("written");
+        let read = read_exactly(&mut reader, 2 * BURST_BUFFER).await;
+        assert!(read.iter().all(|b| *b == 7));
     }
 
     #[tokio::test]

@@ -10,11 +10,11 @@ use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 use tokio_tungstenite::WebSocketStream;
 
-use super::accept::close_frame;
+use super::accept::{close_frame, HandshakeSlot};
 use super::handshake::EnrollContext;
 use super::{ConnectionId, DesktopEvent, DisconnectReason, Shared};
 use crate::mobile::frames::audio_chunk_pcm_into;
-use crate::mobile::transport::read_ahead::ReadAhead;
+use crate::mobile::transport::read_ahead::{is_budget_exceeded, ReadAhead};
 use crate::mobile::transport::secure::{
     LinkSecret, RecordKind, SecureError, SessionKeys, CONNECTION_NONCE_LEN,
 };
@@ -52,6 +52,8 @@ pub(super) struct Conn {
     batch: Vec<DesktopEvent>,
     /// The last audio chunk's PCM, its buffer reused for the next.
     pcm: Vec<u8>,
+    /// This connection's place in its address's count of handshakes; dropped once paired.
+    handshake_slot: Option<HandshakeSlot>,
 }
 
 /// What handling one message asks of the loop.
@@ -69,6 +71,7 @@ pub(super) async fn run_connection(
     id: ConnectionId,
     close_rx: watch::Receiver<Option<DisconnectReason>>,
     ended: watch::Sender<bool>,
+    handshake_slot: HandshakeSlot,
 ) {
     let mut conn = Conn {
         shared: Arc::clone(&shared),
@@ -86,8 +89,10 @@ pub(super) async fn run_connection(
         events: lock(&shared.events).clone(),
         batch: Vec::new(),
         pcm: Vec::new(),
+        handshake_slot: Some(handshake_slot),
     };
     let reason = conn.serve(stream, close_rx).await;
+    conn.handshake_slot = None;
     let device = conn.device.clone();
     {
         let mut registry = lock(&shared.registry);
@@ -123,6 +128,8 @@ impl Conn {
             Ok(ws) => ws,
             Err(reason) => return reason,
         };
+        // Until paired, the peer may send only this much (the 1 MiB message cap applies after).
+        ws.get_mut().limit_reads(config.max_pre_auth_bytes);
 
         let (tx, mut rx) = mpsc::channel::<Utf8Bytes>(config.send_queue.max(1));
         let mut tx = Some(tx);
@@ -139,6 +146,10 @@ impl Conn {
             if paired && !armed_for_idle {
                 // Paired: from now on the idle deadline applies, whichever is sooner.
                 armed_for_idle = true;
+                // Authenticated: the pre-auth limits no longer apply. (`paired` is already
+                // written, but nothing the phone sent after reading it has been read yet.)
+                self.handshake_slot = None;
+                ws.get_mut().lift_limit();
                 timer.as_mut().reset(last_seen + config.idle_timeout);
             }
             let flow = tokio::select! {
@@ -355,6 +366,10 @@ impl Conn {
             Some(Err(WsError::Capacity(_))) => self.reject_input(
                 DisconnectReason::FrameTooLarge,
                 "frame exceeds the size limit",
+            ),
+            Some(Err(WsError::Io(e))) if is_budget_exceeded(&e) => self.reject_input(
+                DisconnectReason::FrameTooLarge,
+                "too much sent before pairing",
             ),
             Some(Err(e)) => Flow::Close(DisconnectReason::Io(e.to_string()), Vec::new()),
             Some(Ok(message)) => self.on_message(message, tx).await,

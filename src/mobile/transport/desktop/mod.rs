@@ -10,7 +10,7 @@ mod connection;
 mod handshake;
 
 use std::collections::{HashMap, VecDeque};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -42,6 +42,13 @@ pub enum DesktopSecurity {
     RequireSecure,
 }
 
+/// Default of [`DesktopConfig::max_pre_auth_bytes`]: 8 KiB. A genuine secure handshake sends
+/// under 800 bytes after the upgrade and before pairing (a resume; an enrollment under 400), so
+/// this leaves ten times that for a larger handshake and a few pings, and bounds what an
+/// unauthenticated peer can make the desktop buffer to 8 KiB per connection instead of a 1 MiB
+/// frame.
+pub const DEFAULT_MAX_PRE_AUTH_BYTES: usize = 8 * 1024;
+
 /// Configuration of a [`MobileDesktop`].
 #[derive(Debug, Clone)]
 pub struct DesktopConfig {
@@ -51,9 +58,28 @@ pub struct DesktopConfig {
     pub identity: VerifyingKey,
     /// Plain-mode policy.
     pub security: DesktopSecurity,
-    /// Most simultaneous connections (paired or not); more are closed at once
+    /// Most simultaneous connections (paired or not); more are refused
     /// ([`DisconnectReason::TooManyConnections`]).
     pub max_connections: usize,
+    /// Most connections from one address that have not yet paired (IPv4: one address; IPv6: one
+    /// `/64`, which one host can fill with addresses); more from it are refused
+    /// ([`DisconnectReason::TooManyFromAddress`]), so one host cannot hold every slot of
+    /// [`max_connections`](Self::max_connections) for the handshake deadline. A paired
+    /// connection no longer counts. Default 64; raise it if phones reach the desktop through a
+    /// proxy, where they all share one address.
+    pub max_handshakes_per_address: usize,
+    /// Most bytes a connection may send after the WebSocket upgrade and before it is paired (the
+    /// handshake's messages and their WebSocket framing, together): past it the connection ends
+    /// ([`DisconnectReason::FrameTooLarge`]) without more being read. Default
+    /// [`DEFAULT_MAX_PRE_AUTH_BYTES`]; once paired, the 1 MiB
+    /// [`MAX_FRAME_BYTES`](crate::mobile::MAX_FRAME_BYTES) cap applies per message.
+    pub max_pre_auth_bytes: usize,
+    /// Most refused connections (past either cap above) answered at once, each with a
+    /// [`close_code::BUSY`](super::close_code::BUSY) close within a short deadline; past it a
+    /// refused socket is closed at once, unanswered (the phone sees a failed upgrade, which it
+    /// also retries), and its [`DesktopEvent::Disconnected`] is dropped if the event queue is
+    /// full. Refusals therefore cost bounded work however many sockets a flood opens. Default 32.
+    pub max_refusals: usize,
     /// Time a connection has from TCP accept to `paired`.
     pub handshake_timeout: Duration,
     /// Most frames a connection may send before it is paired (the handshake needs two).
@@ -77,6 +103,9 @@ impl DesktopConfig {
             identity: *identity,
             security: DesktopSecurity::AllowPlain,
             max_connections: 4096,
+            max_handshakes_per_address: 64,
+            max_pre_auth_bytes: DEFAULT_MAX_PRE_AUTH_BYTES,
+            max_refusals: 32,
             handshake_timeout: Duration::from_secs(10),
             max_handshake_frames: 8,
             idle_timeout: Duration::from_secs(60),
@@ -101,7 +130,8 @@ pub enum DisconnectReason {
     Rejected(DesktopRejection),
     /// A frame did not decode (a `rejected` frame was sent).
     BadFrame(FrameError),
-    /// A message exceeded the frame limit; it was not read into memory.
+    /// A message exceeded the frame limit (1 MiB), or before pairing the connection sent more
+    /// than [`DesktopConfig::max_pre_auth_bytes`]; it was not read into memory.
     FrameTooLarge,
     /// A binary message arrived on a plain connection, or text on a secure one.
     WrongMessageType,
@@ -125,6 +155,9 @@ pub enum DisconnectReason {
     Replaced,
     /// The endpoint was at [`DesktopConfig::max_connections`].
     TooManyConnections,
+    /// The peer's address already had [`DesktopConfig::max_handshakes_per_address`] connections
+    /// in handshake.
+    TooManyFromAddress,
     /// The WebSocket upgrade failed (wrong path, not a WebSocket request, I/O).
     UpgradeFailed(String),
     /// A read or write failed.
@@ -133,13 +166,44 @@ pub enum DisconnectReason {
     Shutdown,
 }
 
-/// A paired device with its secure-mode link secret, for persisting and restoring.
-#[derive(Debug, Clone)]
+/// A paired device with its secure-mode link secret: what a daemon persists (from
+/// [`DesktopEvent::Paired`] or [`MobileDesktop::devices`]) and hands back to
+/// [`MobileDesktop::serve`] after a restart.
+///
+/// **It holds a secret.** `Debug` redacts the link secret, but the serde form carries it, as 64
+/// hex digits; store a serialized record as you would a key. The form (JSON):
+///
+/// ```json
+/// {"device": {"pubkey": "z6Mk…", "agent": "mur", "paired_at": 1764633600},
+///  "link_secret": "9f86d081884c7d65…"}
+/// ```
+///
+/// `paired_at` is Unix seconds. `link_secret` is absent (or `null`) for a device paired in plain
+/// mode. Fields added in later versions are optional with defaults, so a stored record keeps
+/// loading; unknown fields are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct PairedDeviceRecord {
     /// The device.
     pub device: PairedDevice,
     /// The link secret, if the device enrolled in secure mode.
+    #[serde(
+        default,
+        with = "super::persist::link_secret",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub link_secret: Option<LinkSecret>,
+}
+
+impl PairedDeviceRecord {
+    /// A record of `device`, with its link secret if it enrolled in secure mode (to restore a
+    /// pairing kept in another form; records from this crate come from events and serde).
+    pub fn new(device: PairedDevice, link_secret: Option<LinkSecret>) -> Self {
+        PairedDeviceRecord {
+            device,
+            link_secret,
+        }
+    }
 }
 
 /// What the endpoint reports to the daemon.
@@ -284,6 +348,8 @@ struct LiveConnection {
 struct Registry {
     links: HashMap<String, LinkSecret>,
     live: HashMap<ConnectionId, LiveConnection>,
+    /// Connections not yet paired, per address group (see `accept::address_group`).
+    handshaking: HashMap<IpAddr, usize>,
     recent: HashMap<String, VecDeque<([u8; CONNECTION_NONCE_LEN], u64)>>,
 }
 
@@ -294,14 +360,22 @@ struct Shared {
     /// Taken at the end of shutdown, so the event stream ends.
     events: Mutex<Option<mpsc::Sender<DesktopEvent>>>,
     started: Instant,
+    /// Unix time (seconds) at `started`.
+    started_unix: u64,
+    /// Refusals being answered now (at most [`DesktopConfig::max_refusals`]).
+    refusals: Arc<tokio::sync::Semaphore>,
     next_id: AtomicU64,
     shutdown: watch::Sender<bool>,
     addr: SocketAddr,
 }
 
 impl Shared {
+    /// Unix seconds, but steady: the wall clock read once at start plus the monotonic time since,
+    /// so a pairing window's lifetime cannot jump with the clock while a device's `paired_at`
+    /// still means something after a restart.
     fn now(&self) -> u64 {
-        self.started.elapsed().as_secs()
+        self.started_unix
+            .saturating_add(self.started.elapsed().as_secs())
     }
 }
 
@@ -354,12 +428,17 @@ impl MobileDesktop {
         }
         let (events, rx) = mpsc::channel(config.event_queue.max(1));
         let (shutdown, _) = watch::channel(false);
+        let refusals = Arc::new(tokio::sync::Semaphore::new(
+            config.max_refusals.min(tokio::sync::Semaphore::MAX_PERMITS),
+        ));
         let shared = Arc::new(Shared {
             config,
             endpoint: Mutex::new(endpoint),
             registry: Mutex::new(registry),
             events: Mutex::new(Some(events)),
             started: Instant::now(),
+            started_unix: super::persist::unix_now(),
+            refusals,
             next_id: AtomicU64::new(1),
             shutdown,
             addr,

@@ -109,17 +109,56 @@ impl PhoneConfig {
     }
 }
 
-/// What the phone stores after pairing, to resume later. `Debug` hides the key and the secret.
-#[derive(Clone)]
+/// What the phone stores after pairing, to resume later ([`PhoneStart::Resume`]).
+///
+/// **It holds secrets**: the device's signing key and the link secret. `Debug` shows neither;
+/// the serde form carries both, each as 64 hex digits (the key as its 32-byte seed), so store a
+/// serialized identity as you would a key (the platform keystore). The form (JSON):
+///
+/// ```json
+/// {"device_key": "4ccd089b28ff96da…", "key_version": 0, "did": "z6Mk…",
+///  "link_secret": "9f86d081884c7d65…", "paired_at": 1764633600}
+/// ```
+///
+/// `paired_at` is Unix seconds (0: unknown). `link_secret` is absent (or `null`) after a plain
+/// pairing. Fields added in later versions are optional with defaults, so a stored identity
+/// keeps loading; unknown fields are ignored.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct DeviceIdentity {
     /// The device's signing key.
+    #[serde(with = "super::persist::signing_key")]
     pub device_key: SigningKey,
     /// Key version signed into envelopes and resume proofs.
+    #[serde(default)]
     pub key_version: u32,
     /// The desktop identity (`did`) paired with, multibase.
     pub did: String,
     /// The link secret, if the pairing was secure; the phone then refuses plain mode.
+    #[serde(
+        default,
+        with = "super::persist::link_secret",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub link_secret: Option<LinkSecret>,
+    /// When the device paired, Unix seconds (0 if unknown).
+    #[serde(default)]
+    pub paired_at: u64,
+}
+
+impl DeviceIdentity {
+    /// An identity of `device_key` paired in plain mode with the desktop `did` (key version 0, no
+    /// link secret, pairing time unknown): to resume a pairing kept in another form. Identities
+    /// from this crate come from [`connect`] and serde.
+    pub fn new(device_key: SigningKey, did: impl Into<String>) -> Self {
+        DeviceIdentity {
+            device_key,
+            key_version: 0,
+            did: did.into(),
+            link_secret: None,
+            paired_at: 0,
+        }
+    }
 }
 
 impl std::fmt::Debug for DeviceIdentity {
@@ -132,6 +171,7 @@ impl std::fmt::Debug for DeviceIdentity {
             .field("key_version", &self.key_version)
             .field("did", &self.did)
             .field("secure", &self.link_secret.is_some())
+            .field("paired_at", &self.paired_at)
             .finish_non_exhaustive()
     }
 }
@@ -272,6 +312,7 @@ pub async fn connect(
                 key_version: 0,
                 did: qr.offer.did.clone(),
                 link_secret: secret,
+                paired_at: super::persist::unix_now(),
             };
             (link, identity)
         }
