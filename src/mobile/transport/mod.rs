@@ -87,6 +87,7 @@
 //! connection, which anyone on the path can do anyway.
 
 mod desktop;
+mod noise;
 mod phone;
 mod qr;
 mod read_ahead;
@@ -101,15 +102,19 @@ pub use phone::{
     PhoneConfig, PhoneEvent, PhoneEvents, PhoneHandle, PhoneSecurity, PhoneStart,
 };
 pub use qr::{PairingQr, QrError};
-pub use secure::{LinkSecret, SecureError, CONNECTION_NONCE_LEN};
+pub use noise::{
+    NoisePublicKey, NoiseSecretKey, PhoneNoiseKeys, NOISE_ENROLL, NOISE_KEY_LEN, NOISE_RESUME,
+};
+pub use secure::SecureError;
 
-/// The HTTP header by which the phone offers (request) and the desktop accepts (response) secure
-/// mode version 1, each carrying its side's per-connection nonce as 64 hex digits.
-pub const NONCE_HEADER: &str = "x-wavekat-mobile-sec1-nonce";
+/// The HTTP header that carries Noise message 1 in the upgrade request (`enroll.` or `resume.`
+/// then base64url) and message 2 in the upgrade response (base64url).
+pub const NOISE_HEADER: &str = "x-wavekat-mobile-noise";
 
-/// The request header by which a resuming phone names its previous connection (its own nonce
-/// there, hex), so the desktop can report what it received on it.
-pub const PREVIOUS_HEADER: &str = "x-wavekat-mobile-previous";
+/// The upgrade response header by which the desktop refuses a connection it will not serve now
+/// (`busy`) or a handshake message it could not read (`handshake`). Unauthenticated, so the phone
+/// reads it only as "retry later", never as plain mode.
+pub const REFUSED_HEADER: &str = "x-wavekat-mobile-refused";
 
 /// WebSocket close codes the desktop sends, so the phone can classify a close.
 pub mod close_code {
@@ -154,9 +159,21 @@ pub enum TransportError {
     #[error("the device is not paired with this desktop")]
     Unpaired,
     /// Secure mode is required (by policy, the QR code or a secure pairing) but the desktop
-    /// answered in plain mode.
+    /// answered in plain mode: a desktop that lost secure mode, or someone on the path stripping
+    /// the handshake. Retryable: nothing unauthenticated ends a link for good.
     #[error("the desktop did not accept secure mode, which this link requires")]
     SecureModeUnavailable,
+    /// The desktop refused the connection before any key existed (the [`REFUSED_HEADER`]: busy,
+    /// or a handshake message it could not read). Retryable.
+    #[error("the desktop refused the connection ({0}); retry later")]
+    Refused(String),
+    /// A secure link was closed by a close frame, which is not authenticated (anyone on the path
+    /// can forge one), so its code is only reported, never obeyed. Retryable.
+    #[error("the secure link was closed (unauthenticated code {code:?})")]
+    UnauthenticatedClose {
+        /// The WebSocket close code.
+        code: Option<u16>,
+    },
     /// The desktop requires secure mode and this phone did not offer it.
     #[error("the desktop requires secure mode")]
     SecureModeRequired,
@@ -181,14 +198,20 @@ pub enum TransportError {
 }
 
 impl TransportError {
-    /// Whether reconnecting may help (`true`) or the link is over for good (`false`): unpaired,
-    /// rejected, secure-mode mismatch and bad input are fatal; I/O, timeouts and closes retry.
+    /// Whether reconnecting may help (`true`) or the link is over for good (`false`): a sealed
+    /// rejection or unpairing, a desktop that requires secure mode of a plain phone, and local
+    /// errors are fatal; everything an attacker on the path could produce (I/O, timeouts, closes,
+    /// refusals, a plain answer to a secure phone, a record that fails its check) retries.
     pub fn is_retryable(&self) -> bool {
         match self {
             TransportError::WebSocket(_)
             | TransportError::Timeout(_)
             | TransportError::DeadPeer
-            | TransportError::QueueFull => true,
+            | TransportError::QueueFull
+            | TransportError::SecureModeUnavailable
+            | TransportError::Refused(_)
+            | TransportError::UnauthenticatedClose { .. }
+            | TransportError::Secure(_) => true,
             TransportError::Closed { code } => !matches!(
                 code,
                 Some(
@@ -200,9 +223,7 @@ impl TransportError {
             ),
             TransportError::Rejected(_)
             | TransportError::Unpaired
-            | TransportError::SecureModeUnavailable
             | TransportError::SecureModeRequired
-            | TransportError::Secure(_)
             | TransportError::Frame(_)
             | TransportError::LinkClosed
             | TransportError::Audio(_) => false,
@@ -232,25 +253,13 @@ pub(crate) fn samples_to_pcm(samples: &[f32]) -> Vec<u8> {
 /// WebSocket limits shared by both ends: small eager buffers (many idle links stay cheap), and a
 /// message cap of one frame plus a record header.
 pub(crate) fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
-    let max = super::MAX_FRAME_BYTES.saturating_add(secure::RECORD_OVERHEAD);
+    let max = secure::sealed_len(super::MAX_FRAME_BYTES);
     tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
         .write_buffer_size(64 * 1024)
         .max_write_buffer_size(max.saturating_mul(2))
         .max_message_size(Some(max))
         .max_frame_size(Some(max))
-}
-
-/// Hex of a connection nonce.
-pub(crate) fn nonce_hex(nonce: &[u8; CONNECTION_NONCE_LEN]) -> String {
-    hex::encode(nonce)
-}
-
-/// Parses a header's hex connection nonce.
-pub(crate) fn parse_nonce_hex(text: &str) -> Option<[u8; CONNECTION_NONCE_LEN]> {
-    let mut out = [0u8; CONNECTION_NONCE_LEN];
-    hex::decode_to_slice(text, &mut out).ok()?;
-    Some(out)
 }
 
 /// Locks `mutex`; a panic elsewhere while it was held leaves the data as it was, which every user

@@ -23,7 +23,8 @@ use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::lock;
 use super::qr::PairingQr;
-use super::secure::{LinkSecret, SecureError, CONNECTION_NONCE_LEN};
+use super::noise::{NoisePublicKey, NoiseSecretKey};
+use super::secure::{SecureError, CONNECTION_NONCE_LEN};
 use crate::mobile::{
     DesktopEndpoint, DesktopRejection, FrameError, PairedDevice, PairingWindowConfig, ServerFrame,
     SignedEnvelope, MOBILE_WS_PATH,
@@ -49,7 +50,11 @@ pub struct DesktopConfig {
     pub agent: String,
     /// The desktop identity key, sent as `did`.
     pub identity: VerifyingKey,
-    /// Plain-mode policy.
+    /// The desktop's Noise static key. Persist it beside the identity key and pass it back on
+    /// every start: paired phones pin its public half, and resume only with its holder.
+    pub noise_key: NoiseSecretKey,
+    /// Plain-mode policy (a device paired in secure mode is never served plain, whatever this
+    /// says).
     pub security: DesktopSecurity,
     /// Most simultaneous connections (paired or not); more are closed at once
     /// ([`DisconnectReason::TooManyConnections`]).
@@ -70,11 +75,14 @@ pub struct DesktopConfig {
 }
 
 impl DesktopConfig {
-    /// Defaults for `agent` with identity key `identity`.
+    /// Defaults for `agent` with identity key `identity` and a fresh Noise key (a daemon sets
+    /// [`DesktopConfig::noise_key`] to its persisted key; a fresh one after a restart makes every
+    /// securely paired phone fail its resume).
     pub fn new(agent: impl Into<String>, identity: &VerifyingKey) -> Self {
         DesktopConfig {
             agent: agent.into(),
             identity: *identity,
+            noise_key: NoiseSecretKey::generate(),
             security: DesktopSecurity::AllowPlain,
             max_connections: 4096,
             handshake_timeout: Duration::from_secs(10),
@@ -133,13 +141,14 @@ pub enum DisconnectReason {
     Shutdown,
 }
 
-/// A paired device with its secure-mode link secret, for persisting and restoring.
+/// A paired device with its phone's Noise static public key, for persisting and restoring.
 #[derive(Debug, Clone)]
 pub struct PairedDeviceRecord {
     /// The device.
     pub device: PairedDevice,
-    /// The link secret, if the device enrolled in secure mode.
-    pub link_secret: Option<LinkSecret>,
+    /// The phone's Noise static public key, if the device enrolled in secure mode; such a device
+    /// resumes only in secure mode, proving this key.
+    pub noise_key: Option<NoisePublicKey>,
 }
 
 /// What the endpoint reports to the daemon.
@@ -153,7 +162,7 @@ pub enum DesktopEvent {
     Paired {
         /// Handle to send frames to the phone.
         connection: ConnectionHandle,
-        /// The new device and its link secret.
+        /// The new device and its Noise key.
         record: PairedDeviceRecord,
     },
     /// A paired device resumed.
@@ -282,7 +291,8 @@ struct LiveConnection {
 
 #[derive(Default)]
 struct Registry {
-    links: HashMap<String, LinkSecret>,
+    /// Each securely paired device's Noise static public key.
+    statics: HashMap<String, NoisePublicKey>,
     live: HashMap<ConnectionId, LiveConnection>,
     recent: HashMap<String, VecDeque<([u8; CONNECTION_NONCE_LEN], u64)>>,
 }
@@ -348,8 +358,8 @@ impl MobileDesktop {
                 device.agent.clone(),
                 device.paired_at,
             );
-            if let Some(secret) = record.link_secret {
-                registry.links.insert(device.pubkey.clone(), secret);
+            if let Some(key) = record.noise_key {
+                registry.statics.insert(device.pubkey.clone(), key);
             }
         }
         let (events, rx) = mpsc::channel(config.event_queue.max(1));
@@ -397,7 +407,7 @@ impl MobileDesktop {
         let offer = endpoint.open_window(&mut OsRng, now, config);
         PairingQr {
             offer,
-            secure: true,
+            noise_key: self.shared.config.noise_key.public_key().ok(),
         }
     }
 
@@ -409,7 +419,7 @@ impl MobileDesktop {
         endpoint.windows().count()
     }
 
-    /// The paired devices, with their link secrets (for persisting).
+    /// The paired devices, with their phones' Noise keys (for persisting).
     pub fn devices(&self) -> Vec<PairedDeviceRecord> {
         let endpoint = lock(&self.shared.endpoint);
         let registry = lock(&self.shared.registry);
@@ -418,7 +428,7 @@ impl MobileDesktop {
             .iter()
             .map(|device| PairedDeviceRecord {
                 device: device.clone(),
-                link_secret: registry.links.get(&device.pubkey).cloned(),
+                noise_key: registry.statics.get(&device.pubkey).copied(),
             })
             .collect()
     }
@@ -436,7 +446,7 @@ impl MobileDesktop {
         let mut waits = Vec::new();
         {
             let mut registry = lock(&self.shared.registry);
-            registry.links.remove(&removed.pubkey);
+            registry.statics.remove(&removed.pubkey);
             registry.recent.remove(&removed.pubkey);
             for live in registry.live.values() {
                 if live.device.as_deref() == Some(removed.pubkey.as_str()) {

@@ -21,7 +21,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::qr::PairingQr;
 use super::read_ahead::ReadAhead;
-use super::secure::LinkSecret;
+use super::noise::PhoneNoiseKeys;
 use super::TransportError;
 use crate::mobile::{encode_pubkey_multibase, ServerFrame};
 use handshake::{enroll, resume};
@@ -34,7 +34,7 @@ type Ws = WebSocketStream<ReadAhead<TcpStream>>;
 #[non_exhaustive]
 pub enum PhoneSecurity {
     /// Use secure mode whenever the desktop offers it; accept plain only for a desktop that never
-    /// offered it (its QR code says so and the device holds no link secret).
+    /// offered it (its QR code carries no Noise key and the device holds no Noise keys).
     #[default]
     PreferSecure,
     /// Refuse plain mode ([`TransportError::SecureModeUnavailable`]).
@@ -118,8 +118,9 @@ pub struct DeviceIdentity {
     pub key_version: u32,
     /// The desktop identity (`did`) paired with, multibase.
     pub did: String,
-    /// The link secret, if the pairing was secure; the phone then refuses plain mode.
-    pub link_secret: Option<LinkSecret>,
+    /// The Noise keys of a secure pairing (the phone's static private key and the desktop's
+    /// pinned public key); the phone then resumes only in secure mode, with that desktop.
+    pub noise: Option<PhoneNoiseKeys>,
 }
 
 impl std::fmt::Debug for DeviceIdentity {
@@ -131,7 +132,7 @@ impl std::fmt::Debug for DeviceIdentity {
             )
             .field("key_version", &self.key_version)
             .field("did", &self.did)
-            .field("secure", &self.link_secret.is_some())
+            .field("secure", &self.noise.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -263,7 +264,7 @@ pub async fn connect(
 ) -> Result<(PhoneHandle, PhoneEvents, DeviceIdentity), TransportError> {
     let (link, identity) = match start {
         PhoneStart::Pair { qr, device_key } => {
-            let (link, secret) =
+            let (link, noise) =
                 tokio::time::timeout(config.connect_timeout, enroll(&config, &qr, &device_key))
                     .await
                     .map_err(|_| TransportError::Timeout("pairing"))??;
@@ -271,7 +272,7 @@ pub async fn connect(
                 device_key,
                 key_version: 0,
                 did: qr.offer.did.clone(),
-                link_secret: secret,
+                noise,
             };
             (link, identity)
         }
