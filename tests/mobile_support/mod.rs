@@ -52,7 +52,7 @@ pub async fn pair(
 ) -> (PhoneHandle, PhoneEvents, DeviceIdentity) {
     let mut qr = desktop.open_pairing_window(PairingWindowConfig::default());
     if security == PhoneSecurity::PlainOnly {
-        qr.secure = false;
+        qr.noise_key = None;
     }
     let start = PhoneStart::Pair {
         qr,
