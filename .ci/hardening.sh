@@ -49,6 +49,17 @@ pinned=(
   # 10. the sans-IO sign-in core
   "lib signin::core::tests::a_forged_state_is_answered_400_and_decides_nothing"
   "lib signin::core::tests::a_dns_rebinding_host_cannot_deliver_the_callback"
+  # 11. secure mode: Noise and its glue (issue 20)
+  "mobile_noise_attacks a_recorded_session_stays_sealed_after_every_long_term_secret_leaks"
+  "mobile_noise_attacks an_impostor_desktop_that_knows_the_qr_token_cannot_get_a_paired_phone_to_resume"
+  "mobile_noise_attacks a_busy_desktop_is_read_as_busy_never_as_plain_by_a_securely_paired_phone"
+  "mobile_noise_attacks a_device_known_as_secure_cannot_resume_plain_under_the_default_policy"
+  "mobile_noise_attacks an_injected_unsealed_unpaired_rejection_toward_the_phone_costs_only_a_retryable_drop"
+  "mobile_noise_attacks an_unauthenticated_unpaired_close_code_toward_the_phone_costs_only_a_retryable_drop"
+  "mobile_noise_attacks an_unauthenticated_bad_input_close_code_toward_the_phone_costs_only_a_retryable_drop"
+  "mobile_noise_attacks an_injected_unsealed_rejection_toward_the_desktop_costs_only_a_retryable_drop"
+  "mobile_noise_attacks an_unauthenticated_close_code_toward_the_desktop_costs_only_a_retryable_drop"
+  "mobile_noise_attacks a_forged_resume_report_request_is_refused_and_the_desktop_keeps_its_count"
 )
 
 for entry in "${pinned[@]}"; do

@@ -97,14 +97,14 @@ pub use desktop::{
     ConnectionHandle, ConnectionId, DesktopConfig, DesktopEvent, DesktopEvents, DesktopSecurity,
     DisconnectReason, MobileDesktop, PairedDeviceRecord,
 };
+pub use noise::{
+    NoisePublicKey, NoiseSecretKey, PhoneNoiseKeys, NOISE_ENROLL, NOISE_KEY_LEN, NOISE_RESUME,
+};
 pub use phone::{
     connect, Backoff, DeliveryFailure, DeviceIdentity, EnvelopeDelivery, EnvelopeReceipt,
     PhoneConfig, PhoneEvent, PhoneEvents, PhoneHandle, PhoneSecurity, PhoneStart,
 };
 pub use qr::{PairingQr, QrError};
-pub use noise::{
-    NoisePublicKey, NoiseSecretKey, PhoneNoiseKeys, NOISE_ENROLL, NOISE_KEY_LEN, NOISE_RESUME,
-};
 pub use secure::SecureError;
 
 /// The HTTP header that carries Noise message 1 in the upgrade request (`enroll.` or `resume.`

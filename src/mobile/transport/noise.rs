@@ -157,9 +157,7 @@ fn resolver() -> FallbackResolver {
 }
 
 fn params(mode: Mode) -> Result<NoiseParams, SecureError> {
-    mode.protocol()
-        .parse()
-        .map_err(handshake_error)
+    mode.protocol().parse().map_err(handshake_error)
 }
 
 fn builder(mode: Mode) -> Result<Builder<'static>, SecureError> {

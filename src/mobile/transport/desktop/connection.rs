@@ -14,8 +14,8 @@ use super::accept::close_frame;
 use super::handshake::EnrollContext;
 use super::{ConnectionId, DesktopEvent, DisconnectReason, Shared};
 use crate::mobile::frames::audio_chunk_pcm_into;
-use crate::mobile::transport::read_ahead::ReadAhead;
 use crate::mobile::transport::noise::NoisePublicKey;
+use crate::mobile::transport::read_ahead::ReadAhead;
 use crate::mobile::transport::secure::{
     RecordKind, SecureError, SessionKeys, CONNECTION_NONCE_LEN,
 };

@@ -160,12 +160,10 @@ impl Conn {
             }
         };
         match step {
-            DesktopStep::Reply(reply) => {
-                match self.seal_or_text(&reply) {
-                    Some(m) => Flow::Send(vec![m]),
-                    None => Flow::Continue,
-                }
-            }
+            DesktopStep::Reply(reply) => match self.seal_or_text(&reply) {
+                Some(m) => Flow::Send(vec![m]),
+                None => Flow::Continue,
+            },
             DesktopStep::Paired {
                 reply,
                 device,

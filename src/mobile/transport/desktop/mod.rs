@@ -22,8 +22,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::lock;
-use super::qr::PairingQr;
 use super::noise::{NoisePublicKey, NoiseSecretKey};
+use super::qr::PairingQr;
 use super::secure::{SecureError, CONNECTION_NONCE_LEN};
 use crate::mobile::{
     DesktopEndpoint, DesktopRejection, FrameError, PairedDevice, PairingWindowConfig, ServerFrame,

@@ -47,7 +47,13 @@ struct Offer<'a> {
 /// The [`REFUSED_HEADER`] of a response, if any.
 fn refused(headers: &HeaderMap) -> Option<TransportError> {
     headers.get(REFUSED_HEADER).map(|v| {
-        TransportError::Refused(v.to_str().unwrap_or("unreadable").chars().take(32).collect())
+        TransportError::Refused(
+            v.to_str()
+                .unwrap_or("unreadable")
+                .chars()
+                .take(32)
+                .collect(),
+        )
     })
 }
 
@@ -75,8 +81,8 @@ async fn open(
         )
         .map_err(TransportError::Secure)?;
         let value = format!("{}.{}", offer.mode.word(), encode_message(&msg1));
-        let value = HeaderValue::from_str(&value)
-            .map_err(|e| TransportError::WebSocket(e.to_string()))?;
+        let value =
+            HeaderValue::from_str(&value).map_err(|e| TransportError::WebSocket(e.to_string()))?;
         request.headers_mut().insert(NOISE_HEADER, value);
         pending = Some(handshake);
     }

@@ -19,9 +19,9 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio_tungstenite::WebSocketStream;
 
+use super::noise::PhoneNoiseKeys;
 use super::qr::PairingQr;
 use super::read_ahead::ReadAhead;
-use super::noise::PhoneNoiseKeys;
 use super::TransportError;
 use crate::mobile::{encode_pubkey_multibase, ServerFrame};
 use handshake::{enroll, resume};
