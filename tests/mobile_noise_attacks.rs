@@ -248,12 +248,13 @@ async fn injected_costs_a_retryable_drop(toward_phone: bool, bytes: Vec<u8>) {
     })
     .await;
     assert!(retryable, "{dropped}");
-    expect_event(&mut phone_events, |e| match e {
-        PhoneEvent::Resumed { secure } => Some(assert!(secure)),
+    let secure = expect_event(&mut phone_events, |e| match e {
+        PhoneEvent::Resumed { secure } => Some(secure),
         PhoneEvent::Closed { error } => panic!("the link ended for good: {error:?}"),
         _ => None,
     })
     .await;
+    assert!(secure, "the link resumed in secure mode");
     assert_eq!(desktop.devices().len(), 1, "the pairing is kept");
     let receipt = phone.send_envelope(b"after".to_vec()).await.expect("sends");
     receipt.outcome().await.expect("the resumed link works");

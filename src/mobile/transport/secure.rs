@@ -228,15 +228,13 @@ impl SealKey {
             .checked_add(1)
             .ok_or(SecureError::SequenceExhausted)?;
         let mut out = vec![0u8; sealed_len(plain.len() - RECORD_HEADER_LEN)];
-        let mut nonce = self.nonce;
         let mut at = 0;
-        for piece in plain.chunks(PIECE_MAX) {
+        for (nonce, piece) in (self.nonce..).zip(plain.chunks(PIECE_MAX)) {
             let end = at + piece.len() + TAG_LEN;
             let slot = out.get_mut(at..end).ok_or(SecureError::BadMac)?;
             self.state
                 .write_message(nonce, piece, slot)
                 .map_err(|_| SecureError::BadMac)?;
-            nonce += 1;
             at = end;
         }
         self.nonce = last;
