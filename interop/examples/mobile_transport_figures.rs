@@ -176,8 +176,9 @@ async fn stream_transport(
     Ok(start.elapsed())
 }
 
-/// Per-frame AES-256-GCM for the sealed bare loop: the same AEAD the transport's secure mode
-/// uses, with a counter nonce, and nothing else (no handshake, no sequence checks, no acks).
+/// Per-frame AES-256-GCM for the sealed bare loop: exactly a Noise `AESGCM` transport message as
+/// secure mode seals it (ring's AES-256-GCM, nonce `0⁴ ‖ counter` big-endian, empty associated
+/// data), and nothing else (no handshake, no record header, no acks).
 struct BareSeal {
     key: LessSafeKey,
     counter: u64,
