@@ -11,9 +11,9 @@ use ed25519_dalek::SigningKey;
 use rand_core::OsRng;
 use sha2::{Digest as _, Sha256};
 use wavekat_platform_client::mobile::transport::{
-    connect, DesktopConfig, DesktopEvent, DesktopSecurity, DisconnectReason, MobileDesktop,
-    NoiseSecretKey, PhoneEvent, PhoneSecurity, PhoneStart, TransportError, NOISE_ENROLL,
-    NOISE_HEADER, NOISE_RESUME,
+    connect, DeliveryFailure, DesktopConfig, DesktopEvent, DesktopSecurity, DisconnectReason,
+    MobileDesktop, NoiseSecretKey, PhoneEvent, PhoneSecurity, PhoneStart, TransportError,
+    NOISE_ENROLL, NOISE_HEADER, NOISE_RESUME,
 };
 use wavekat_platform_client::mobile::PairingWindowConfig;
 
@@ -296,10 +296,28 @@ async fn a_forged_resume_report_request_is_refused_and_the_desktop_keeps_its_cou
     let (desktop, mut events) = MobileDesktop::bind("127.0.0.1:0", config)
         .await
         .expect("binds");
-    let (phone, _phone_events, phone_identity) =
-        pair(&desktop, desktop.url(), PhoneSecurity::PreferSecure).await;
-    phone.close();
-    drain(&mut events, Duration::from_millis(200)).await;
+    // The phone's link runs through a relay; an envelope is lost in it when the link is cut, so
+    // the desktop's count of what it processed there is what settles the envelope.
+    let relay = relay(desktop.local_addr()).await;
+    let mut config = phone_config(ws_url(relay.addr), PhoneSecurity::PreferSecure);
+    config.backoff.initial = Duration::from_millis(400);
+    config.backoff.max = Duration::from_millis(400);
+    let start = PhoneStart::Pair {
+        qr: desktop.open_pairing_window(PairingWindowConfig::default()),
+        device_key: SigningKey::generate(&mut OsRng),
+    };
+    let (phone, _phone_events, phone_identity) = connect(config, start).await.expect("pairs");
+    drain(&mut events, Duration::from_millis(100)).await;
+    relay.stall.store(true, std::sync::atomic::Ordering::SeqCst);
+    // The relay reads one more write before it sees the stall; this one goes through.
+    phone.send_audio_start(16_000).await.expect("sends");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let lost = phone.send_envelope(b"lost".to_vec()).await.expect("sends");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let _ = relay.cut.send(());
+    relay
+        .stall
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     // An attacker with a Noise key of its own asks for the device's report, naming any previous
     // connection (its id is computable from public bytes); it completes Noise as itself.
     let forged_static = NoiseSecretKey::generate();
@@ -368,13 +386,12 @@ async fn a_forged_resume_report_request_is_refused_and_the_desktop_keeps_its_cou
             .any(|e| matches!(e, DesktopEvent::Resumed { .. })),
         "{seen:?}"
     );
-    // The genuine phone still resumes.
-    let (phone, _events, _) = connect(
-        phone_config(desktop.url(), PhoneSecurity::PreferSecure),
-        PhoneStart::Resume(phone_identity),
-    )
-    .await
-    .expect("the genuine phone resumes");
+    // The genuine phone resumes and learns from the desktop's count that the envelope never
+    // arrived (a forgotten count would settle it as `Unknown`).
+    let outcome = tokio::time::timeout(WAIT, lost.outcome())
+        .await
+        .expect("settles");
+    assert_eq!(outcome, Err(DeliveryFailure::NotDelivered));
     phone.close();
     desktop.shutdown().await;
 }
