@@ -64,7 +64,7 @@
 //!   payload) comes back in the same response header. Keys exist once the upgrade completes: no
 //!   round trip is added. A desktop that cannot read message 1 (or knows no such open window)
 //!   answers HTTP 400 with [`REFUSED_HEADER`]` = handshake`; each enrollment message 1 spends
-//!   one of its window's attempts. A connection's id is its handshake hash.
+//!   one of its window's attempts (its `hello_proof` another, as in proto 2). A connection's id is its handshake hash.
 //! * **Records.** After the upgrade every message each way is one binary WebSocket message, a
 //!   record: its plaintext `kind (1) ‖ ack (8, BE) ‖ payload` (kind 0 a frame whose payload is
 //!   the frame's exact proto-2 JSON, 1 an ack, 2 a resume report) is cut into pieces of 65,519
