@@ -166,7 +166,12 @@ async fn an_impostor_desktop_that_knows_the_qr_token_cannot_get_a_paired_phone_t
 
 #[tokio::test]
 async fn a_busy_desktop_is_read_as_busy_never_as_plain_by_a_securely_paired_phone() {
-    let (desktop, _events) = desktop_with(|c| c.max_connections = 1).await;
+    let (desktop, _events) = desktop_with(|c| {
+        c.max_connections = 1;
+        // The slot holder never upgrades; shutdown waits for its handshake deadline.
+        c.handshake_timeout = Duration::from_secs(2);
+    })
+    .await;
     let (phone, _phone_events, identity) =
         pair(&desktop, desktop.url(), PhoneSecurity::PreferSecure).await;
     phone.close();

@@ -11,7 +11,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use super::connection::run_connection;
-use super::handshake::mark_busy;
+use super::handshake::mark_refused;
 use super::{ConnectionId, DesktopEvent, DisconnectReason, LiveConnection, Shared};
 use crate::mobile::transport::{close_code, lock, raised, ws_config};
 
@@ -62,7 +62,11 @@ pub(super) async fn accept_loop(listener: TcpListener, shared: Arc<Shared>) {
 async fn refuse_busy(shared: Arc<Shared>, stream: TcpStream, peer: SocketAddr, id: ConnectionId) {
     let upgrade = tokio::time::timeout(
         shared.config.handshake_timeout,
-        tokio_tungstenite::accept_hdr_async_with_config(stream, mark_busy, Some(ws_config())),
+        tokio_tungstenite::accept_hdr_async_with_config(
+            stream,
+            mark_refused("busy"),
+            Some(ws_config()),
+        ),
     )
     .await;
     if let Ok(Ok(mut ws)) = upgrade {

@@ -358,14 +358,19 @@ fn refusal(status: StatusCode, what: &'static str) -> ErrorResponse {
     error
 }
 
-/// The upgrade callback of a connection refused as busy: the upgrade completes (so the close
-/// code can follow) and says `busy` in the [`REFUSED_HEADER`], which a secure phone reads before
-/// it looks for secure mode, so "busy" is never read as "plain".
+/// The upgrade callback of a connection refused before it is served (`what`: `busy`, or
+/// another reason a refusal names): the upgrade completes (so the close code can follow) and
+/// names `what` in the [`REFUSED_HEADER`], which a secure phone reads before it looks for secure
+/// mode, so a refusal is never read as "plain".
 // The error type is tungstenite's HTTP response, fixed by its upgrade callback.
 #[allow(clippy::result_large_err)]
-pub(super) fn mark_busy(_: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
-    response
-        .headers_mut()
-        .insert(REFUSED_HEADER, HeaderValue::from_static("busy"));
-    Ok(response)
+pub(super) fn mark_refused(
+    what: &'static str,
+) -> impl FnOnce(&Request, Response) -> Result<Response, ErrorResponse> {
+    move |_, mut response| {
+        response
+            .headers_mut()
+            .insert(REFUSED_HEADER, HeaderValue::from_static(what));
+        Ok(response)
+    }
 }

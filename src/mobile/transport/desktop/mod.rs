@@ -111,7 +111,8 @@ pub enum DisconnectReason {
     BadFrame(FrameError),
     /// A message exceeded the frame limit; it was not read into memory.
     FrameTooLarge,
-    /// A binary message arrived on a plain connection, or text on a secure one.
+    /// A binary message arrived on a plain connection (text on a secure one is
+    /// [`DisconnectReason::Secure`] with [`SecureError::Unsealed`]).
     WrongMessageType,
     /// A secure record failed its check (forged, replayed, or from another connection).
     Secure(SecureError),

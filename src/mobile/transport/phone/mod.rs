@@ -39,7 +39,8 @@ pub enum PhoneSecurity {
     PreferSecure,
     /// Refuse plain mode ([`TransportError::SecureModeUnavailable`]).
     RequireSecure,
-    /// Never offer secure mode (talk to a deployed desktop exactly as a proto-2 phone does).
+    /// Never offer secure mode when pairing (talk to a deployed desktop exactly as a proto-2
+    /// phone does). A device that holds Noise keys still resumes only in secure mode.
     PlainOnly,
 }
 
