@@ -61,6 +61,17 @@ pinned=(
   "lib mobile::transport::read_ahead::tests::a_read_past_the_budget_fails_and_a_lifted_budget_reads_on"
   # issue 20 (Deliver 8): the persisted records
   "mobile_transport_records a_persisted_record_and_identity_never_show_their_secrets_in_debug"
+  # 11. secure mode: Noise and its glue (issue 20)
+  "mobile_noise_attacks a_recorded_session_stays_sealed_after_every_long_term_secret_leaks"
+  "mobile_noise_attacks an_impostor_desktop_that_knows_the_qr_token_cannot_get_a_paired_phone_to_resume"
+  "mobile_noise_attacks a_busy_desktop_is_read_as_busy_never_as_plain_by_a_securely_paired_phone"
+  "mobile_noise_attacks a_device_known_as_secure_cannot_resume_plain_under_the_default_policy"
+  "mobile_noise_attacks an_injected_unsealed_unpaired_rejection_toward_the_phone_costs_only_a_retryable_drop"
+  "mobile_noise_attacks an_unauthenticated_unpaired_close_code_toward_the_phone_costs_only_a_retryable_drop"
+  "mobile_noise_attacks an_unauthenticated_bad_input_close_code_toward_the_phone_costs_only_a_retryable_drop"
+  "mobile_noise_attacks an_injected_unsealed_rejection_toward_the_desktop_costs_only_a_retryable_drop"
+  "mobile_noise_attacks an_unauthenticated_close_code_toward_the_desktop_costs_only_a_retryable_drop"
+  "mobile_noise_attacks a_forged_resume_report_request_is_refused_and_the_desktop_keeps_its_count"
 )
 
 for entry in "${pinned[@]}"; do

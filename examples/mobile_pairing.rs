@@ -83,7 +83,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         device_key: SigningKey::generate(&mut OsRng),
     };
     let (phone, mut phone_events, device) = connect(phone_config, start).await?;
-    println!("phone:   paired (secure: {})", device.link_secret.is_some());
+    println!("phone:   paired (secure: {})", device.noise.is_some());
 
     // Stream 0.5 s of a 440 Hz tone at 16 kHz.
     let samples: Vec<f32> = (0..8000)

@@ -8,8 +8,8 @@ use mobile_support::*;
 use tokio::net::TcpListener;
 use wavekat_platform_client::mobile::keys::{OsRng, SigningKey};
 use wavekat_platform_client::mobile::transport::{
-    connect, DesktopConfig, DesktopEvent, DeviceIdentity, LinkSecret, MobileDesktop,
-    PairedDeviceRecord, PhoneSecurity, PhoneStart,
+    connect, DesktopConfig, DesktopEvent, DeviceIdentity, MobileDesktop, NoisePublicKey,
+    NoiseSecretKey, PairedDeviceRecord, PhoneNoiseKeys, PhoneSecurity, PhoneStart,
 };
 use wavekat_platform_client::mobile::{encode_pubkey_multibase, PairedDevice};
 
@@ -34,7 +34,7 @@ async fn a_restored_record_and_identity_resume_a_secure_link_after_a_desktop_res
         _ => None,
     })
     .await;
-    assert!(record.link_secret.is_some() && identity.link_secret.is_some());
+    assert!(record.noise_key.is_some() && identity.noise.is_some());
     // Wall-clock pairing times, meaningful after a restart.
     for paired_at in [record.device.paired_at, identity.paired_at] {
         assert!(unix_now().abs_diff(paired_at) < 60, "paired_at {paired_at}");
@@ -67,7 +67,7 @@ async fn a_restored_record_and_identity_resume_a_secure_link_after_a_desktop_res
     .await;
     assert!(
         connection.is_secure(),
-        "resumed under the restored link secret"
+        "resumed with the restored Noise keys"
     );
     phone.send_audio_start(16_000).await.expect("queued");
     phone.send_audio(&[0.125; 64]).await.expect("queued");
@@ -90,9 +90,12 @@ fn fixed() -> (PairedDeviceRecord, DeviceIdentity) {
         agent: "mur".into(),
         paired_at: 1_764_633_600,
     };
-    let record = PairedDeviceRecord::new(device, Some(LinkSecret::from_bytes([0x22; 32])));
+    let record = PairedDeviceRecord::new(device, Some(NoisePublicKey([0x33; 32])));
     let mut identity = DeviceIdentity::new(device_key, "zDesktop");
-    identity.link_secret = Some(LinkSecret::from_bytes([0x22; 32]));
+    identity.noise = Some(PhoneNoiseKeys {
+        phone: NoiseSecretKey::from_bytes([0x22; 32]),
+        desktop: NoisePublicKey([0x44; 32]),
+    });
     identity.paired_at = 1_764_633_600;
     (record, identity)
 }
@@ -106,7 +109,7 @@ fn the_serde_forms_are_the_documented_ones() {
         record,
         serde_json::json!({
             "device": {"pubkey": pubkey, "agent": "mur", "paired_at": 1_764_633_600u64},
-            "link_secret": "22".repeat(32),
+            "noise_key": NoisePublicKey([0x33; 32]).to_base64url(),
         })
     );
     let identity = serde_json::to_value(&identity).expect("serializes");
@@ -116,7 +119,10 @@ fn the_serde_forms_are_the_documented_ones() {
             "device_key": "11".repeat(32),
             "key_version": 0,
             "did": "zDesktop",
-            "link_secret": "22".repeat(32),
+            "noise": {
+                "phone_key": "22".repeat(32),
+                "desktop_key": NoisePublicKey([0x44; 32]).to_base64url(),
+            },
             "paired_at": 1_764_633_600u64,
         })
     );
@@ -150,7 +156,7 @@ fn an_older_record_loads_with_defaults_and_a_newer_ones_extra_fields_are_ignored
         ),
     ] {
         let loaded: PairedDeviceRecord = serde_json::from_str(&text).expect("loads");
-        assert_eq!(loaded.link_secret, None);
+        assert_eq!(loaded.noise_key, None);
         assert_eq!(loaded.device.key, record.device.key);
     }
     let identity: DeviceIdentity = serde_json::from_str(&format!(
@@ -159,7 +165,7 @@ fn an_older_record_loads_with_defaults_and_a_newer_ones_extra_fields_are_ignored
     ))
     .expect("loads");
     assert_eq!((identity.key_version, identity.paired_at), (0, 0));
-    assert!(identity.link_secret.is_none());
+    assert!(identity.noise.is_none());
 }
 
 #[test]
@@ -167,10 +173,10 @@ fn a_malformed_secret_or_key_is_refused_naming_its_field() {
     let (record, _) = fixed();
     let pubkey = &record.device.pubkey;
     let short = format!(
-        r#"{{"device":{{"pubkey":"{pubkey}","agent":"mur","paired_at":5}},"link_secret":"abcd"}}"#
+        r#"{{"device":{{"pubkey":"{pubkey}","agent":"mur","paired_at":5}},"noise_key":"abcd"}}"#
     );
     let error = serde_json::from_str::<PairedDeviceRecord>(&short).expect_err("refused");
-    assert!(error.to_string().contains("link_secret"), "{error}");
+    assert!(error.to_string().contains("noise_key"), "{error}");
     let bad_key = r#"{"device":{"pubkey":"zzz","agent":"mur","paired_at":5}}"#;
     let error = serde_json::from_str::<PairedDeviceRecord>(bad_key).expect_err("refused");
     assert!(

@@ -122,7 +122,9 @@ async fn pair(
     security: PhoneSecurity,
 ) -> Result<(PhoneHandle, PhoneEvents)> {
     let mut qr = desktop.open_pairing_window(PairingWindowConfig::default());
-    qr.secure = security != PhoneSecurity::PlainOnly;
+    if security == PhoneSecurity::PlainOnly {
+        qr.noise_key = None;
+    }
     let mut config = PhoneConfig::new(url, "mur");
     config.security = security;
     let (phone, events, _) = connect(
@@ -174,8 +176,9 @@ async fn stream_transport(
     Ok(start.elapsed())
 }
 
-/// Per-frame AES-256-GCM for the sealed bare loop: the same AEAD the transport's secure mode
-/// uses, with a counter nonce, and nothing else (no handshake, no sequence checks, no acks).
+/// Per-frame AES-256-GCM for the sealed bare loop: exactly a Noise `AESGCM` transport message as
+/// secure mode seals it (ring's AES-256-GCM, nonce `0⁴ ‖ counter` big-endian, empty associated
+/// data), and nothing else (no handshake, no record header, no acks).
 struct BareSeal {
     key: LessSafeKey,
     counter: u64,
@@ -746,7 +749,7 @@ async fn streaming_split() -> Result<()> {
 async fn split_desktop() -> Result<()> {
     let (desk, events) = desktop().await?;
     let mut plain_qr = desk.open_pairing_window(PairingWindowConfig::default());
-    plain_qr.secure = false;
+    plain_qr.noise_key = None;
     let secure_qr = desk.open_pairing_window(PairingWindowConfig::default());
     let (bare_url, bare_done) = bare_server(false).await?;
     let (handoff_url, handoff_done) = bare_server(true).await?;

@@ -315,8 +315,8 @@ impl DesktopEndpoint {
     }
 
     /// Spends one proof attempt of window `wid` at `now` without a proof to check (a secure-mode
-    /// `hello_proof` whose record MAC, keyed by the token, failed: a wrong-token guess like any
-    /// other). Returns the window's state error if it is not open.
+    /// Noise message 1, whose answer tells the sender whether its PSK, the token, was right: a
+    /// guess like any other). Returns the window's state error if it is not open.
     #[cfg_attr(not(feature = "mobile-transport"), allow(dead_code))]
     pub(crate) fn spend_attempt(&mut self, wid: &str, now: u64) -> Result<(), DesktopRejection> {
         let window = self

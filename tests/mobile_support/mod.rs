@@ -52,7 +52,7 @@ pub async fn pair(
 ) -> (PhoneHandle, PhoneEvents, DeviceIdentity) {
     let mut qr = desktop.open_pairing_window(PairingWindowConfig::default());
     if security == PhoneSecurity::PlainOnly {
-        qr.secure = false;
+        qr.noise_key = None;
     }
     let start = PhoneStart::Pair {
         qr,
@@ -139,12 +139,52 @@ pub fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// An unmasked WebSocket server frame (`opcode` 1 text, 8 close), as a LAN attacker would write
+/// it into the desktop's TCP stream toward the phone (payloads under 126 bytes).
+pub fn server_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x80 | opcode, payload.len() as u8];
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The payloads of the masked client frames in `bytes` (what a phone sent after its upgrade
+/// request), in order.
+pub fn client_payloads(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
+    let mut out = Vec::new();
+    while bytes.len() >= 6 {
+        let opcode = bytes[0] & 0x0f;
+        let (len, mut at) = match bytes[1] & 0x7f {
+            126 => (u16::from_be_bytes([bytes[2], bytes[3]]) as usize, 4),
+            127 => (
+                u64::from_be_bytes(bytes[2..10].try_into().expect("8")) as usize,
+                10,
+            ),
+            n => (n as usize, 2),
+        };
+        let mask = [bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]];
+        at += 4;
+        if bytes.len() < at + len {
+            break;
+        }
+        let payload = bytes[at..at + len]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| b ^ mask[i % 4]);
+        out.push((opcode, payload.collect()));
+        bytes = &bytes[at + len..];
+    }
+    out
+}
+
 /// A byte relay between phones and the desktop on 127.0.0.1. `inject` writes bytes into the
 /// phone→desktop direction of the live connection; `cut` closes every live connection; while
 /// `stall` is set the relay stops reading what phones send (a desktop that stopped reading).
+/// `inject_down` writes into the desktop→phone direction; `recorded` holds every byte phones sent.
 pub struct Relay {
     pub addr: std::net::SocketAddr,
     pub inject: mpsc::UnboundedSender<Vec<u8>>,
+    pub inject_down: mpsc::UnboundedSender<Vec<u8>>,
+    pub recorded: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
     pub cut: tokio::sync::broadcast::Sender<()>,
     pub stall: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
@@ -153,6 +193,9 @@ pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("relay binds");
     let addr = listener.local_addr().expect("relay address");
     let (inject, mut inject_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (inject_down, mut inject_down_rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let recorded = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record = std::sync::Arc::clone(&recorded);
     let (cut, _) = tokio::sync::broadcast::channel(4);
     let cut_tx = cut.clone();
     let stall = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -165,12 +208,21 @@ pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
                 let _ = forwarder.send(bytes);
             }
         });
+        let (down_tx, _) = tokio::sync::broadcast::channel::<Vec<u8>>(16);
+        let down_forwarder = down_tx.clone();
+        tokio::spawn(async move {
+            while let Some(bytes) = inject_down_rx.recv().await {
+                let _ = down_forwarder.send(bytes);
+            }
+        });
         while let Ok((phone, _)) = listener.accept().await {
             let Ok(desktop) = TcpStream::connect(upstream).await else {
                 continue;
             };
             let mut cut_rx = cut_tx.subscribe();
             let mut inject_rx = inject_tx.subscribe();
+            let mut down_rx = down_tx.subscribe();
+            let record = std::sync::Arc::clone(&record);
             let stalled = std::sync::Arc::clone(&stalled);
             tokio::spawn(async move {
                 let (mut pr, mut pw) = phone.into_split();
@@ -184,6 +236,7 @@ pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
                         tokio::select! {
                             n = pr.read(&mut buf) => {
                                 let n = match n { Ok(0) | Err(_) => break, Ok(n) => n };
+                                record.lock().expect("record").extend_from_slice(&buf[..n]);
                                 if dw.write_all(&buf[..n]).await.is_err() { break; }
                             }
                             Ok(bytes) = inject_rx.recv() => {
@@ -195,12 +248,14 @@ pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
                 let down = async {
                     let mut buf = vec![0u8; 64 * 1024];
                     loop {
-                        let n = match dr.read(&mut buf).await {
-                            Ok(0) | Err(_) => break,
-                            Ok(n) => n,
-                        };
-                        if pw.write_all(&buf[..n]).await.is_err() {
-                            break;
+                        tokio::select! {
+                            n = dr.read(&mut buf) => {
+                                let n = match n { Ok(0) | Err(_) => break, Ok(n) => n };
+                                if pw.write_all(&buf[..n]).await.is_err() { break; }
+                            }
+                            Ok(bytes) = down_rx.recv() => {
+                                if pw.write_all(&bytes).await.is_err() { break; }
+                            }
                         }
                     }
                 };
@@ -215,6 +270,8 @@ pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
     Relay {
         addr,
         inject,
+        inject_down,
+        recorded,
         cut,
         stall,
     }

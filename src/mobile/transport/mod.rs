@@ -38,55 +38,86 @@
 //! # Secure mode
 //!
 //! Plain proto 2 authenticates only the handshake: after `paired`, whoever holds the socket can
-//! inject `audio_chunk` or `channel_query` frames, and the resume challenge is bound neither to
-//! the desktop's identity nor to the connection, so a relay can resume as the phone. Secure mode
-//! closes both holes with a session key bound to the handshake, and an AEAD tag and a sequence number on
-//! every frame after it. It keeps the proto-2 frames (every frame is still the same JSON) and adds
-//! no round trip.
+//! inject frames, and nothing authenticates the desktop. Secure mode runs a standard Noise
+//! handshake in the WebSocket upgrade and carries every frame as a Noise transport message.
+//! Everything below is what a second implementation needs (`.ci/noise_phone/` is one).
 //!
-//! * **Negotiation.** The phone sends a fresh 32-byte nonce `Np` (hex) in the [`NONCE_HEADER`]
-//!   upgrade request header. A desktop that speaks secure mode answers with its own fresh nonce
-//!   `Nd` in the same response header. A deployed desktop ignores the header and the link is plain
-//!   proto 2. (A header rather than a WebSocket subprotocol: a client that asks for a subprotocol
-//!   must fail the upgrade when the server selects none, which would cost a deployed desktop a
-//!   second connection.)
-//! * **Downgrade.** The pairing QR ([`PairingQr`]) says whether the desktop offers secure mode,
-//!   and a phone that enrolled securely keeps a [`LinkSecret`]; either makes the phone refuse a
-//!   plain answer ([`TransportError::SecureModeUnavailable`]). [`PhoneSecurity::RequireSecure`]
-//!   refuses plain always; [`DesktopSecurity::RequireSecure`] makes the desktop refuse phones
-//!   that do not offer it.
-//! * **Link secret.** A secure enrollment derives `L = HMAC-SHA256(token, "wavekat-mobile-sec1/link"
-//!   ‖ proto-2 phone→daemon transcript)`: only the phone that scanned the QR and the desktop that
-//!   showed it know the token, and the transcript names the desktop's `did`, the window, the
-//!   device key and the `pair_challenge` nonce. Both ends keep `L` for resumes.
-//! * **Session keys.** Each direction's key is `HMAC-SHA256(K, "wavekat-mobile-sec1/session" ‖ kind
-//!   ‖ did ‖ device key ‖ Np ‖ Nd ‖ binding ‖ direction)` (each variable field length-prefixed),
-//!   where for an enrollment `K = L` and the binding is the `pair_challenge` nonce, and for a
-//!   resume `K` is the stored `L` and the binding is the desktop's `challenge` string. The keys
-//!   therefore belong to one desktop identity, one device, one connection (both nonces) and one
-//!   handshake.
-//! * **Records.** From the phone's `hello_proof` / `resume_proof` on, and from the desktop's
-//!   `paired` on, every message is a binary WebSocket message `kind (1) ‖ seq (8, BE) ‖ ack (8,
-//!   BE) ‖ ciphertext ‖ tag (16)`: AES-256-GCM under the direction key, with nonce `0⁴ ‖ seq` and
-//!   the 17 header bytes as associated data. The plaintext of a frame record is the frame's exact
-//!   proto-2 JSON. Sequence numbers start at 0 and must arrive exactly in order (each direction
-//!   has its own key, so no nonce repeats under a key; a side that would wrap stops with
-//!   [`SecureError::SequenceExhausted`]); `ack` is how many records the sender has opened, so the
-//!   phone learns which envelopes the desktop processed. After a resume the desktop reports how
-//!   many records of the phone's previous connection it processed, and the phone settles every
-//!   envelope sent there as delivered or failed (never silently lost, never sent twice). An AEAD
-//!   rather than a MAC alone: on an 8.5 KB audio frame AES-256-GCM costs about a fifth of
-//!   HMAC-SHA256, and frames are no longer readable on the LAN.
-//! * **What it stops.** A frame injected after pairing has no valid tag (refused,
-//!   [`DisconnectReason::Secure`]). A relay that resumes on its own connection presents other
-//!   nonces than the phone's, so the phone's proof record fails the desktop's tag check. A
-//!   desktop impostor cannot produce `paired` under the link secret. The handshake's own frames
-//!   up to the first record stay readable, as in proto 2; they carry proofs, not secrets.
+//! * **Protocols.** Enrollment: `Noise_IKpsk2_25519_AESGCM_SHA256` ([`NOISE_ENROLL`]); the
+//!   phone is the initiator with a fresh static X25519 key, the responder's static key is the
+//!   desktop's, pinned from the QR code's `nk` parameter ([`PairingQr`]), and the PSK is
+//!   SHA-256 of the QR token's UTF-8 bytes. Resume: `Noise_IK_25519_AESGCM_SHA256`
+//!   ([`NOISE_RESUME`]) with the phone's static key from enrollment. IK gives forward secrecy
+//!   (`ee`, `se`, `es` with fresh ephemerals), authenticates the desktop to the phone from message
+//!   2 (only the holder of the pinned key computes `es`/`se`), and the phone to the desktop by
+//!   its static key (`ss`); psk2 makes the enrollment also prove the token. No PSK on resume: a
+//!   per-pairing PSK would sit in the same storage as the static keys, so it defends no row of
+//!   the threat model. AES-256-GCM and SHA-256 come from ring (snow's ring resolver), the
+//!   cipher sec1 streamed audio with; ChaChaPoly would be slower on every CPU with AES
+//!   instructions (desktops and ARMv8 phones alike).
+//! * **Prologue.** `wavekat-mobile-noise/1`, then `x-wavekat-mobile-noise`, the mode word
+//!   (`enroll` / `resume`), the agent and the desktop's `did`, each as a u16 big-endian length
+//!   and its UTF-8 bytes: the handshake hash binds the agent, the `did` and the header and mode
+//!   negotiated. The window is bound as message 1's payload.
+//! * **Where it travels.** Message 1 goes in the upgrade request header [`NOISE_HEADER`] as
+//!   `enroll.` or `resume.` then unpadded base64url; its payload is the window id (enrollment)
+//!   or, on a resume, the previous connection's id (32 bytes) or nothing. Message 2 (empty
+//!   payload) comes back in the same response header. Keys exist once the upgrade completes: no
+//!   round trip is added. A desktop that cannot read message 1 (or knows no such open window)
+//!   answers HTTP 400 with [`REFUSED_HEADER`]` = handshake`; each enrollment message 1 spends
+//!   one of its window's attempts (its `hello_proof` another, as in proto 2). A connection's id is its handshake hash.
+//! * **Records.** After the upgrade every message each way is one binary WebSocket message, a
+//!   record: its plaintext `kind (1) ‖ ack (8, BE) ‖ payload` (kind 0 a frame whose payload is
+//!   the frame's exact proto-2 JSON, 1 an ack, 2 a resume report) is cut into pieces of 65,519
+//!   bytes (the last shorter), each encrypted as the next Noise transport message of that
+//!   direction (nonce = messages sent before: 0, 1, 2, …), and the ciphertexts concatenated, so
+//!   every piece but the last is exactly 65,535 bytes. The bound is the WebSocket message cap,
+//!   one sealed [`MAX_FRAME_BYTES`](super::MAX_FRAME_BYTES) frame. Nonces are implicit, so
+//!   records are strictly in order: a replayed, dropped or reordered one fails its tag. `ack`
+//!   counts the records the sender has opened, so the phone learns which envelopes the desktop
+//!   processed.
+//! * **Inside the channel** runs proto 2 unchanged and sealed (`hello_init`, `pair_challenge`,
+//!   `hello_proof`, `paired` or `resume`, `challenge`, `resume_proof`, `paired`): the state
+//!   machines need the device-key (Ed25519) proofs to name the device that signs envelopes, and
+//!   the channel binds them to this Noise session. The desktop checks that a secure resume's
+//!   device enrolled with the static key message 1 proved, and that `hello_init` names the window
+//!   the PSK came from.
+//! * **Resume report.** When message 1 named a previous connection, the desktop's first record
+//!   after `paired` is a resume report: that id ‖ how many records of it the desktop processed
+//!   (u64 BE, `u64::MAX` if unknown). It is asked for inside message 1 and answered sealed; the
+//!   phone settles every envelope of that connection from it.
+//! * **Persisted.** The desktop keeps its Noise static key ([`DesktopConfig::noise_key`], beside
+//!   its `did` key) and each secure device's phone static public key
+//!   ([`PairedDeviceRecord::noise_key`]); the phone keeps [`PhoneNoiseKeys`] (its static private
+//!   key and the desktop's pinned public key) in its [`DeviceIdentity`]. Private keys are
+//!   redacted in `Debug` and zeroized on drop.
 //!
-//! Rejections (`rejected`) before the keys exist travel unsealed; a forged one only ends a
-//! connection, which anyone on the path can do anyway.
+//! How each row of the threat model is answered:
+//!
+//! * *A LAN peer* cannot inject or replay a record (no key; implicit nonces), a relay only
+//!   forwards or cuts (it can produce neither message 2 nor records); a replayed message 1 earns
+//!   a message 2 it cannot use. Nothing unauthenticated ends a secure link: an unsealed frame
+//!   (even `rejected`), a close code, a refusal, a plain answer or a record failing its check are
+//!   retryable drops on the phone; toward the desktop they only close that connection, without a
+//!   sealed rejection the phone would believe. "Unpaired" and rejections are believed only
+//!   sealed.
+//! * *Whoever photographed the QR* after its window closed cannot pair (the window is spent or
+//!   gone), cannot resume as the phone (no phone static key), cannot pose as the desktop (no
+//!   desktop static key: message 2 fails) and cannot read recorded traffic (ephemeral DH).
+//! * *Whoever reads one end's storage* gets its static key, which with the other side's public
+//!   key still cannot decrypt recorded sessions (their ephemeral keys are gone); it can act as
+//!   that end until the device is unpaired ([`MobileDesktop::unpair`]) or re-paired.
+//! * *A second desktop the phone paired with* sees its proofs and, at most, the same phone static
+//!   public key; it lacks the phone's private static key and the first desktop's key, so it can
+//!   neither resume with nor read the first desktop.
+//! * *A deployed plain peer* sends no [`NOISE_HEADER`] and gets plain proto 2, byte-identical;
+//!   a device that paired securely is refused in plain (`secure mode is required`) whatever
+//!   [`DesktopSecurity`] says, and a secure phone never falls back to plain.
+//! * *A busy desktop* completes the upgrade with [`REFUSED_HEADER`]` = busy` and closes with
+//!   [`close_code::BUSY`]; the phone reads the refusal before it looks for secure mode and
+//!   retries ([`TransportError::Refused`]).
 
 mod desktop;
+mod noise;
 mod persist;
 mod phone;
 mod qr;
@@ -97,20 +128,24 @@ pub use desktop::{
     ConnectionHandle, ConnectionId, DesktopConfig, DesktopEvent, DesktopEvents, DesktopSecurity,
     DisconnectReason, MobileDesktop, PairedDeviceRecord, DEFAULT_MAX_PRE_AUTH_BYTES,
 };
+pub use noise::{
+    NoisePublicKey, NoiseSecretKey, PhoneNoiseKeys, NOISE_ENROLL, NOISE_KEY_LEN, NOISE_RESUME,
+};
 pub use phone::{
     connect, Backoff, DeliveryFailure, DeviceIdentity, EnvelopeDelivery, EnvelopeReceipt,
     PhoneConfig, PhoneEvent, PhoneEvents, PhoneHandle, PhoneSecurity, PhoneStart,
 };
 pub use qr::{PairingQr, QrError};
-pub use secure::{LinkSecret, SecureError, CONNECTION_NONCE_LEN};
+pub use secure::SecureError;
 
-/// The HTTP header by which the phone offers (request) and the desktop accepts (response) secure
-/// mode version 1, each carrying its side's per-connection nonce as 64 hex digits.
-pub const NONCE_HEADER: &str = "x-wavekat-mobile-sec1-nonce";
+/// The HTTP header that carries Noise message 1 in the upgrade request (`enroll.` or `resume.`
+/// then base64url) and message 2 in the upgrade response (base64url).
+pub const NOISE_HEADER: &str = "x-wavekat-mobile-noise";
 
-/// The request header by which a resuming phone names its previous connection (its own nonce
-/// there, hex), so the desktop can report what it received on it.
-pub const PREVIOUS_HEADER: &str = "x-wavekat-mobile-previous";
+/// The upgrade response header by which the desktop refuses a connection it will not serve now
+/// (`busy`) or a handshake message it could not read (`handshake`). Unauthenticated, so the phone
+/// reads it only as "retry later", never as plain mode.
+pub const REFUSED_HEADER: &str = "x-wavekat-mobile-refused";
 
 /// WebSocket close codes the desktop sends, so the phone can classify a close.
 pub mod close_code {
@@ -155,9 +190,21 @@ pub enum TransportError {
     #[error("the device is not paired with this desktop")]
     Unpaired,
     /// Secure mode is required (by policy, the QR code or a secure pairing) but the desktop
-    /// answered in plain mode.
+    /// answered in plain mode: a desktop that lost secure mode, or someone on the path stripping
+    /// the handshake. Retryable: nothing unauthenticated ends a link for good.
     #[error("the desktop did not accept secure mode, which this link requires")]
     SecureModeUnavailable,
+    /// The desktop refused the connection before any key existed (the [`REFUSED_HEADER`]: busy,
+    /// or a handshake message it could not read). Retryable.
+    #[error("the desktop refused the connection ({0}); retry later")]
+    Refused(String),
+    /// A secure link was closed by a close frame, which is not authenticated (anyone on the path
+    /// can forge one), so its code is only reported, never obeyed. Retryable.
+    #[error("the secure link was closed (unauthenticated code {code:?})")]
+    UnauthenticatedClose {
+        /// The WebSocket close code.
+        code: Option<u16>,
+    },
     /// The desktop requires secure mode and this phone did not offer it.
     #[error("the desktop requires secure mode")]
     SecureModeRequired,
@@ -182,14 +229,20 @@ pub enum TransportError {
 }
 
 impl TransportError {
-    /// Whether reconnecting may help (`true`) or the link is over for good (`false`): unpaired,
-    /// rejected, secure-mode mismatch and bad input are fatal; I/O, timeouts and closes retry.
+    /// Whether reconnecting may help (`true`) or the link is over for good (`false`): a sealed
+    /// rejection or unpairing, a desktop that requires secure mode of a plain phone, and local
+    /// errors are fatal; everything an attacker on the path could produce (I/O, timeouts, closes,
+    /// refusals, a plain answer to a secure phone, a record that fails its check) retries.
     pub fn is_retryable(&self) -> bool {
         match self {
             TransportError::WebSocket(_)
             | TransportError::Timeout(_)
             | TransportError::DeadPeer
-            | TransportError::QueueFull => true,
+            | TransportError::QueueFull
+            | TransportError::SecureModeUnavailable
+            | TransportError::Refused(_)
+            | TransportError::UnauthenticatedClose { .. }
+            | TransportError::Secure(_) => true,
             TransportError::Closed { code } => !matches!(
                 code,
                 Some(
@@ -201,9 +254,7 @@ impl TransportError {
             ),
             TransportError::Rejected(_)
             | TransportError::Unpaired
-            | TransportError::SecureModeUnavailable
             | TransportError::SecureModeRequired
-            | TransportError::Secure(_)
             | TransportError::Frame(_)
             | TransportError::LinkClosed
             | TransportError::Audio(_) => false,
@@ -233,25 +284,13 @@ pub(crate) fn samples_to_pcm(samples: &[f32]) -> Vec<u8> {
 /// WebSocket limits shared by both ends: small eager buffers (many idle links stay cheap), and a
 /// message cap of one frame plus a record header.
 pub(crate) fn ws_config() -> tokio_tungstenite::tungstenite::protocol::WebSocketConfig {
-    let max = super::MAX_FRAME_BYTES.saturating_add(secure::RECORD_OVERHEAD);
+    let max = secure::sealed_len(super::MAX_FRAME_BYTES);
     tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
         .read_buffer_size(4 * 1024)
         .write_buffer_size(64 * 1024)
         .max_write_buffer_size(max.saturating_mul(2))
         .max_message_size(Some(max))
         .max_frame_size(Some(max))
-}
-
-/// Hex of a connection nonce.
-pub(crate) fn nonce_hex(nonce: &[u8; CONNECTION_NONCE_LEN]) -> String {
-    hex::encode(nonce)
-}
-
-/// Parses a header's hex connection nonce.
-pub(crate) fn parse_nonce_hex(text: &str) -> Option<[u8; CONNECTION_NONCE_LEN]> {
-    let mut out = [0u8; CONNECTION_NONCE_LEN];
-    hex::decode_to_slice(text, &mut out).ok()?;
-    Some(out)
 }
 
 /// Locks `mutex`; a panic elsewhere while it was held leaves the data as it was, which every user

@@ -16,6 +16,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
 use super::connection::run_connection;
+use super::handshake::mark_refused;
 use super::{ConnectionId, DesktopEvent, DisconnectReason, LiveConnection, Shared};
 use crate::mobile::transport::{close_code, lock, raised, ws_config};
 
@@ -236,7 +237,12 @@ async fn refuse_busy(
 ) {
     let deadline = shared.config.handshake_timeout.min(REFUSAL_TIMEOUT);
     let _ = tokio::time::timeout(deadline, async {
-        let mut ws = tokio_tungstenite::accept_async_with_config(stream, Some(ws_config())).await?;
+        let mut ws = tokio_tungstenite::accept_hdr_async_with_config(
+            stream,
+            mark_refused("busy"),
+            Some(ws_config()),
+        )
+        .await?;
         ws.close(Some(close_frame(close_code::BUSY, "too many connections")))
             .await
     })

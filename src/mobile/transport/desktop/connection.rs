@@ -14,13 +14,15 @@ use super::accept::{close_frame, HandshakeSlot};
 use super::handshake::EnrollContext;
 use super::{ConnectionId, DesktopEvent, DisconnectReason, Shared};
 use crate::mobile::frames::audio_chunk_pcm_into;
+use crate::mobile::transport::noise::NoisePublicKey;
 use crate::mobile::transport::read_ahead::{is_budget_exceeded, ReadAhead};
 use crate::mobile::transport::secure::{
-    LinkSecret, RecordKind, SecureError, SessionKeys, CONNECTION_NONCE_LEN,
+    RecordKind, SecureError, SessionKeys, CONNECTION_NONCE_LEN,
 };
 use crate::mobile::transport::{close_code, lock, pcm_to_samples, raised};
 use crate::mobile::{
-    decode_client_frame, decode_client_frame_text, ClientFrame, DesktopSession, ServerFrame,
+    decode_client_frame, decode_client_frame_text, ClientFrame, DesktopRejection, DesktopSession,
+    ServerFrame,
 };
 
 /// How many past connections per device the desktop remembers for resume reports.
@@ -34,13 +36,15 @@ pub(super) struct Conn {
     pub(super) shared: Arc<Shared>,
     pub(super) id: ConnectionId,
     pub(super) session: DesktopSession,
-    /// `(phone nonce, desktop nonce)` when secure mode was negotiated.
-    pub(super) nonces: Option<([u8; CONNECTION_NONCE_LEN], [u8; CONNECTION_NONCE_LEN])>,
+    /// The Noise handshake hash, when secure mode was negotiated (the connection's id in resume
+    /// reports).
+    pub(super) session_id: Option<[u8; CONNECTION_NONCE_LEN]>,
+    /// The previous connection a secure resume asked about (from Noise message 1).
     pub(super) previous: Option<[u8; CONNECTION_NONCE_LEN]>,
     pub(super) keys: Option<SessionKeys>,
+    /// The phone's Noise static public key, from message 1.
+    pub(super) phone_static: Option<NoisePublicKey>,
     pub(super) enroll: Option<EnrollContext>,
-    pub(super) resume: Option<(String, String)>,
-    pub(super) pending_secret: Option<LinkSecret>,
     pub(super) device: Option<String>,
     handshake_frames: u32,
     processed: u64,
@@ -77,12 +81,11 @@ pub(super) async fn run_connection(
         shared: Arc::clone(&shared),
         id,
         session: DesktopSession::new(),
-        nonces: None,
+        session_id: None,
         previous: None,
         keys: None,
+        phone_static: None,
         enroll: None,
-        resume: None,
-        pending_secret: None,
         device: None,
         handshake_frames: 0,
         processed: 0,
@@ -97,13 +100,11 @@ pub(super) async fn run_connection(
     {
         let mut registry = lock(&shared.registry);
         registry.live.remove(&id);
-        if let (Some(device), Some((phone_nonce, _))) = (&device, conn.nonces) {
-            if conn.keys.is_some() {
-                let recent = registry.recent.entry(device.clone()).or_default();
-                recent.push_back((phone_nonce, conn.processed));
-                while recent.len() > RECENT_CONNECTIONS {
-                    recent.pop_front();
-                }
+        if let (Some(device), Some(session_id)) = (&device, conn.session_id) {
+            let recent = registry.recent.entry(device.clone()).or_default();
+            recent.push_back((session_id, conn.processed));
+            while recent.len() > RECENT_CONNECTIONS {
+                recent.pop_front();
             }
         }
     }
@@ -156,7 +157,16 @@ impl Conn {
                 biased;
                 _ = close_rx.changed() => {
                     let reason = close_rx.borrow().clone().unwrap_or(DisconnectReason::Shutdown);
-                    Flow::Close(reason, Vec::new())
+                    // A secure phone believes "unpaired" only sealed; a plain one gets the close
+                    // code alone, as from mur-common.
+                    let out = match (&reason, self.keys.is_some()) {
+                        (DisconnectReason::Unpaired, true) => self
+                            .seal_or_text(&DesktopRejection::UnknownDevice.to_frame())
+                            .into_iter()
+                            .collect(),
+                        _ => Vec::new(),
+                    };
+                    Flow::Close(reason, out)
                 }
                 _ = raised(&mut shutdown) => Flow::Close(DisconnectReason::Shutdown, Vec::new()),
                 _ = &mut timer => {
@@ -218,6 +228,13 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// Ends the connection over input that anyone on the path could have injected (an unsealed
+    /// message or a record that does not open on a secure connection): no sealed rejection,
+    /// which the phone would believe, only the unauthenticated close the phone retries after.
+    fn drop_input(&self, reason: DisconnectReason) -> Flow {
+        Flow::Close(reason, Vec::new())
     }
 
     pub(super) fn reject_input(&mut self, reason: DisconnectReason, text: &'static str) -> Flow {
@@ -392,17 +409,8 @@ impl Conn {
         }
         let frame = match message {
             Message::Text(text) => {
-                if self.keys.is_some()
-                    || (self.nonces.is_some() && self.expects_record() && !self.plain_resume_ok())
-                {
-                    return self.reject_input(
-                        DisconnectReason::Secure(SecureError::Unsealed),
-                        "unsealed frame on a secure connection",
-                    );
-                }
-                if self.expects_record() {
-                    // A device paired in plain mode resumes in plain mode.
-                    self.nonces = None;
+                if self.keys.is_some() {
+                    return self.drop_input(DisconnectReason::Secure(SecureError::Unsealed));
                 }
                 if let Some(flow) = self.audio_fast(text.as_bytes()) {
                     return flow;
@@ -419,34 +427,15 @@ impl Conn {
                 }
             }
             Message::Binary(bytes) => {
-                if self.nonces.is_none() {
+                let Some(keys) = self.keys.as_mut() else {
                     return self.reject_input(
                         DisconnectReason::WrongMessageType,
                         "binary message on a plain connection",
                     );
-                }
-                if self.keys.is_none() {
-                    if let Err(flow) = self.derive_keys() {
-                        return flow;
-                    }
-                }
-                let Some(keys) = self.keys.as_mut() else {
-                    return self.reject_input(
-                        DisconnectReason::Secure(SecureError::Unsealed),
-                        "no secure session",
-                    );
                 };
                 let opened = match keys.open(&bytes) {
                     Ok(opened) => opened,
-                    Err(e) => {
-                        if let Some(enroll) = &self.enroll {
-                            let now = self.shared.now();
-                            let _ = lock(&self.shared.endpoint).spend_attempt(&enroll.wid, now);
-                        }
-                        self.keys = None;
-                        return self
-                            .reject_input(DisconnectReason::Secure(e), "secure record refused");
-                    }
+                    Err(e) => return self.drop_input(DisconnectReason::Secure(e)),
                 };
                 self.processed = keys.received();
                 match opened.kind {

@@ -1,6 +1,8 @@
 //! The handshake: the WebSocket upgrade, then pairing or resuming, in plain or secure mode.
 
-use rand_core::{OsRng, RngCore as _};
+use std::sync::Arc;
+
+use rand_core::OsRng;
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
@@ -10,54 +12,54 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::connection::{Conn, Flow};
 use super::{
-    ConnectionHandle, DesktopEvent, DesktopSecurity, DisconnectReason, PairedDeviceRecord,
+    ConnectionHandle, DesktopEvent, DesktopSecurity, DisconnectReason, PairedDeviceRecord, Shared,
+};
+use crate::mobile::transport::noise::{
+    decode_message, encode_message, enrollment_psk, DesktopHandshake, Established, Mode,
+    NoisePublicKey,
 };
 use crate::mobile::transport::read_ahead::ReadAhead;
-use crate::mobile::transport::secure::{
-    resume_report, Binding, LinkSecret, RecordKind, SecureError, SessionContext, SessionKeys, Side,
-    CONNECTION_NONCE_LEN,
-};
-use crate::mobile::transport::{
-    lock, nonce_hex, parse_nonce_hex, ws_config, NONCE_HEADER, PREVIOUS_HEADER,
-};
-use crate::mobile::{
-    ClientFrame, DesktopRejection, DesktopStep, ServerFrame, TranscriptFields, MOBILE_WS_PATH,
-};
+use crate::mobile::transport::secure::{resume_report, RecordKind, CONNECTION_NONCE_LEN};
+use crate::mobile::transport::{lock, ws_config, NOISE_HEADER, REFUSED_HEADER};
+use crate::mobile::{ClientFrame, DesktopRejection, DesktopStep, ServerFrame, MOBILE_WS_PATH};
 
 /// What the phone's upgrade request offered.
 #[derive(Default)]
 struct Offered {
-    secure_nonce: Option<[u8; CONNECTION_NONCE_LEN]>,
-    previous: Option<[u8; CONNECTION_NONCE_LEN]>,
+    secure: Option<Accepted>,
     path_ok: bool,
 }
 
-/// The enrollment in progress on a secure connection.
+/// A Noise handshake the desktop answered in the upgrade response.
+struct Accepted {
+    established: Established,
+    phone: NoisePublicKey,
+    /// The enrollment's window (message 1's payload).
+    wid: Option<String>,
+    /// The previous connection a resume asks about (message 1's payload).
+    previous: Option<[u8; CONNECTION_NONCE_LEN]>,
+}
+
+/// The secure enrollment in progress on a connection: its window, from Noise message 1.
 pub(super) struct EnrollContext {
     pub(super) wid: String,
-    proto: u32,
-    device: String,
-    pair_nonce: Vec<u8>,
 }
 
 impl Conn {
-    /// The WebSocket upgrade, by `handshake_deadline` at most: takes what the phone offered and
-    /// refuses a plain phone when the desktop requires secure mode.
+    /// The WebSocket upgrade, by `handshake_deadline` at most: answers Noise message 1 with
+    /// message 2 (the keys then exist) and refuses a plain phone when the desktop requires
+    /// secure mode.
     pub(super) async fn upgrade(
         &mut self,
         stream: TcpStream,
         handshake_deadline: tokio::time::Instant,
     ) -> Result<WebSocketStream<ReadAhead<TcpStream>>, DisconnectReason> {
         let mut offered = Offered::default();
-        let desktop_nonce = {
-            let mut n = [0u8; CONNECTION_NONCE_LEN];
-            OsRng.fill_bytes(&mut n);
-            n
-        };
+        let shared = Arc::clone(&self.shared);
         // The upgrade callback's error type is tungstenite's HTTP response.
         #[allow(clippy::result_large_err)]
         let callback = |request: &Request, mut response: Response| {
-            on_upgrade(request, &mut response, &mut offered, &desktop_nonce)?;
+            on_upgrade(&shared, request, &mut response, &mut offered)?;
             Ok::<Response, ErrorResponse>(response)
         };
         let upgrade = tokio::time::timeout_at(
@@ -77,114 +79,58 @@ impl Conn {
         if !offered.path_ok {
             return Err(DisconnectReason::UpgradeFailed("wrong path".into()));
         }
-        self.previous = offered.previous;
-        if let Some(phone_nonce) = offered.secure_nonce {
-            self.nonces = Some((phone_nonce, desktop_nonce));
+        if let Some(accepted) = offered.secure {
+            self.keys = Some(accepted.established.keys);
+            self.session_id = Some(accepted.established.session_id);
+            self.phone_static = Some(accepted.phone);
+            self.previous = accepted.previous;
+            self.enroll = accepted.wid.map(|wid| EnrollContext { wid });
         } else if self.shared.config.security == DesktopSecurity::RequireSecure {
-            let rejection = ServerFrame::Rejected {
-                reason: "secure mode is required".into(),
-            };
-            let mut out = Vec::new();
-            if let Ok(text) = rejection.encode() {
-                out.push(Message::text(text));
-            }
             let reason = DisconnectReason::SecureModeRequired;
+            let out = self.secure_required();
             self.finish(&mut ws, out, &reason).await;
             return Err(reason);
         }
         Ok(ws)
     }
 
-    /// Whether a resume may finish unsealed on a connection that negotiated secure mode: only for
-    /// a device that paired in plain mode (it has no link secret) and only if policy allows plain.
-    pub(super) fn plain_resume_ok(&self) -> bool {
-        match &self.resume {
-            Some((device, _)) => {
-                self.shared.config.security == DesktopSecurity::AllowPlain
-                    && !lock(&self.shared.registry).links.contains_key(device)
-            }
-            None => false,
-        }
+    /// The unsealed `rejected` frame a plain phone gets when it must use secure mode.
+    fn secure_required(&self) -> Vec<Message> {
+        let rejection = ServerFrame::Rejected {
+            reason: "secure mode is required".into(),
+        };
+        rejection.encode().map(Message::text).into_iter().collect()
     }
 
-    /// Whether the next phone message must be a sealed record (after the challenge).
-    pub(super) fn expects_record(&self) -> bool {
-        self.enroll.is_some() || self.resume.is_some()
-    }
-
-    /// Derives the session keys for the proof record now expected.
-    pub(super) fn derive_keys(&mut self) -> Result<(), Flow> {
-        let Some((phone_nonce, desktop_nonce)) = self.nonces else {
-            return Err(Flow::Close(DisconnectReason::WrongMessageType, Vec::new()));
+    /// Checks a handshake frame against what the Noise handshake established, before the
+    /// proto-2 state machine sees it: a secure device never resumes (or re-enrolls) in plain
+    /// mode whatever the policy, a secure resume must come from the phone static key the device
+    /// enrolled with, and a secure enrollment must name the window its PSK came from.
+    fn check_handshake_frame(&mut self, frame: &ClientFrame) -> Option<Flow> {
+        let device = match frame {
+            ClientFrame::Resume { pubkey, .. } | ClientFrame::HelloInit { pubkey, .. } => pubkey,
+            _ => return None,
         };
-        let did = lock(&self.shared.endpoint).did().to_owned();
-        // The secret and binding of the handshake under way; a new enrollment's secret is kept.
-        let derived = if let Some(enroll) = &self.enroll {
-            let endpoint = lock(&self.shared.endpoint);
-            let Some(window) = endpoint.window(&enroll.wid) else {
-                drop(endpoint);
-                return Err(self.reject_input(
-                    DisconnectReason::Rejected(DesktopRejection::UnknownWindow),
-                    "no pairing window with this id",
-                ));
-            };
-            let fields = TranscriptFields {
-                proto: enroll.proto,
-                agent: &self.shared.config.agent,
-                wid: &enroll.wid,
-                did: &did,
-                phone_pubkey: &enroll.device,
-                nonce: &enroll.pair_nonce,
-            };
-            let secret = LinkSecret::from_enrollment(window.token(), &fields);
-            drop(endpoint);
-            let Ok(secret) = secret else {
-                return Err(self.reject_input(
-                    DisconnectReason::Secure(SecureError::BadMac),
-                    "enrollment transcript",
-                ));
-            };
-            let ctx = SessionContext {
-                did: &did,
-                device: &enroll.device,
-                phone_nonce: &phone_nonce,
-                desktop_nonce: &desktop_nonce,
-                binding: Binding::Enroll {
-                    pair_nonce: &enroll.pair_nonce,
-                },
-            };
-            SessionKeys::derive(&secret, Side::Desktop, &ctx).map(|keys| (keys, Some(secret)))
-        } else if let Some((device, challenge)) = &self.resume {
-            let secret = lock(&self.shared.registry).links.get(device).cloned();
-            let Some(secret) = secret else {
-                return Err(self.reject_input(
-                    DisconnectReason::Secure(SecureError::BadMac),
-                    "device has no secure pairing; pair again",
-                ));
-            };
-            let ctx = SessionContext {
-                did: &did,
-                device,
-                phone_nonce: &phone_nonce,
-                desktop_nonce: &desktop_nonce,
-                binding: Binding::Resume { challenge },
-            };
-            SessionKeys::derive(&secret, Side::Desktop, &ctx).map(|keys| (keys, None))
-        } else {
-            return Err(self.reject_input(
-                DisconnectReason::Secure(SecureError::Unsealed),
-                "sealed record before the challenge",
-            ));
+        let known = lock(&self.shared.registry).statics.get(device).copied();
+        let Some(phone) = self.phone_static else {
+            return known.map(|_| {
+                Flow::Close(DisconnectReason::SecureModeRequired, self.secure_required())
+            });
         };
-        match derived {
-            Ok((keys, enrolled_secret)) => {
-                self.keys = Some(keys);
-                if enrolled_secret.is_some() {
-                    self.pending_secret = enrolled_secret;
-                }
-                Ok(())
+        match frame {
+            ClientFrame::Resume { .. } if known != Some(phone) => Some(self.reject_input(
+                DisconnectReason::Rejected(DesktopRejection::UnknownDevice),
+                "device is not paired",
+            )),
+            ClientFrame::HelloInit { wid, .. }
+                if self.enroll.as_ref().map(|e| e.wid.as_str()) != Some(wid.as_str()) =>
+            {
+                Some(self.reject_input(
+                    DisconnectReason::Rejected(DesktopRejection::WidMismatch),
+                    "hello_init names another window than the handshake",
+                ))
             }
-            Err(e) => Err(self.reject_input(DisconnectReason::Secure(e), "session key")),
+            _ => None,
         }
     }
 
@@ -193,14 +139,9 @@ impl Conn {
         frame: ClientFrame,
         tx: &mut Option<mpsc::Sender<Utf8Bytes>>,
     ) -> Flow {
-        let hello_init = match &frame {
-            ClientFrame::HelloInit { proto, pubkey, .. } => Some((*proto, pubkey.clone())),
-            _ => None,
-        };
-        let resume_key = match &frame {
-            ClientFrame::Resume { pubkey, .. } => Some(pubkey.clone()),
-            _ => None,
-        };
+        if let Some(flow) = self.check_handshake_frame(&frame) {
+            return flow;
+        }
         // A paired session's frames (the audio stream) need no lock on the shared endpoint.
         let step = match self.session.handle_paired(frame) {
             Ok(step) => step,
@@ -219,26 +160,10 @@ impl Conn {
             }
         };
         match step {
-            DesktopStep::Reply(reply) => {
-                match (&reply, hello_init, resume_key) {
-                    (ServerFrame::PairChallenge { wid, nonce, .. }, Some((proto, device)), _) => {
-                        self.enroll = Some(EnrollContext {
-                            wid: wid.clone(),
-                            proto,
-                            device,
-                            pair_nonce: nonce.clone(),
-                        });
-                    }
-                    (ServerFrame::Challenge { nonce }, _, Some(device)) => {
-                        self.resume = Some((device, nonce.clone()));
-                    }
-                    _ => {}
-                }
-                match self.seal_or_text(&reply) {
-                    Some(m) => Flow::Send(vec![m]),
-                    None => Flow::Continue,
-                }
-            }
+            DesktopStep::Reply(reply) => match self.seal_or_text(&reply) {
+                Some(m) => Flow::Send(vec![m]),
+                None => Flow::Continue,
+            },
             DesktopStep::Paired {
                 reply,
                 device,
@@ -272,16 +197,16 @@ impl Conn {
         for mut ended in olders {
             let _ = ended.wait_for(|done| *done).await;
         }
-        let secret = self.pending_secret.take();
+        let noise_key = self.phone_static;
         let report = {
             let mut registry = lock(&self.shared.registry);
             if enrolled {
-                match &secret {
-                    Some(secret) => {
-                        registry.links.insert(device.clone(), secret.clone());
+                match noise_key {
+                    Some(key) => {
+                        registry.statics.insert(device.clone(), key);
                     }
                     None => {
-                        registry.links.remove(&device);
+                        registry.statics.remove(&device);
                     }
                 }
                 registry.recent.remove(&device);
@@ -304,7 +229,6 @@ impl Conn {
         };
         self.device = Some(device.clone());
         self.enroll = None;
-        self.resume = None;
         let mut out: Vec<Message> = self.seal_or_text(&reply).into_iter().collect();
         if let (Some(report), Some(keys)) = (report, self.keys.as_mut()) {
             match keys.seal(RecordKind::ResumeReport, &report) {
@@ -329,10 +253,7 @@ impl Conn {
             match record {
                 Some(device) => DesktopEvent::Paired {
                     connection,
-                    record: PairedDeviceRecord {
-                        device,
-                        link_secret: secret,
-                    },
+                    record: PairedDeviceRecord { device, noise_key },
                 },
                 None => return Flow::Close(DisconnectReason::Unpaired, out),
             }
@@ -347,10 +268,10 @@ impl Conn {
 // The error type is tungstenite's HTTP response, fixed by its upgrade callback.
 #[allow(clippy::result_large_err)]
 fn on_upgrade(
+    shared: &Shared,
     request: &Request,
     response: &mut Response,
     offered: &mut Offered,
-    desktop_nonce: &[u8; CONNECTION_NONCE_LEN],
 ) -> Result<(), ErrorResponse> {
     if request.uri().path() != MOBILE_WS_PATH {
         let mut error = ErrorResponse::new(Some("not found".into()));
@@ -358,20 +279,98 @@ fn on_upgrade(
         return Err(error);
     }
     offered.path_ok = true;
-    let headers = request.headers();
-    let nonce = headers
-        .get(NONCE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_nonce_hex);
-    offered.previous = headers
-        .get(PREVIOUS_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_nonce_hex);
-    if let Some(nonce) = nonce {
-        if let Ok(value) = HeaderValue::from_str(&nonce_hex(desktop_nonce)) {
-            offered.secure_nonce = Some(nonce);
-            response.headers_mut().insert(NONCE_HEADER, value);
+    let Some(value) = request.headers().get(NOISE_HEADER) else {
+        return Ok(());
+    };
+    let answered = value
+        .to_str()
+        .ok()
+        .and_then(|text| answer_noise(shared, text));
+    let Some((msg2, accepted)) = answered else {
+        return Err(refusal(StatusCode::BAD_REQUEST, "handshake"));
+    };
+    let value = HeaderValue::from_str(&encode_message(&msg2))
+        .map_err(|_| refusal(StatusCode::BAD_REQUEST, "handshake"))?;
+    response.headers_mut().insert(NOISE_HEADER, value);
+    offered.secure = Some(accepted);
+    Ok(())
+}
+
+/// Reads Noise message 1 (`enroll.…` or `resume.…`) and writes message 2; `None` if the message
+/// does not verify or names no open window. An enrollment spends one of its window's attempts
+/// here: each message 1 is one guess of the token, answered by message 2.
+fn answer_noise(shared: &Shared, text: &str) -> Option<(Vec<u8>, Accepted)> {
+    let (word, encoded) = text.split_once('.')?;
+    let mode = [Mode::Enroll, Mode::Resume]
+        .into_iter()
+        .find(|m| m.word() == word)?;
+    let msg1 = decode_message(encoded)?;
+    let did = lock(&shared.endpoint).did().to_owned();
+    let config = &shared.config;
+    let read = DesktopHandshake::read(mode, &config.agent, &did, &config.noise_key, &msg1).ok()?;
+    let phone = read.phone;
+    match mode {
+        Mode::Enroll => {
+            let wid = String::from_utf8(read.payload.clone()).ok()?;
+            let psk = {
+                let now = shared.now();
+                let mut endpoint = lock(&shared.endpoint);
+                endpoint.spend_attempt(&wid, now).ok()?;
+                enrollment_psk(endpoint.window(&wid)?.token())
+            };
+            let (msg2, established) = read.respond(Some(&psk)).ok()?;
+            Some((
+                msg2,
+                Accepted {
+                    established,
+                    phone,
+                    wid: Some(wid),
+                    previous: None,
+                },
+            ))
+        }
+        Mode::Resume => {
+            let previous = match read.payload.len() {
+                0 => None,
+                _ => Some(<[u8; CONNECTION_NONCE_LEN]>::try_from(read.payload.as_slice()).ok()?),
+            };
+            let (msg2, established) = read.respond(None).ok()?;
+            Some((
+                msg2,
+                Accepted {
+                    established,
+                    phone,
+                    wid: None,
+                    previous,
+                },
+            ))
         }
     }
-    Ok(())
+}
+
+/// An HTTP refusal the phone reads as "retry later" ([`REFUSED_HEADER`]).
+fn refusal(status: StatusCode, what: &'static str) -> ErrorResponse {
+    let mut error = ErrorResponse::new(Some(what.into()));
+    *error.status_mut() = status;
+    error
+        .headers_mut()
+        .insert(REFUSED_HEADER, HeaderValue::from_static(what));
+    error
+}
+
+/// The upgrade callback of a connection refused before it is served (`what`: `busy`, or
+/// another reason a refusal names): the upgrade completes (so the close code can follow) and
+/// names `what` in the [`REFUSED_HEADER`], which a secure phone reads before it looks for secure
+/// mode, so a refusal is never read as "plain".
+// The error type is tungstenite's HTTP response, fixed by its upgrade callback.
+#[allow(clippy::result_large_err)]
+pub(super) fn mark_refused(
+    what: &'static str,
+) -> impl FnOnce(&Request, Response) -> Result<Response, ErrorResponse> {
+    move |_, mut response| {
+        response
+            .headers_mut()
+            .insert(REFUSED_HEADER, HeaderValue::from_static(what));
+        Ok(response)
+    }
 }

@@ -22,8 +22,9 @@ use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
 use super::lock;
+use super::noise::{NoisePublicKey, NoiseSecretKey};
 use super::qr::PairingQr;
-use super::secure::{LinkSecret, SecureError, CONNECTION_NONCE_LEN};
+use super::secure::{SecureError, CONNECTION_NONCE_LEN};
 use crate::mobile::{
     DesktopEndpoint, DesktopRejection, FrameError, PairedDevice, PairingWindowConfig, ServerFrame,
     SignedEnvelope, MOBILE_WS_PATH,
@@ -56,7 +57,11 @@ pub struct DesktopConfig {
     pub agent: String,
     /// The desktop identity key, sent as `did`.
     pub identity: VerifyingKey,
-    /// Plain-mode policy.
+    /// The desktop's Noise static key. Persist it beside the identity key and pass it back on
+    /// every start: paired phones pin its public half, and resume only with its holder.
+    pub noise_key: NoiseSecretKey,
+    /// Plain-mode policy (a device paired in secure mode is never served plain, whatever this
+    /// says).
     pub security: DesktopSecurity,
     /// Most simultaneous connections (paired or not); more are refused
     /// ([`DisconnectReason::TooManyConnections`]).
@@ -96,11 +101,14 @@ pub struct DesktopConfig {
 }
 
 impl DesktopConfig {
-    /// Defaults for `agent` with identity key `identity`.
+    /// Defaults for `agent` with identity key `identity` and a fresh Noise key (a daemon sets
+    /// [`DesktopConfig::noise_key`] to its persisted key; a fresh one after a restart makes every
+    /// securely paired phone fail its resume).
     pub fn new(agent: impl Into<String>, identity: &VerifyingKey) -> Self {
         DesktopConfig {
             agent: agent.into(),
             identity: *identity,
+            noise_key: NoiseSecretKey::generate(),
             security: DesktopSecurity::AllowPlain,
             max_connections: 4096,
             max_handshakes_per_address: 64,
@@ -133,7 +141,8 @@ pub enum DisconnectReason {
     /// A message exceeded the frame limit (1 MiB), or before pairing the connection sent more
     /// than [`DesktopConfig::max_pre_auth_bytes`]; it was not read into memory.
     FrameTooLarge,
-    /// A binary message arrived on a plain connection, or text on a secure one.
+    /// A binary message arrived on a plain connection (text on a secure one is
+    /// [`DisconnectReason::Secure`] with [`SecureError::Unsealed`]).
     WrongMessageType,
     /// A secure record failed its check (forged, replayed, or from another connection).
     Secure(SecureError),
@@ -166,43 +175,43 @@ pub enum DisconnectReason {
     Shutdown,
 }
 
-/// A paired device with its secure-mode link secret: what a daemon persists (from
+/// A paired device with its phone's Noise static public key: what a daemon persists (from
 /// [`DesktopEvent::Paired`] or [`MobileDesktop::devices`]) and hands back to
 /// [`MobileDesktop::serve`] after a restart.
 ///
-/// **It holds a secret.** `Debug` redacts the link secret, but the serde form carries it, as 64
-/// hex digits; store a serialized record as you would a key. The form (JSON):
+/// It holds no secret (the desktop's own Noise private key is [`DesktopConfig::noise_key`],
+/// persisted apart). The serde form (JSON):
 ///
 /// ```json
 /// {"device": {"pubkey": "z6Mk…", "agent": "mur", "paired_at": 1764633600},
-///  "link_secret": "9f86d081884c7d65…"}
+///  "noise_key": "3q2-7wAAAAAA…"}
 /// ```
 ///
-/// `paired_at` is Unix seconds. `link_secret` is absent (or `null`) for a device paired in plain
-/// mode. Fields added in later versions are optional with defaults, so a stored record keeps
+/// `paired_at` is Unix seconds. `noise_key` (unpadded base64url, 32 bytes) is absent (or `null`)
+/// for a device paired in plain mode; a device that has one resumes only in secure mode, proving
+/// it. Fields added in later versions are optional with defaults, so a stored record keeps
 /// loading; unknown fields are ignored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub struct PairedDeviceRecord {
     /// The device.
     pub device: PairedDevice,
-    /// The link secret, if the device enrolled in secure mode.
+    /// The phone's Noise static public key, if the device enrolled in secure mode; such a device
+    /// resumes only in secure mode, proving this key.
     #[serde(
         default,
-        with = "super::persist::link_secret",
+        with = "super::persist::noise_public_key",
         skip_serializing_if = "Option::is_none"
     )]
-    pub link_secret: Option<LinkSecret>,
+    pub noise_key: Option<NoisePublicKey>,
 }
 
 impl PairedDeviceRecord {
-    /// A record of `device`, with its link secret if it enrolled in secure mode (to restore a
-    /// pairing kept in another form; records from this crate come from events and serde).
-    pub fn new(device: PairedDevice, link_secret: Option<LinkSecret>) -> Self {
-        PairedDeviceRecord {
-            device,
-            link_secret,
-        }
+    /// A record of `device`, with its phone's Noise static public key if it enrolled in secure
+    /// mode (to restore a pairing kept in another form; records from this crate come from events
+    /// and serde).
+    pub fn new(device: PairedDevice, noise_key: Option<NoisePublicKey>) -> Self {
+        PairedDeviceRecord { device, noise_key }
     }
 }
 
@@ -217,7 +226,7 @@ pub enum DesktopEvent {
     Paired {
         /// Handle to send frames to the phone.
         connection: ConnectionHandle,
-        /// The new device and its link secret.
+        /// The new device and its Noise key.
         record: PairedDeviceRecord,
     },
     /// A paired device resumed.
@@ -346,7 +355,8 @@ struct LiveConnection {
 
 #[derive(Default)]
 struct Registry {
-    links: HashMap<String, LinkSecret>,
+    /// Each securely paired device's Noise static public key.
+    statics: HashMap<String, NoisePublicKey>,
     live: HashMap<ConnectionId, LiveConnection>,
     /// Connections not yet paired, per address group (see `accept::address_group`).
     handshaking: HashMap<IpAddr, usize>,
@@ -422,8 +432,8 @@ impl MobileDesktop {
                 device.agent.clone(),
                 device.paired_at,
             );
-            if let Some(secret) = record.link_secret {
-                registry.links.insert(device.pubkey.clone(), secret);
+            if let Some(key) = record.noise_key {
+                registry.statics.insert(device.pubkey.clone(), key);
             }
         }
         let (events, rx) = mpsc::channel(config.event_queue.max(1));
@@ -476,7 +486,7 @@ impl MobileDesktop {
         let offer = endpoint.open_window(&mut OsRng, now, config);
         PairingQr {
             offer,
-            secure: true,
+            noise_key: self.shared.config.noise_key.public_key().ok(),
         }
     }
 
@@ -488,7 +498,7 @@ impl MobileDesktop {
         endpoint.windows().count()
     }
 
-    /// The paired devices, with their link secrets (for persisting).
+    /// The paired devices, with their phones' Noise keys (for persisting).
     pub fn devices(&self) -> Vec<PairedDeviceRecord> {
         let endpoint = lock(&self.shared.endpoint);
         let registry = lock(&self.shared.registry);
@@ -497,7 +507,7 @@ impl MobileDesktop {
             .iter()
             .map(|device| PairedDeviceRecord {
                 device: device.clone(),
-                link_secret: registry.links.get(&device.pubkey).cloned(),
+                noise_key: registry.statics.get(&device.pubkey).copied(),
             })
             .collect()
     }
@@ -515,7 +525,7 @@ impl MobileDesktop {
         let mut waits = Vec::new();
         {
             let mut registry = lock(&self.shared.registry);
-            registry.links.remove(&removed.pubkey);
+            registry.statics.remove(&removed.pubkey);
             registry.recent.remove(&removed.pubkey);
             for live in registry.live.values() {
                 if live.device.as_deref() == Some(removed.pubkey.as_str()) {

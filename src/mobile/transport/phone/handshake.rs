@@ -1,74 +1,90 @@
-//! The handshake: opens the WebSocket (offering secure mode) and pairs or resumes, in plain or
-//! secure mode.
+//! The handshake: opens the WebSocket (Noise message 1 in the request, message 2 in the
+//! response) and pairs or resumes, in plain or secure mode.
 
 use ed25519_dalek::SigningKey;
 use futures_util::{SinkExt as _, StreamExt as _};
-use rand_core::{OsRng, RngCore as _};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::http::{HeaderMap, HeaderValue};
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
 use super::{DeviceIdentity, PhoneConfig, PhoneSecurity, Ws};
-use crate::mobile::pairing::TranscriptFields;
+use crate::mobile::transport::noise::{
+    decode_message, encode_message, enrollment_psk, Established, Mode, NoiseSecretKey,
+    PhoneHandshake, PhoneNoiseKeys,
+};
 use crate::mobile::transport::qr::PairingQr;
 use crate::mobile::transport::read_ahead::ReadAhead;
 use crate::mobile::transport::secure::{
-    parse_resume_report, Binding, LinkSecret, RecordKind, SecureError, SessionContext, SessionKeys,
-    Side, CONNECTION_NONCE_LEN,
+    parse_resume_report, RecordKind, SecureError, SessionKeys, CONNECTION_NONCE_LEN,
 };
-use crate::mobile::transport::{
-    nonce_hex, parse_nonce_hex, ws_config, TransportError, NONCE_HEADER, PREVIOUS_HEADER,
-};
+use crate::mobile::transport::{ws_config, TransportError, NOISE_HEADER, REFUSED_HEADER};
 use crate::mobile::{
     decode_server_frame, ClientFrame, PhoneRejection, PhoneSession, PhoneStep, ServerFrame,
-    PAIR_PROTO,
 };
 
 /// One established link.
 pub(super) struct Link {
     pub(super) ws: Ws,
     pub(super) keys: Option<SessionKeys>,
-    pub(super) phone_nonce: Option<[u8; CONNECTION_NONCE_LEN]>,
+    /// The Noise handshake hash in secure mode: the connection's id in the resume report.
+    pub(super) session_id: Option<[u8; CONNECTION_NONCE_LEN]>,
     /// The resume report received with `paired`, if any.
     pub(super) report: Option<([u8; CONNECTION_NONCE_LEN], u64)>,
     /// Application frames that arrived with the handshake's last flight.
     pub(super) early: Vec<ServerFrame>,
 }
-fn fresh_nonce() -> [u8; CONNECTION_NONCE_LEN] {
-    let mut nonce = [0u8; CONNECTION_NONCE_LEN];
-    OsRng.fill_bytes(&mut nonce);
-    nonce
+
+/// The Noise handshake a connection offers.
+struct Offer<'a> {
+    mode: Mode,
+    did: &'a str,
+    keys: &'a PhoneNoiseKeys,
+    psk: Option<&'a [u8; 32]>,
+    payload: &'a [u8],
 }
 
-/// Opens the WebSocket, offering secure mode unless the policy says plain only. Returns the
-/// socket and, when the desktop accepted secure mode, both nonces.
+/// The [`REFUSED_HEADER`] of a response, if any.
+fn refused(headers: &HeaderMap) -> Option<TransportError> {
+    headers.get(REFUSED_HEADER).map(|v| {
+        TransportError::Refused(
+            v.to_str()
+                .unwrap_or("unreadable")
+                .chars()
+                .take(32)
+                .collect(),
+        )
+    })
+}
+
+/// Opens the WebSocket, with Noise message 1 in the request when `offer` is given. Returns the
+/// socket and, when the desktop answered message 2, the established keys. A refusal is read
+/// before secure mode is looked for, so "busy" is never "plain".
 async fn open(
     config: &PhoneConfig,
-    previous: Option<[u8; CONNECTION_NONCE_LEN]>,
-) -> Result<
-    (
-        Ws,
-        Option<([u8; CONNECTION_NONCE_LEN], [u8; CONNECTION_NONCE_LEN])>,
-    ),
-    TransportError,
-> {
+    offer: Option<Offer<'_>>,
+) -> Result<(Ws, Option<Established>), TransportError> {
     let mut request = config
         .url
         .as_str()
         .into_client_request()
         .map_err(|e| TransportError::WebSocket(e.to_string()))?;
-    let phone_nonce = fresh_nonce();
-    if config.security != PhoneSecurity::PlainOnly {
-        let headers = request.headers_mut();
-        if let Ok(v) = HeaderValue::from_str(&nonce_hex(&phone_nonce)) {
-            headers.insert(NONCE_HEADER, v);
-        }
-        if let Some(previous) = previous {
-            if let Ok(v) = HeaderValue::from_str(&nonce_hex(&previous)) {
-                headers.insert(PREVIOUS_HEADER, v);
-            }
-        }
+    let mut pending = None;
+    if let Some(offer) = offer {
+        let (handshake, msg1) = PhoneHandshake::start(
+            offer.mode,
+            &config.agent,
+            offer.did,
+            offer.keys,
+            offer.psk,
+            offer.payload,
+        )
+        .map_err(TransportError::Secure)?;
+        let value = format!("{}.{}", offer.mode.word(), encode_message(&msg1));
+        let value =
+            HeaderValue::from_str(&value).map_err(|e| TransportError::WebSocket(e.to_string()))?;
+        request.headers_mut().insert(NOISE_HEADER, value);
+        pending = Some(handshake);
     }
     let uri = request.uri();
     if uri.scheme_str() != Some("ws") {
@@ -87,25 +103,35 @@ async fn open(
         .await
         .map_err(|e| TransportError::WebSocket(e.to_string()))?;
     let _ = stream.set_nodelay(true);
-    let (ws, response) = tokio_tungstenite::client_async_with_config(
+    let (ws, response) = match tokio_tungstenite::client_async_with_config(
         request,
         ReadAhead::new(stream),
         Some(ws_config()),
     )
     .await
-    .map_err(|e| TransportError::WebSocket(e.to_string()))?;
-    let desktop_nonce = response
-        .headers()
-        .get(NONCE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(parse_nonce_hex);
-    let nonces = match (config.security, desktop_nonce) {
-        (PhoneSecurity::PlainOnly, _) => None,
-        (_, Some(desktop_nonce)) => Some((phone_nonce, desktop_nonce)),
-        (PhoneSecurity::RequireSecure, None) => return Err(TransportError::SecureModeUnavailable),
-        (_, None) => None,
+    {
+        Ok(done) => done,
+        Err(WsError::Http(response)) => {
+            return Err(refused(response.headers()).unwrap_or_else(|| {
+                TransportError::WebSocket(format!("upgrade refused: {}", response.status()))
+            }))
+        }
+        Err(e) => return Err(TransportError::WebSocket(e.to_string())),
     };
-    Ok((ws, nonces))
+    if let Some(refusal) = refused(response.headers()) {
+        return Err(refusal);
+    }
+    let Some(handshake) = pending else {
+        return Ok((ws, None));
+    };
+    let msg2 = response
+        .headers()
+        .get(NOISE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(decode_message)
+        .ok_or(TransportError::SecureModeUnavailable)?;
+    let established = handshake.finish(&msg2).map_err(TransportError::Secure)?;
+    Ok((ws, Some(established)))
 }
 
 async fn send_text(ws: &mut Ws, frame: &ClientFrame) -> Result<(), TransportError> {
@@ -129,8 +155,11 @@ async fn receive(ws: &mut Ws, keys: Option<&mut SessionKeys>) -> Result<Received
             Some(Ok(m)) => m,
         };
         match message {
+            Message::Text(_) if keys.is_some() => {
+                // Anyone on the path can send text; on a secure link it is only a drop.
+                return Err(TransportError::Secure(SecureError::Unsealed));
+            }
             Message::Text(text) => {
-                // A rejection may arrive unsealed even on a secure link (before keys exist).
                 let frame = decode_server_frame(text.as_bytes()).map_err(TransportError::Frame)?;
                 return Ok(Received::Frame(frame));
             }
@@ -142,9 +171,11 @@ async fn receive(ws: &mut Ws, keys: Option<&mut SessionKeys>) -> Result<Received
                 return Ok(Received::Record(opened.kind, opened.payload));
             }
             Message::Close(frame) => {
-                return Err(TransportError::Closed {
-                    code: frame.map(|f| u16::from(f.code)),
-                })
+                let code = frame.map(|f| u16::from(f.code));
+                return Err(match keys {
+                    Some(_) => TransportError::UnauthenticatedClose { code },
+                    None => TransportError::Closed { code },
+                });
             }
             _ => {}
         }
@@ -167,60 +198,60 @@ pub(super) async fn enroll(
     config: &PhoneConfig,
     qr: &PairingQr,
     device_key: &SigningKey,
-) -> Result<(Link, Option<LinkSecret>), TransportError> {
-    let (mut ws, nonces) = open(config, None).await?;
-    if nonces.is_none() && qr.secure && config.security != PhoneSecurity::PlainOnly {
-        return Err(TransportError::SecureModeUnavailable);
-    }
+) -> Result<(Link, Option<PhoneNoiseKeys>), TransportError> {
+    let noise = match (qr.noise_key, config.security) {
+        (_, PhoneSecurity::PlainOnly) => None,
+        (Some(desktop), _) => Some(PhoneNoiseKeys {
+            phone: NoiseSecretKey::generate(),
+            desktop,
+        }),
+        (None, PhoneSecurity::RequireSecure) => return Err(TransportError::SecureModeUnavailable),
+        (None, _) => None,
+    };
+    let psk = enrollment_psk(&qr.offer.token);
+    let offer = noise.as_ref().map(|keys| Offer {
+        mode: Mode::Enroll,
+        did: &qr.offer.did,
+        keys,
+        psk: Some(&psk),
+        payload: qr.offer.wid.as_bytes(),
+    });
+    let (mut ws, established) = open(config, offer).await?;
+    let (mut keys, session_id) = split(established);
     let (mut session, hello) =
         PhoneSession::enroll(qr.offer.clone(), config.agent.clone(), device_key.clone());
-    let pubkey = session.pubkey().to_owned();
-    send_text(&mut ws, &hello).await?;
-    let challenge = match receive(&mut ws, None).await? {
-        Received::Frame(frame) => frame,
-        Received::Record(..) => return Err(TransportError::Secure(SecureError::Unsealed)),
-    };
-    let pair_nonce = match &challenge {
-        ServerFrame::PairChallenge { nonce, .. } => nonce.clone(),
-        _ => Vec::new(),
-    };
+    send_frame(&mut ws, keys.as_mut(), &hello).await?;
+    let challenge = receive_frame(&mut ws, keys.as_mut()).await?;
     let proof = match session.handle(challenge).map_err(rejection)? {
         PhoneStep::Send(proof) => proof,
         _ => return Err(TransportError::Rejected(PhoneRejection::SessionClosed)),
     };
-    let (mut keys, secret) = match nonces {
-        Some((phone_nonce, desktop_nonce)) => {
-            let fields = TranscriptFields {
-                proto: PAIR_PROTO,
-                agent: &config.agent,
-                wid: &qr.offer.wid,
-                did: &qr.offer.did,
-                phone_pubkey: &pubkey,
-                nonce: &pair_nonce,
-            };
-            let secret = LinkSecret::from_enrollment(&qr.offer.token, &fields)
-                .map_err(|e| TransportError::Rejected(PhoneRejection::Transcript(e)))?;
-            let ctx = SessionContext {
-                did: &qr.offer.did,
-                device: &pubkey,
-                phone_nonce: &phone_nonce,
-                desktop_nonce: &desktop_nonce,
-                binding: Binding::Enroll {
-                    pair_nonce: &pair_nonce,
-                },
-            };
-            (
-                Some(
-                    SessionKeys::derive(&secret, Side::Phone, &ctx)
-                        .map_err(TransportError::Secure)?,
-                ),
-                Some(secret),
-            )
-        }
-        None => (None, None),
-    };
     send_frame(&mut ws, keys.as_mut(), &proof).await?;
-    finish_handshake(ws, session, keys, nonces.map(|(p, _)| p), secret).await
+    let link = finish_handshake(ws, session, keys, session_id).await?;
+    Ok((link, noise))
+}
+
+fn split(
+    established: Option<Established>,
+) -> (Option<SessionKeys>, Option<[u8; CONNECTION_NONCE_LEN]>) {
+    match established {
+        Some(e) => (Some(e.keys), Some(e.session_id)),
+        None => (None, None),
+    }
+}
+
+/// The next handshake frame: plain text on a plain link, a sealed frame record on a secure one.
+async fn receive_frame(
+    ws: &mut Ws,
+    keys: Option<&mut SessionKeys>,
+) -> Result<ServerFrame, TransportError> {
+    match receive(ws, keys).await? {
+        Received::Frame(frame) => Ok(frame),
+        Received::Record(RecordKind::Frame, payload) => {
+            decode_server_frame(&payload).map_err(TransportError::Frame)
+        }
+        Received::Record(..) => Err(TransportError::Secure(SecureError::UnknownKind { kind: 1 })),
+    }
 }
 
 async fn send_frame(
@@ -242,42 +273,25 @@ async fn send_frame(
     }
 }
 
-/// Waits for `paired` (sealed in secure mode) and, on a secure resume, the resume report.
+/// Waits for `paired` (sealed in secure mode).
 async fn finish_handshake(
     mut ws: Ws,
     mut session: PhoneSession,
     mut keys: Option<SessionKeys>,
-    phone_nonce: Option<[u8; CONNECTION_NONCE_LEN]>,
-    secret: Option<LinkSecret>,
-) -> Result<(Link, Option<LinkSecret>), TransportError> {
-    let paired = match receive(&mut ws, keys.as_mut()).await? {
-        Received::Frame(frame) => {
-            if keys.is_some() && !matches!(frame, ServerFrame::Rejected { .. }) {
-                return Err(TransportError::Secure(SecureError::Unsealed));
-            }
-            frame
-        }
-        Received::Record(RecordKind::Frame, payload) => {
-            decode_server_frame(&payload).map_err(TransportError::Frame)?
-        }
-        Received::Record(..) => {
-            return Err(TransportError::Secure(SecureError::UnknownKind { kind: 1 }))
-        }
-    };
+    session_id: Option<[u8; CONNECTION_NONCE_LEN]>,
+) -> Result<Link, TransportError> {
+    let paired = receive_frame(&mut ws, keys.as_mut()).await?;
     match session.handle(paired).map_err(rejection)? {
         PhoneStep::Paired { .. } => {}
         _ => return Err(TransportError::Rejected(PhoneRejection::SessionClosed)),
     }
-    Ok((
-        Link {
-            ws,
-            keys,
-            phone_nonce,
-            report: None,
-            early: Vec::new(),
-        },
-        secret,
-    ))
+    Ok(Link {
+        ws,
+        keys,
+        session_id,
+        report: None,
+        early: Vec::new(),
+    })
 }
 
 pub(super) async fn resume(
@@ -285,60 +299,34 @@ pub(super) async fn resume(
     identity: &DeviceIdentity,
     previous: Option<[u8; CONNECTION_NONCE_LEN]>,
 ) -> Result<Link, TransportError> {
-    let (mut ws, nonces) = open(config, previous).await?;
-    if nonces.is_none() && identity.link_secret.is_some() {
+    if identity.noise.is_none() && config.security == PhoneSecurity::RequireSecure {
         return Err(TransportError::SecureModeUnavailable);
     }
+    // A device paired securely always resumes securely, whatever the policy says.
+    let payload = previous.map(|p| p.to_vec()).unwrap_or_default();
+    let offer = identity.noise.as_ref().map(|keys| Offer {
+        mode: Mode::Resume,
+        did: &identity.did,
+        keys,
+        psk: None,
+        payload: &payload,
+    });
+    let (mut ws, established) = open(config, offer).await?;
+    let (mut keys, session_id) = split(established);
     let (mut session, hello) = PhoneSession::resume(
         config.agent.clone(),
         identity.device_key.clone(),
         identity.key_version,
     );
-    let pubkey = session.pubkey().to_owned();
-    send_text(&mut ws, &hello).await?;
-    let challenge = match receive(&mut ws, None).await? {
-        Received::Frame(frame) => frame,
-        Received::Record(..) => return Err(TransportError::Secure(SecureError::Unsealed)),
-    };
-    let challenge_text = match &challenge {
-        ServerFrame::Challenge { nonce } => nonce.clone(),
-        _ => String::new(),
-    };
+    send_frame(&mut ws, keys.as_mut(), &hello).await?;
+    let challenge = receive_frame(&mut ws, keys.as_mut()).await?;
     let proof = match session.handle(challenge).map_err(rejection)? {
         PhoneStep::Send(proof) => proof,
         _ => return Err(TransportError::Rejected(PhoneRejection::SessionClosed)),
     };
-    let mut keys = match (nonces, &identity.link_secret) {
-        (Some((phone_nonce, desktop_nonce)), Some(secret)) => {
-            let ctx = SessionContext {
-                did: &identity.did,
-                device: &pubkey,
-                phone_nonce: &phone_nonce,
-                desktop_nonce: &desktop_nonce,
-                binding: Binding::Resume {
-                    challenge: &challenge_text,
-                },
-            };
-            Some(SessionKeys::derive(secret, Side::Phone, &ctx).map_err(TransportError::Secure)?)
-        }
-        // The desktop offers secure mode but this device paired in plain mode: stay plain
-        // (unless the policy requires secure).
-        (Some(_), None) if config.security == PhoneSecurity::RequireSecure => {
-            return Err(TransportError::SecureModeUnavailable)
-        }
-        _ => None,
-    };
-    let secure = keys.is_some();
     send_frame(&mut ws, keys.as_mut(), &proof).await?;
-    let (mut link, _) = finish_handshake(
-        ws,
-        session,
-        keys.take(),
-        nonces.filter(|_| secure).map(|(p, _)| p),
-        None,
-    )
-    .await?;
-    if secure && previous.is_some() {
+    let mut link = finish_handshake(ws, session, keys, session_id).await?;
+    if link.keys.is_some() && previous.is_some() {
         match receive(&mut link.ws, link.keys.as_mut()).await? {
             Received::Record(RecordKind::ResumeReport, payload) => {
                 link.report = parse_resume_report(&payload);

@@ -39,7 +39,7 @@ impl Backoff {
 
 /// Envelopes written on a connection that dropped before they were acknowledged.
 pub(super) struct Unsettled {
-    phone_nonce: [u8; CONNECTION_NONCE_LEN],
+    session_id: [u8; CONNECTION_NONCE_LEN],
     pending: Vec<(u64, oneshot::Sender<Outcome>)>,
 }
 
@@ -65,7 +65,7 @@ impl Runner {
         let mut link = first;
         let error = loop {
             self.settle(&link);
-            let previous = link.phone_nonce;
+            let previous = link.session_id;
             let error = match self.serve(link).await {
                 End::Local => break TransportError::LinkClosed,
                 End::Failed(error) => error,
@@ -88,7 +88,7 @@ impl Runner {
             return;
         };
         let count = match link.report {
-            Some((nonce, count)) if nonce == unsettled.phone_nonce && count != u64::MAX => {
+            Some((nonce, count)) if nonce == unsettled.session_id && count != u64::MAX => {
                 Some(count)
             }
             _ => None,
@@ -146,7 +146,7 @@ impl Runner {
                 _ = raised(&mut close) => return Err(TransportError::LinkClosed),
             }
             attempt = attempt.saturating_add(1);
-            let ask = self.unsettled.as_ref().map(|u| u.phone_nonce).or(previous);
+            let ask = self.unsettled.as_ref().map(|u| u.session_id).or(previous);
             match tokio::time::timeout(
                 self.config.connect_timeout,
                 resume(&self.config, &self.identity, ask),
@@ -176,7 +176,7 @@ impl Runner {
         let Link {
             ws,
             keys,
-            phone_nonce,
+            session_id,
             early,
             ..
         } = link;
@@ -252,10 +252,10 @@ impl Runner {
         // Handles write to this connection no more.
         *shared.writer.lock().await = None;
         let pending = std::mem::take(&mut *lock(&shared.pending));
-        match (&end, phone_nonce) {
-            (End::Failed(_), Some(phone_nonce)) if !pending.is_empty() => {
+        match (&end, session_id) {
+            (End::Failed(_), Some(session_id)) if !pending.is_empty() => {
                 self.unsettled = Some(Unsettled {
-                    phone_nonce,
+                    session_id,
                     pending: pending.into_iter().collect(),
                 });
             }
@@ -303,12 +303,13 @@ impl Runner {
             Some(Ok(message)) => message,
         };
         let frame = match message {
+            // Anyone on the path can send text: on a secure link, even a `rejected` one is only a
+            // (retryable) drop.
+            Message::Text(_) if open.is_some() => {
+                return Err(TransportError::Secure(SecureError::Unsealed));
+            }
             Message::Text(text) => {
-                let frame = decode_server_frame(text.as_bytes()).map_err(TransportError::Frame)?;
-                if open.is_some() && !matches!(frame, ServerFrame::Rejected { .. }) {
-                    return Err(TransportError::Secure(SecureError::Unsealed));
-                }
-                frame
+                decode_server_frame(text.as_bytes()).map_err(TransportError::Frame)?
             }
             Message::Binary(bytes) => {
                 let Some(open) = open else {
@@ -333,6 +334,10 @@ impl Runner {
             }
             Message::Close(frame) => {
                 let code = frame.map(|f| u16::from(f.code));
+                if open.is_some() {
+                    // Close frames are not authenticated: a secure link only drops and retries.
+                    return Err(TransportError::UnauthenticatedClose { code });
+                }
                 return Err(match code {
                     Some(close_code::UNPAIRED) => TransportError::Unpaired,
                     Some(close_code::SECURE_REQUIRED) => TransportError::SecureModeRequired,

@@ -19,9 +19,9 @@ use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch, Notify};
 use tokio_tungstenite::WebSocketStream;
 
+use super::noise::PhoneNoiseKeys;
 use super::qr::PairingQr;
 use super::read_ahead::ReadAhead;
-use super::secure::LinkSecret;
 use super::TransportError;
 use crate::mobile::{encode_pubkey_multibase, ServerFrame};
 use handshake::{enroll, resume};
@@ -34,12 +34,13 @@ type Ws = WebSocketStream<ReadAhead<TcpStream>>;
 #[non_exhaustive]
 pub enum PhoneSecurity {
     /// Use secure mode whenever the desktop offers it; accept plain only for a desktop that never
-    /// offered it (its QR code says so and the device holds no link secret).
+    /// offered it (its QR code carries no Noise key and the device holds no Noise keys).
     #[default]
     PreferSecure,
     /// Refuse plain mode ([`TransportError::SecureModeUnavailable`]).
     RequireSecure,
-    /// Never offer secure mode (talk to a deployed desktop exactly as a proto-2 phone does).
+    /// Never offer secure mode when pairing (talk to a deployed desktop exactly as a proto-2
+    /// phone does). A device that holds Noise keys still resumes only in secure mode.
     PlainOnly,
 }
 
@@ -111,17 +112,19 @@ impl PhoneConfig {
 
 /// What the phone stores after pairing, to resume later ([`PhoneStart::Resume`]).
 ///
-/// **It holds secrets**: the device's signing key and the link secret. `Debug` shows neither;
-/// the serde form carries both, each as 64 hex digits (the key as its 32-byte seed), so store a
-/// serialized identity as you would a key (the platform keystore). The form (JSON):
+/// **It holds secrets**: the device's signing key and the phone's Noise static private key.
+/// `Debug` shows neither; the serde form carries both, each as 64 hex digits (the signing key as
+/// its 32-byte seed), so store a serialized identity as you would a key (the platform keystore).
+/// The form (JSON):
 ///
 /// ```json
 /// {"device_key": "4ccd089b28ff96da…", "key_version": 0, "did": "z6Mk…",
-///  "link_secret": "9f86d081884c7d65…", "paired_at": 1764633600}
+///  "noise": {"phone_key": "9f86d081884c7d65…", "desktop_key": "3q2-7wAAAAAA…"},
+///  "paired_at": 1764633600}
 /// ```
 ///
-/// `paired_at` is Unix seconds (0: unknown). `link_secret` is absent (or `null`) after a plain
-/// pairing. Fields added in later versions are optional with defaults, so a stored identity
+/// `paired_at` is Unix seconds (0: unknown). `noise` (the phone's private key as hex, the pinned
+/// desktop public key as unpadded base64url) is absent (or `null`) after a plain pairing. Fields added in later versions are optional with defaults, so a stored identity
 /// keeps loading; unknown fields are ignored.
 #[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
@@ -134,13 +137,14 @@ pub struct DeviceIdentity {
     pub key_version: u32,
     /// The desktop identity (`did`) paired with, multibase.
     pub did: String,
-    /// The link secret, if the pairing was secure; the phone then refuses plain mode.
+    /// The Noise keys of a secure pairing (the phone's static private key and the desktop's
+    /// pinned public key); the phone then resumes only in secure mode, with that desktop.
     #[serde(
         default,
-        with = "super::persist::link_secret",
+        with = "super::persist::phone_noise_keys",
         skip_serializing_if = "Option::is_none"
     )]
-    pub link_secret: Option<LinkSecret>,
+    pub noise: Option<PhoneNoiseKeys>,
     /// When the device paired, Unix seconds (0 if unknown).
     #[serde(default)]
     pub paired_at: u64,
@@ -148,14 +152,14 @@ pub struct DeviceIdentity {
 
 impl DeviceIdentity {
     /// An identity of `device_key` paired in plain mode with the desktop `did` (key version 0, no
-    /// link secret, pairing time unknown): to resume a pairing kept in another form. Identities
+    /// Noise keys, pairing time unknown): to resume a pairing kept in another form. Identities
     /// from this crate come from [`connect`] and serde.
     pub fn new(device_key: SigningKey, did: impl Into<String>) -> Self {
         DeviceIdentity {
             device_key,
             key_version: 0,
             did: did.into(),
-            link_secret: None,
+            noise: None,
             paired_at: 0,
         }
     }
@@ -170,7 +174,7 @@ impl std::fmt::Debug for DeviceIdentity {
             )
             .field("key_version", &self.key_version)
             .field("did", &self.did)
-            .field("secure", &self.link_secret.is_some())
+            .field("secure", &self.noise.is_some())
             .field("paired_at", &self.paired_at)
             .finish_non_exhaustive()
     }
@@ -303,7 +307,7 @@ pub async fn connect(
 ) -> Result<(PhoneHandle, PhoneEvents, DeviceIdentity), TransportError> {
     let (link, identity) = match start {
         PhoneStart::Pair { qr, device_key } => {
-            let (link, secret) =
+            let (link, noise) =
                 tokio::time::timeout(config.connect_timeout, enroll(&config, &qr, &device_key))
                     .await
                     .map_err(|_| TransportError::Timeout("pairing"))??;
@@ -311,7 +315,7 @@ pub async fn connect(
                 device_key,
                 key_version: 0,
                 did: qr.offer.did.clone(),
-                link_secret: secret,
+                noise,
                 paired_at: super::persist::unix_now(),
             };
             (link, identity)
