@@ -93,8 +93,8 @@ mod read_ahead;
 mod secure;
 
 pub use desktop::{
-    ConnectionHandle, ConnectionId, DesktopConfig, DesktopEvent, DesktopEvents, DesktopSecurity,
-    DisconnectReason, MobileDesktop, PairedDeviceRecord,
+    AudioCutReason, ConnectionHandle, ConnectionId, DesktopConfig, DesktopEvent, DesktopEvents,
+    DesktopSecurity, DisconnectReason, MobileDesktop, PairedDeviceRecord,
 };
 pub use phone::{
     connect, Backoff, DeliveryFailure, DeviceIdentity, EnvelopeDelivery, EnvelopeReceipt,
