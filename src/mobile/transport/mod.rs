@@ -98,7 +98,8 @@ pub use desktop::{
 };
 pub use phone::{
     connect, Backoff, DeliveryFailure, DeviceIdentity, EnvelopeDelivery, EnvelopeReceipt,
-    PhoneConfig, PhoneEvent, PhoneEvents, PhoneHandle, PhoneSecurity, PhoneStart,
+    PhoneConfig, PhoneEvent, PhoneEvents, PhoneHandle, PhoneSecurity, PhoneStart, UtteranceCut,
+    UtteranceOutcome, UtteranceReceipt,
 };
 pub use qr::{PairingQr, QrError};
 pub use secure::{LinkSecret, SecureError, CONNECTION_NONCE_LEN};
@@ -175,9 +176,12 @@ pub enum TransportError {
     /// The link is closed for good; nothing more can be sent.
     #[error("the link is closed")]
     LinkClosed,
-    /// The audio could not be framed.
+    /// The audio could not be framed, or no utterance is open.
     #[error("audio: {0}")]
     Audio(&'static str),
+    /// The open utterance was cut (the link dropped and could not send it again); start a new one.
+    #[error("utterance cut: {0}")]
+    UtteranceCut(UtteranceCut),
 }
 
 impl TransportError {
@@ -205,7 +209,8 @@ impl TransportError {
             | TransportError::Secure(_)
             | TransportError::Frame(_)
             | TransportError::LinkClosed
-            | TransportError::Audio(_) => false,
+            | TransportError::Audio(_)
+            | TransportError::UtteranceCut(_) => false,
         }
     }
 }

@@ -3,8 +3,10 @@
 //! when it can and through a bounded queue when it cannot (see `queue::Shared`).
 //!
 //! `handshake` opens the WebSocket and pairs or resumes, `link` is the task that keeps the link
-//! up, and `queue` holds the handles' direct writes, the bounded queue and envelope receipts.
+//! up, `queue` holds the handles' direct writes, the bounded queue and envelope receipts, and
+//! `audio` the open utterance's replay buffer and utterance receipts.
 
+mod audio;
 mod handshake;
 mod link;
 mod queue;
@@ -24,6 +26,7 @@ use super::read_ahead::ReadAhead;
 use super::secure::LinkSecret;
 use super::TransportError;
 use crate::mobile::{encode_pubkey_multibase, ServerFrame};
+pub use audio::{UtteranceCut, UtteranceOutcome, UtteranceReceipt};
 use handshake::{enroll, resume};
 use link::Runner;
 use queue::{Outgoing, Shared};
@@ -89,6 +92,11 @@ pub struct PhoneConfig {
     pub send_queue: usize,
     /// Capacity of the event queue.
     pub event_queue: usize,
+    /// Most audio of one utterance the phone keeps to send again, whole, after a drop (at the
+    /// utterance's sample rate; 30 s by default, 1.9 MB of samples at 16 kHz). A longer utterance
+    /// streams as usual, but a drop before its end cuts it
+    /// ([`UtteranceCut::ReplayBufferExceeded`]) instead of truncating it.
+    pub audio_replay: Duration,
 }
 
 impl PhoneConfig {
@@ -105,6 +113,7 @@ impl PhoneConfig {
             write_timeout: Duration::from_secs(10),
             send_queue: 256,
             event_queue: 256,
+            audio_replay: Duration::from_secs(30),
         }
     }
 }
@@ -295,6 +304,7 @@ pub async fn connect(
         broken: Mutex::new(None),
         broken_signal: Notify::new(),
         write_timeout: config.write_timeout,
+        audio: Mutex::new(audio::AudioState::new(config.audio_replay)),
     });
     let handle = PhoneHandle {
         tx,
