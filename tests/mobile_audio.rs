@@ -40,6 +40,8 @@ struct Heard {
     cut: Vec<(AudioCutReason, u64)>,
     /// Samples delivered so far to each connection's open utterance.
     open: HashMap<ConnectionId, Vec<f32>>,
+    /// Connections that ended.
+    disconnects: usize,
 }
 
 impl Heard {
@@ -88,6 +90,13 @@ impl Heard {
                     );
                 }
                 self.cut.push((reason, samples));
+            }
+            DesktopEvent::Disconnected { connection, .. } => {
+                assert!(
+                    !self.open.contains_key(&connection),
+                    "{connection:?} ended with its utterance neither ended nor cut"
+                );
+                self.disconnects += 1;
             }
             _ => {}
         }
@@ -147,11 +156,13 @@ async fn phone_sees_drop(events: &mut PhoneEvents) {
     .await;
 }
 
-/// The new user's scenario: start, `cut_at` samples, the connection cut (the phone notices),
-/// the rest of [`TOTAL`], end. Returns the phone's outcome and what the desktop heard.
+/// The new user's scenario: start, `cut_at` samples, the connection cut (with `noticed`, the
+/// phone has seen the drop before it goes on), the rest of [`TOTAL`], end. Returns the phone's
+/// outcome and what the desktop heard.
 async fn utterance_across_a_cut(
     security: PhoneSecurity,
     cut_at: usize,
+    noticed: bool,
 ) -> (UtteranceOutcome, Heard) {
     let (desktop, mut events) = desktop(DesktopSecurity::AllowPlain).await;
     let relay = relay(desktop.local_addr()).await;
@@ -160,7 +171,9 @@ async fn utterance_across_a_cut(
     phone.send_audio_start(RATE).await.expect("started");
     phone.send_audio(&samples[..cut_at]).await.expect("queued");
     relay.cut.send(()).expect("the relay is up");
-    phone_sees_drop(&mut phone_events).await;
+    if noticed {
+        phone_sees_drop(&mut phone_events).await;
+    }
     phone.send_audio(&samples[cut_at..]).await.expect("queued");
     let receipt = phone.send_audio_end().await.expect("queued");
     let outcome = tokio::time::timeout(WAIT, receipt.outcome())
@@ -171,7 +184,13 @@ async fn utterance_across_a_cut(
         UtteranceOutcome::Delivered | UtteranceOutcome::Written => {
             heard.until(&mut events, |h| !h.whole.is_empty()).await
         }
-        _ => heard.until(&mut events, |h| !h.cut.is_empty()).await,
+        // The desktop may have got nothing of it (the cut lost the start in flight): wait for the
+        // dropped connection's end instead.
+        _ => {
+            heard
+                .until(&mut events, |h| !h.cut.is_empty() || h.disconnects > 0)
+                .await
+        }
     }
     phone.close();
     desktop.shutdown().await;
@@ -211,10 +230,8 @@ fn assert_whole_or_cut_on_both_ends(
                 heard.whole.is_empty(),
                 "{case}: cut on the phone, whole on the desktop"
             );
-            assert!(
-                !heard.cut.is_empty(),
-                "{case}: the desktop learns of the cut"
-            );
+            // Whatever of it reached the desktop was reported cut (`open` is empty below); the
+            // desktop may have got nothing of it at all.
         }
         other => panic!("{case}: no drop happened after the end: {other:?}"),
     }
@@ -227,7 +244,7 @@ fn assert_whole_or_cut_on_both_ends(
 async fn the_new_users_scenario(security: PhoneSecurity, expected: UtteranceOutcome) {
     for run in 0..RUNS {
         for cut_at in [0, TOTAL / 2, TOTAL] {
-            let (outcome, heard) = utterance_across_a_cut(security, cut_at).await;
+            let (outcome, heard) = utterance_across_a_cut(security, cut_at, true).await;
             assert_whole_or_cut_on_both_ends(security, cut_at, outcome, &heard);
             // The whole utterance fits the replay buffer: it arrives whole after the resume.
             assert_eq!(
@@ -427,4 +444,19 @@ async fn an_utterance_open_when_a_raw_peer_disconnects_is_reported_cut_before_th
         )]
     ));
     desktop.shutdown().await;
+}
+
+/// The scenario exactly as the new user ran it: the phone goes on at once after the cut, so its
+/// end may be written to the dead socket. Secure mode still settles both ends alike: the resume
+/// report says whether the desktop processed the end. (Plain proto 2 cannot: an end flushed into
+/// a connection that was already cut reads `Written` on the phone; the module docs say so.)
+#[tokio::test]
+async fn secure_an_utterance_cut_unnoticed_is_whole_or_cut_on_both_ends() {
+    for _run in 0..RUNS {
+        for cut_at in [0, TOTAL / 2, TOTAL] {
+            let security = PhoneSecurity::RequireSecure;
+            let (outcome, heard) = utterance_across_a_cut(security, cut_at, false).await;
+            assert_whole_or_cut_on_both_ends(security, cut_at, outcome, &heard);
+        }
+    }
 }
