@@ -156,9 +156,10 @@ async fn phone_sees_drop(events: &mut PhoneEvents) {
     .await;
 }
 
-/// The new user's scenario: start, `cut_at` samples, the connection cut (with `noticed`, the
-/// phone has seen the drop before it goes on), the rest of [`TOTAL`], end. Returns the phone's
-/// outcome and what the desktop heard.
+/// The new user's scenario: start, `cut_at` samples, the connection cut, the rest of [`TOTAL`],
+/// end. With `noticed`, the desktop has the start and the first `cut_at` samples before the cut
+/// (as the new user's desktop had 2,880 of them) and the phone has seen the drop before it goes
+/// on; without, nothing waits. Returns the phone's outcome and what the desktop heard.
 async fn utterance_across_a_cut(
     security: PhoneSecurity,
     cut_at: usize,
@@ -170,6 +171,14 @@ async fn utterance_across_a_cut(
     let samples = utterance(TOTAL);
     phone.send_audio_start(RATE).await.expect("started");
     phone.send_audio(&samples[..cut_at]).await.expect("queued");
+    let mut heard = Heard::default();
+    if noticed {
+        heard
+            .until(&mut events, |h| {
+                h.open.values().any(|got| got.len() == cut_at)
+            })
+            .await;
+    }
     relay.cut.send(()).expect("the relay is up");
     if noticed {
         phone_sees_drop(&mut phone_events).await;
@@ -179,7 +188,6 @@ async fn utterance_across_a_cut(
     let outcome = tokio::time::timeout(WAIT, receipt.outcome())
         .await
         .expect("the utterance settles");
-    let mut heard = Heard::default();
     match outcome {
         UtteranceOutcome::Delivered | UtteranceOutcome::Written => {
             heard.until(&mut events, |h| !h.whole.is_empty()).await
@@ -246,10 +254,19 @@ async fn the_new_users_scenario(security: PhoneSecurity, expected: UtteranceOutc
         for cut_at in [0, TOTAL / 2, TOTAL] {
             let (outcome, heard) = utterance_across_a_cut(security, cut_at, true).await;
             assert_whole_or_cut_on_both_ends(security, cut_at, outcome, &heard);
-            // The whole utterance fits the replay buffer: it arrives whole after the resume.
+            // The whole utterance fits the replay buffer: it arrives whole after the resume, and
+            // the fragment the dropped connection delivered is reported cut there.
             assert_eq!(
                 outcome, expected,
                 "run {run}, {security:?}, cut after {cut_at}"
+            );
+            assert!(
+                matches!(
+                    heard.cut.as_slice(),
+                    [(AudioCutReason::ConnectionEnded(_), n)] if *n == cut_at as u64
+                ),
+                "run {run}, {security:?}, cut after {cut_at}: {:?}",
+                heard.cut
             );
         }
     }
