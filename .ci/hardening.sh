@@ -51,11 +51,11 @@ pinned=(
   "lib signin::core::tests::a_dns_rebinding_host_cannot_deliver_the_callback"
   # issue 20, item 4: a LAN peer that cuts the link mid-utterance, or a raw peer, cannot leave
   # the desktop with a gap or an end without its start
-  "mobile_audio plain_an_utterance_cut_by_a_drop_arrives_whole_after_the_resume"
-  "mobile_audio secure_an_utterance_cut_by_a_drop_arrives_whole_after_the_resume"
-  "mobile_audio secure_an_utterance_cut_unnoticed_is_whole_or_cut_on_both_ends"
-  "mobile_audio an_utterance_longer_than_the_replay_buffer_is_cut_on_both_ends_across_a_drop"
-  "mobile_audio a_raw_peer_sending_audio_end_first_never_yields_an_audio_end_without_its_start"
+  "mobile_transport_audio plain_an_utterance_cut_by_a_drop_arrives_whole_after_the_resume"
+  "mobile_transport_audio secure_an_utterance_cut_by_a_drop_arrives_whole_after_the_resume"
+  "mobile_transport_audio secure_an_utterance_cut_unnoticed_is_whole_or_cut_on_both_ends"
+  "mobile_transport_audio an_utterance_longer_than_the_replay_buffer_is_cut_on_both_ends_across_a_drop"
+  "mobile_transport_audio a_raw_peer_sending_audio_end_first_never_yields_an_audio_end_without_its_start"
 )
 
 for entry in "${pinned[@]}"; do

@@ -121,6 +121,17 @@ pub(super) struct AudioTag {
     end: Option<Arc<OnceLock<UtteranceCut>>>,
 }
 
+/// How [`AudioState::end`] ends an utterance.
+pub(super) enum Ending {
+    /// Send the end frame; its receipt reads `cut` if the link skips it.
+    Send {
+        tag: AudioTag,
+        cut: Arc<OnceLock<UtteranceCut>>,
+    },
+    /// The utterance was cut: nothing to send.
+    Settled(UtteranceReceipt),
+}
+
 /// The open utterance.
 struct Open {
     id: u64,
@@ -222,19 +233,16 @@ impl AudioState {
         })
     }
 
-    /// Ends the open utterance: the end frame's tag and its receipt's cut cell, or the receipt
-    /// already settled when the utterance was cut.
-    pub(super) fn end(
-        &mut self,
-    ) -> Result<Result<(AudioTag, Arc<OnceLock<UtteranceCut>>), UtteranceReceipt>, TransportError>
-    {
+    /// Ends the open utterance: the end frame to send, or the receipt already settled when the
+    /// utterance was cut.
+    pub(super) fn end(&mut self) -> Result<Ending, TransportError> {
         let open = match self.open.as_mut() {
             Some(open) if !open.ended => open,
             _ => return Err(NOT_STARTED),
         };
         if let Some(cut) = open.cut {
             self.open = None;
-            return Ok(Err(UtteranceReceipt::cut(cut)));
+            return Ok(Ending::Settled(UtteranceReceipt::cut(cut)));
         }
         open.ended = true;
         let cell = Arc::new(OnceLock::new());
@@ -244,7 +252,7 @@ impl AudioState {
             end: Some(Arc::clone(&cell)),
         };
         open.submitted = open.submitted.saturating_add(1);
-        Ok(Ok((tag, cell)))
+        Ok(Ending::Send { tag, cut: cell })
     }
 
     /// Whether the frame tagged `tag` is still to be written: not if a replay already sent it or

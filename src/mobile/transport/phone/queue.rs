@@ -11,7 +11,7 @@ use futures_util::SinkExt as _;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
-use super::audio::{AudioState, AudioTag, UtteranceReceipt};
+use super::audio::{AudioState, AudioTag, Ending, UtteranceReceipt};
 use super::{DeliveryFailure, EnvelopeDelivery, EnvelopeReceipt, Outcome, PhoneHandle, Ws};
 use crate::mobile::frames::encode_audio_chunk;
 use crate::mobile::transport::secure::{RecordKind, SealKey};
@@ -394,8 +394,8 @@ impl PhoneHandle {
             .map_err(TransportError::Frame)?
             .into();
         let (tag, cut) = match lock(&self.shared.audio).end()? {
-            Ok(end) => end,
-            Err(settled) => return Ok(settled),
+            Ending::Send { tag, cut } => (tag, cut),
+            Ending::Settled(receipt) => return Ok(receipt),
         };
         let (tx, rx) = oneshot::channel();
         self.submit(Outgoing {
