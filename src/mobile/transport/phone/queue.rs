@@ -13,9 +13,8 @@ use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
 use super::audio::{AudioState, AudioTag, Ending, UtteranceReceipt};
 use super::{DeliveryFailure, EnvelopeDelivery, EnvelopeReceipt, Outcome, PhoneHandle, Ws};
-use crate::mobile::frames::encode_audio_chunk;
 use crate::mobile::transport::secure::{RecordKind, SealKey};
-use crate::mobile::transport::{lock, samples_to_pcm, TransportError};
+use crate::mobile::transport::{lock, TransportError};
 use crate::mobile::{ClientFrame, SignedEnvelope, MAX_AUDIO_CHUNK_BYTES};
 
 /// Most queued frames written before one flush.
@@ -354,7 +353,7 @@ impl PhoneHandle {
             .encode()
             .map_err(TransportError::Frame)?
             .into();
-        let tag = lock(&self.shared.audio).start(&text, sample_rate);
+        let tag = lock(&self.shared.audio).start(sample_rate);
         self.submit(Outgoing {
             text,
             receipt: None,
@@ -371,10 +370,7 @@ impl PhoneHandle {
     /// again (it was longer than the replay buffer): stop capturing; its receipt says the same.
     pub async fn send_audio(&self, samples: &[f32]) -> Result<(), TransportError> {
         for chunk in samples.chunks(MAX_AUDIO_CHUNK_BYTES / 4) {
-            let text: Utf8Bytes = encode_audio_chunk(&samples_to_pcm(chunk))
-                .map_err(TransportError::Frame)?
-                .into();
-            let tag = lock(&self.shared.audio).chunk(&text, chunk.len())?;
+            let (tag, text) = lock(&self.shared.audio).chunk(chunk)?;
             self.submit(Outgoing {
                 text,
                 receipt: None,
