@@ -95,7 +95,9 @@ pub struct PhoneConfig {
     /// Most audio of one utterance the phone keeps to send again, whole, after a drop (at the
     /// utterance's sample rate; 30 s by default, 1.9 MB of samples at 16 kHz). A longer utterance
     /// streams as usual, but a drop before its end cuts it
-    /// ([`UtteranceCut::ReplayBufferExceeded`]) instead of truncating it.
+    /// ([`UtteranceCut::ReplayBufferExceeded`]) instead of truncating it. The buffer holds PCM
+    /// and keeps its memory for the next utterance (at most this much audio, for the link's
+    /// life); `Duration::ZERO` keeps none and cuts every utterance a drop interrupts.
     pub audio_replay: Duration,
 }
 
