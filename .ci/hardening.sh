@@ -72,6 +72,13 @@ pinned=(
   "mobile_noise_attacks an_injected_unsealed_rejection_toward_the_desktop_costs_only_a_retryable_drop"
   "mobile_noise_attacks an_unauthenticated_close_code_toward_the_desktop_costs_only_a_retryable_drop"
   "mobile_noise_attacks a_forged_resume_report_request_is_refused_and_the_desktop_keeps_its_count"
+  # issue 20, item 4: a LAN peer that cuts the link mid-utterance, or a raw peer, cannot leave
+  # the desktop with a gap or an end without its start
+  "mobile_transport_audio plain_an_utterance_cut_by_a_drop_arrives_whole_after_the_resume"
+  "mobile_transport_audio secure_an_utterance_cut_by_a_drop_arrives_whole_after_the_resume"
+  "mobile_transport_audio secure_an_utterance_cut_unnoticed_is_whole_or_cut_on_both_ends"
+  "mobile_transport_audio an_utterance_longer_than_the_replay_buffer_is_cut_on_both_ends_across_a_drop"
+  "mobile_transport_audio a_raw_peer_sending_audio_end_first_never_yields_an_audio_end_without_its_start"
 )
 
 for entry in "${pinned[@]}"; do

@@ -93,7 +93,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     for chunk in samples.chunks(1600) {
         phone.send_audio(chunk).await?;
     }
-    phone.send_audio_end().await?;
+    let receipt = phone.send_audio_end().await?;
+    println!("phone:   utterance {:?}", receipt.outcome().await);
 
     let mut received = 0usize;
     let mut link = None;

@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 use wavekat_platform_client::mobile::transport::{
     connect, DeliveryFailure, DesktopEvent, DesktopEvents, DesktopSecurity, DisconnectReason,
     EnvelopeDelivery, MobileDesktop, PhoneEvent, PhoneEvents, PhoneHandle, PhoneSecurity,
-    PhoneStart, SecureError, TransportError, NOISE_HEADER,
+    PhoneStart, SecureError, TransportError, UtteranceOutcome, NOISE_HEADER,
 };
 use wavekat_platform_client::mobile::{
     decode_server_frame, encode_pubkey_multibase, ClientFrame, DesktopRejection,
@@ -75,7 +75,7 @@ async fn secure_phone_pairs_streams_audio_and_resumes_after_a_dropped_connection
     let samples: Vec<f32> = (0..1600).map(|i| (i as f32 / 1600.0) - 0.5).collect();
     phone.send_audio_start(16_000).await.expect("queued");
     phone.send_audio(&samples).await.expect("queued");
-    phone.send_audio_end().await.expect("queued");
+    let receipt = phone.send_audio_end().await.expect("queued");
     let rate = expect_event(&mut events, |e| match e {
         DesktopEvent::AudioStart { sample_rate, .. } => Some(sample_rate),
         _ => None,
@@ -92,6 +92,11 @@ async fn secure_phone_pairs_streams_audio_and_resumes_after_a_dropped_connection
         matches!(e, DesktopEvent::AudioEnd { .. }).then_some(())
     })
     .await;
+    assert_eq!(
+        receipt.outcome().await,
+        UtteranceOutcome::Delivered,
+        "the desktop acknowledged the utterance's end"
+    );
 
     // The desktop answers through the connection handle.
     connection
@@ -374,7 +379,7 @@ async fn unpairing_a_device_ends_its_open_connection_and_its_phone_stops() {
         "unpaired is fatal for the phone: {closed:?}"
     );
     assert!(
-        phone.send_audio_end().await.is_err(),
+        phone.send_audio_start(16_000).await.is_err(),
         "nothing more can be sent"
     );
     assert!(desktop.devices().is_empty());
@@ -735,9 +740,14 @@ async fn a_desktop_that_stops_reading_cannot_hang_the_phones_sender() {
     let sender = tokio::spawn(async move {
         let second = vec![0.25f32; 16_000];
         let mut sent = 0u32;
+        phone.send_audio_start(16_000).await.expect("queued");
         loop {
             match tokio::time::timeout(Duration::from_secs(5), phone.send_audio(&second)).await {
                 Err(_) => panic!("a send hung on the stalled link after {sent} chunks"),
+                // Far longer than the replay buffer: the drop cut it; the next one starts.
+                Ok(Err(TransportError::UtteranceCut(_))) => {
+                    phone.send_audio_start(16_000).await.expect("queued");
+                }
                 Ok(Err(e)) => panic!("the link closed instead of reconnecting: {e}"),
                 Ok(Ok(())) => sent += 1,
             }

@@ -137,7 +137,9 @@ async fn every_envelope_is_delivered_once_or_reported_failed_through_a_chaotic_p
             payload.clone(),
             phone.send_envelope(payload.into_bytes()).await,
         ));
+        phone.send_audio_start(16_000).await.expect("queued");
         phone.send_audio(&[0.1; 800]).await.expect("queued");
+        let _receipt = phone.send_audio_end().await.expect("queued");
         tokio::time::sleep(Duration::from_millis(15)).await;
     }
     chaos.store(false, Ordering::Relaxed);

@@ -232,6 +232,13 @@ async fn a_handshake_message_over_the_pre_auth_cap_is_refused_before_pairing_but
 
     // After pairing the full cap applies: a maximal audio chunk (about 342 KiB of JSON) arrives.
     let mut paired = raw_plain_pair(&desktop).await;
+    let start = ClientFrame::AudioStreamStart {
+        sample_rate: 16_000,
+    };
+    paired
+        .send(Message::text(start.encode().expect("encodes")))
+        .await
+        .expect("sent");
     let chunk = ClientFrame::audio_chunk_from_pcm(&vec![0u8; MAX_AUDIO_CHUNK_BYTES])
         .expect("a chunk at the limit");
     paired

@@ -170,7 +170,8 @@ async fn stream_transport(
     for chunk in audio {
         phone.send_audio(chunk).await?;
     }
-    phone.send_audio_end().await?;
+    // Timed to the daemon's last sample, as the bare loop is; the receipt is not awaited.
+    let _receipt = phone.send_audio_end().await?;
     let received = done.recv().await.ok_or("daemon gone")?;
     assert_eq!(received, CHUNK * chunks());
     Ok(start.elapsed())

@@ -323,7 +323,7 @@ pub async fn genuine_phone_streams(desktop: &MobileDesktop, events: &mut Desktop
     let (phone, _phone_events, _) = pair(desktop, desktop.url(), PhoneSecurity::PreferSecure).await;
     phone.send_audio_start(16_000).await.expect("queued");
     phone.send_audio(&[0.25; 320]).await.expect("queued");
-    phone.send_audio_end().await.expect("queued");
+    let _receipt = phone.send_audio_end().await.expect("queued");
     let samples = expect_event(events, |e| match e {
         DesktopEvent::AudioChunk { samples, .. } => Some(samples),
         _ => None,

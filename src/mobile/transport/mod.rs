@@ -24,12 +24,17 @@
 //! let (phone, _phone_events, _identity) = connect(phone_config, start).await?;
 //! phone.send_audio_start(16_000).await?;
 //! phone.send_audio(&[0.0; 1600]).await?;
-//! phone.send_audio_end().await?;
+//! let receipt = phone.send_audio_end().await?;
 //! while let Some(event) = events.recv().await {
-//!     if let DesktopEvent::AudioEnd { .. } = event {
-//!         break;
+//!     match event {
+//!         DesktopEvent::AudioEnd { .. } => break,
+//!         // Discard what this connection delivered of the utterance.
+//!         DesktopEvent::AudioCut { .. } => {}
+//!         _ => {}
 //!     }
 //! }
+//! // Delivered (secure), Written (plain), or Cut / Unknown after a drop.
+//! println!("{:?}", receipt.outcome().await);
 //! desktop.shutdown().await;
 //! # Ok(())
 //! # }
@@ -115,6 +120,45 @@
 //! * *A busy desktop* completes the upgrade with [`REFUSED_HEADER`]` = busy` and closes with
 //!   [`close_code::BUSY`]; the phone reads the refusal before it looks for secure mode and
 //!   retries ([`TransportError::Refused`]).
+//!
+//! # Audio across a drop
+//!
+//! An utterance (`audio_stream_start`, chunks, `audio_stream_end`) either arrives whole or both
+//! ends learn it was cut; the desktop never reports an end without its start, nor a gap.
+//!
+//! * **Desktop.** Each connection tracks its open utterance. [`DesktopEvent::AudioEnd`] follows
+//!   its [`DesktopEvent::AudioStart`] on the same connection, with every chunk between them.
+//!   Otherwise the utterance ends as [`DesktopEvent::AudioCut`]: the connection ended first
+//!   ([`AudioCutReason::ConnectionEnded`], emitted before `Disconnected`), a new start came first
+//!   ([`AudioCutReason::Restarted`]), or audio or an end arrived with no start on this connection
+//!   (dropped, [`AudioCutReason::NotStarted`]). In secure mode the desktop acknowledges an end as
+//!   it does an envelope.
+//! * **Phone: replay.** The phone keeps the open utterance's start and chunks, up to
+//!   [`PhoneConfig::audio_replay`] of audio (30 s by default: an utterance is a spoken turn,
+//!   rarely over 15 s; 1.9 MB of samples at 16 kHz), until its end is handed to a socket. When the
+//!   link drops before that, the resumed connection sends the utterance again from its start,
+//!   before anything queued, and skips the queued copies: the desktop reports the dropped
+//!   connection's fragment cut and then sees one contiguous utterance, each sample once. This
+//!   needs no sequence numbers, so plain proto 2 gets it too, byte-identical on the wire: a start
+//!   clears the desktop's accumulator (proto 2), and a desktop cannot have completed an
+//!   utterance whose end it never got, so the replay never doubles one.
+//! * **Phone: outcome.** [`PhoneHandle::send_audio_end`] returns an [`UtteranceReceipt`]. Once
+//!   the end is out, the utterance settles like an envelope: [`UtteranceOutcome::Delivered`]
+//!   when the desktop acknowledged the end (secure mode, from a record's `ack`, or after a
+//!   resume from the desktop's count of the previous connection's records it processed: an end
+//!   it did not process is [`UtteranceCut::ConnectionLost`], which its own `AudioCut` matches);
+//!   [`UtteranceOutcome::Written`] when the end was flushed (plain mode: proto 2 has no
+//!   acknowledgement, so an end flushed into a connection that was already cut, unnoticed, still
+//!   reads `Written` while the desktop reports `AudioCut`); [`UtteranceOutcome::Unknown`] when
+//!   the desktop kept no record of the connection.
+//! * **Bound.** An utterance longer than the buffer streams as usual, but across a drop it is cut
+//!   ([`UtteranceCut::ReplayBufferExceeded`]): its remaining frames are not sent,
+//!   [`PhoneHandle::send_audio`] fails with [`TransportError::UtteranceCut`], and its receipt
+//!   says so. Never silently truncated.
+//! * **Giving up.** When the link closes for good, the senders fail with
+//!   [`TransportError::LinkClosed`]; a receipt whose end was not yet written resolves to
+//!   [`UtteranceCut::LinkClosed`], one written but never acknowledged to `Unknown` (secure) or
+//!   `Written` (plain). The desktop reports whatever fragment it got as cut.
 
 mod desktop;
 mod noise;
@@ -125,15 +169,17 @@ mod read_ahead;
 mod secure;
 
 pub use desktop::{
-    ConnectionHandle, ConnectionId, DesktopConfig, DesktopEvent, DesktopEvents, DesktopSecurity,
-    DisconnectReason, MobileDesktop, PairedDeviceRecord, DEFAULT_MAX_PRE_AUTH_BYTES,
+    AudioCutReason, ConnectionHandle, ConnectionId, DesktopConfig, DesktopEvent, DesktopEvents,
+    DesktopSecurity, DisconnectReason, MobileDesktop, PairedDeviceRecord,
+    DEFAULT_MAX_PRE_AUTH_BYTES,
 };
 pub use noise::{
     NoisePublicKey, NoiseSecretKey, PhoneNoiseKeys, NOISE_ENROLL, NOISE_KEY_LEN, NOISE_RESUME,
 };
 pub use phone::{
     connect, Backoff, DeliveryFailure, DeviceIdentity, EnvelopeDelivery, EnvelopeReceipt,
-    PhoneConfig, PhoneEvent, PhoneEvents, PhoneHandle, PhoneSecurity, PhoneStart,
+    PhoneConfig, PhoneEvent, PhoneEvents, PhoneHandle, PhoneSecurity, PhoneStart, UtteranceCut,
+    UtteranceOutcome, UtteranceReceipt,
 };
 pub use qr::{PairingQr, QrError};
 pub use secure::SecureError;
@@ -223,9 +269,12 @@ pub enum TransportError {
     /// The link is closed for good; nothing more can be sent.
     #[error("the link is closed")]
     LinkClosed,
-    /// The audio could not be framed.
+    /// The audio could not be framed, or no utterance is open.
     #[error("audio: {0}")]
     Audio(&'static str),
+    /// The open utterance was cut (the link dropped and could not send it again); start a new one.
+    #[error("utterance cut: {0}")]
+    UtteranceCut(UtteranceCut),
 }
 
 impl TransportError {
@@ -257,7 +306,8 @@ impl TransportError {
             | TransportError::SecureModeRequired
             | TransportError::Frame(_)
             | TransportError::LinkClosed
-            | TransportError::Audio(_) => false,
+            | TransportError::Audio(_)
+            | TransportError::UtteranceCut(_) => false,
         }
     }
 }

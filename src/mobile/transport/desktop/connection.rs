@@ -12,7 +12,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::accept::{close_frame, HandshakeSlot};
 use super::handshake::EnrollContext;
-use super::{ConnectionId, DesktopEvent, DisconnectReason, Shared};
+use super::{AudioCutReason, ConnectionId, DesktopEvent, DisconnectReason, Shared};
 use crate::mobile::frames::audio_chunk_pcm_into;
 use crate::mobile::transport::noise::NoisePublicKey;
 use crate::mobile::transport::read_ahead::{is_budget_exceeded, ReadAhead};
@@ -58,6 +58,10 @@ pub(super) struct Conn {
     pcm: Vec<u8>,
     /// This connection's place in its address's count of handshakes; dropped once paired.
     handshake_slot: Option<HandshakeSlot>,
+    /// The open utterance: samples delivered since its start.
+    utterance: Option<u64>,
+    /// Audio without a start was reported since the last start.
+    orphan_reported: bool,
 }
 
 /// What handling one message asks of the loop.
@@ -93,9 +97,15 @@ pub(super) async fn run_connection(
         batch: Vec::new(),
         pcm: Vec::new(),
         handshake_slot: Some(handshake_slot),
+        utterance: None,
+        orphan_reported: false,
     };
     let reason = conn.serve(stream, close_rx).await;
     conn.handshake_slot = None;
+    if conn.utterance.is_some() {
+        conn.cut_utterance(AudioCutReason::ConnectionEnded(reason.clone()));
+        conn.deliver().await;
+    }
     let device = conn.device.clone();
     {
         let mut registry = lock(&shared.registry);
@@ -348,11 +358,40 @@ impl Conn {
                 "audio chunk is not whole f32 samples",
             );
         };
+        let Some(delivered) = self.utterance.as_mut() else {
+            self.orphan_audio();
+            return Flow::Continue;
+        };
+        *delivered = delivered.saturating_add(u64::try_from(samples.len()).unwrap_or(u64::MAX));
         self.batch.push(DesktopEvent::AudioChunk {
             connection: self.id,
             samples,
         });
         Flow::Continue
+    }
+
+    /// Ends the open utterance as cut (the caller knows one is open).
+    fn cut_utterance(&mut self, reason: AudioCutReason) {
+        let samples = self.utterance.take().unwrap_or(0);
+        self.batch.push(DesktopEvent::AudioCut {
+            connection: self.id,
+            device: self.device.clone().unwrap_or_default(),
+            reason,
+            samples,
+        });
+    }
+
+    /// Audio or an end with no utterance open: dropped, and reported once until the next start.
+    fn orphan_audio(&mut self) {
+        if !self.orphan_reported {
+            self.orphan_reported = true;
+            self.batch.push(DesktopEvent::AudioCut {
+                connection: self.id,
+                device: self.device.clone().unwrap_or_default(),
+                reason: AudioCutReason::NotStarted,
+                samples: 0,
+            });
+        }
     }
 
     /// Hands the batched application events to the daemon, in order.
@@ -479,10 +518,17 @@ impl Conn {
                     envelope,
                 }
             }
-            ClientFrame::AudioStreamStart { sample_rate } => DesktopEvent::AudioStart {
-                connection: id,
-                sample_rate,
-            },
+            ClientFrame::AudioStreamStart { sample_rate } => {
+                if self.utterance.is_some() {
+                    self.cut_utterance(AudioCutReason::Restarted);
+                }
+                self.utterance = Some(0);
+                self.orphan_reported = false;
+                DesktopEvent::AudioStart {
+                    connection: id,
+                    sample_rate,
+                }
+            }
             frame @ ClientFrame::AudioChunk { .. } => match frame.audio_pcm() {
                 Some(Ok(pcm)) => return self.on_pcm(&pcm),
                 Some(Err(e)) => {
@@ -490,7 +536,16 @@ impl Conn {
                 }
                 None => return Flow::Continue,
             },
-            ClientFrame::AudioStreamEnd => DesktopEvent::AudioEnd { connection: id },
+            ClientFrame::AudioStreamEnd => {
+                if self.utterance.take().is_none() {
+                    self.orphan_audio();
+                    return Flow::Continue;
+                }
+                // Secure mode acknowledges the end, as an envelope: the phone's receipt then
+                // knows the desktop has the whole utterance.
+                ack = true;
+                DesktopEvent::AudioEnd { connection: id }
+            }
             ClientFrame::ChannelQuery {
                 op,
                 channel_id,

@@ -175,6 +175,20 @@ pub enum DisconnectReason {
     Shutdown,
 }
 
+/// Why the desktop reports an utterance cut ([`DesktopEvent::AudioCut`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AudioCutReason {
+    /// The connection ended (for this reason) before the utterance's end arrived.
+    ConnectionEnded(DisconnectReason),
+    /// A new `audio_stream_start` arrived before this utterance's end (proto 2 clears the
+    /// accumulator at a start).
+    Restarted,
+    /// Audio or an end arrived on a connection with no utterance started; it was dropped.
+    /// Reported once until the next start.
+    NotStarted,
+}
+
 /// A paired device with its phone's Noise static public key: what a daemon persists (from
 /// [`DesktopEvent::Paired`] or [`MobileDesktop::devices`]) and hands back to
 /// [`MobileDesktop::serve`] after a restart.
@@ -243,7 +257,8 @@ pub enum DesktopEvent {
         /// The envelope.
         envelope: SignedEnvelope,
     },
-    /// An utterance starts.
+    /// An utterance starts. Until its [`DesktopEvent::AudioEnd`] or [`DesktopEvent::AudioCut`],
+    /// the same connection's [`DesktopEvent::AudioChunk`]s are its samples, in order.
     AudioStart {
         /// The connection.
         connection: ConnectionId,
@@ -257,10 +272,24 @@ pub enum DesktopEvent {
         /// Mono f32 samples.
         samples: Vec<f32>,
     },
-    /// The utterance ended.
+    /// The utterance ended whole: every chunk since the connection's [`DesktopEvent::AudioStart`]
+    /// is the utterance. Never without that start on the same connection.
     AudioEnd {
         /// The connection.
         connection: ConnectionId,
+    },
+    /// The connection's utterance did not end whole: discard what it delivered since its
+    /// [`DesktopEvent::AudioStart`] (if any). A phone of this crate that still holds the
+    /// utterance sends it again, whole, from its start on its next connection.
+    AudioCut {
+        /// The connection.
+        connection: ConnectionId,
+        /// The device key, multibase.
+        device: String,
+        /// Why.
+        reason: AudioCutReason,
+        /// Samples delivered since the start before the cut (0 for [`AudioCutReason::NotStarted`]).
+        samples: u64,
     },
     /// A channel query; answer with [`ServerFrame::ChannelData`].
     ChannelQuery {

@@ -194,7 +194,19 @@ impl Runner {
             .opened
             .store(open.as_ref().map_or(0, OpenKey::opened), Ordering::SeqCst);
         *lock(&shared.broken) = None;
-        *shared.writer.lock().await = Some(LiveWriter { sink, seal });
+        {
+            let mut writer = shared.writer.lock().await;
+            let live = writer.insert(LiveWriter { sink, seal });
+            // An utterance still open from the previous connection goes out again first, whole;
+            // handles wait for the writer meanwhile, the queue behind it.
+            let replay = lock(&shared.audio).replay();
+            if let Some(frames) = replay {
+                if let Err(error) = live.replay(&shared, frames).await {
+                    *writer = None;
+                    shared.break_link(error);
+                }
+            }
+        }
         let mut ping = tokio::time::interval(self.config.ping_interval);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ping.tick().await;

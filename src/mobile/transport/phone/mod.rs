@@ -3,8 +3,10 @@
 //! when it can and through a bounded queue when it cannot (see `queue::Shared`).
 //!
 //! `handshake` opens the WebSocket and pairs or resumes, `link` is the task that keeps the link
-//! up, and `queue` holds the handles' direct writes, the bounded queue and envelope receipts.
+//! up, `queue` holds the handles' direct writes, the bounded queue and envelope receipts, and
+//! `audio` the open utterance's replay buffer and utterance receipts.
 
+mod audio;
 mod handshake;
 mod link;
 mod queue;
@@ -24,6 +26,7 @@ use super::qr::PairingQr;
 use super::read_ahead::ReadAhead;
 use super::TransportError;
 use crate::mobile::{encode_pubkey_multibase, ServerFrame};
+pub use audio::{UtteranceCut, UtteranceOutcome, UtteranceReceipt};
 use handshake::{enroll, resume};
 use link::Runner;
 use queue::{Outgoing, Shared};
@@ -90,6 +93,13 @@ pub struct PhoneConfig {
     pub send_queue: usize,
     /// Capacity of the event queue.
     pub event_queue: usize,
+    /// Most audio of one utterance the phone keeps to send again, whole, after a drop (at the
+    /// utterance's sample rate; 30 s by default, 1.9 MB of samples at 16 kHz). A longer utterance
+    /// streams as usual, but a drop before its end cuts it
+    /// ([`UtteranceCut::ReplayBufferExceeded`]) instead of truncating it. The buffer holds PCM
+    /// and keeps its memory for the next utterance (at most this much audio, for the link's
+    /// life); `Duration::ZERO` keeps none and cuts every utterance a drop interrupts.
+    pub audio_replay: Duration,
 }
 
 impl PhoneConfig {
@@ -106,6 +116,7 @@ impl PhoneConfig {
             write_timeout: Duration::from_secs(10),
             send_queue: 256,
             event_queue: 256,
+            audio_replay: Duration::from_secs(30),
         }
     }
 }
@@ -340,6 +351,7 @@ pub async fn connect(
         broken: Mutex::new(None),
         broken_signal: Notify::new(),
         write_timeout: config.write_timeout,
+        audio: Mutex::new(audio::AudioState::new(config.audio_replay)),
     });
     let handle = PhoneHandle {
         tx,

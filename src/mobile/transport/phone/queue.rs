@@ -1,5 +1,5 @@
 //! The handles' side of the link: direct writes from the caller's task, the bounded queue the
-//! link task drains, and envelope receipts.
+//! link task drains, envelope receipts and the audio senders (see `audio` for the replay).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -11,10 +11,10 @@ use futures_util::SinkExt as _;
 use tokio::sync::{mpsc, oneshot, Notify};
 use tokio_tungstenite::tungstenite::{Error as WsError, Message, Utf8Bytes};
 
+use super::audio::{AudioState, AudioTag, Ending, UtteranceReceipt};
 use super::{DeliveryFailure, EnvelopeDelivery, EnvelopeReceipt, Outcome, PhoneHandle, Ws};
-use crate::mobile::frames::encode_audio_chunk;
 use crate::mobile::transport::secure::{RecordKind, SealKey};
-use crate::mobile::transport::{lock, samples_to_pcm, TransportError};
+use crate::mobile::transport::{lock, TransportError};
 use crate::mobile::{ClientFrame, SignedEnvelope, MAX_AUDIO_CHUNK_BYTES};
 
 /// Most queued frames written before one flush.
@@ -23,6 +23,8 @@ const WRITE_BATCH: usize = 32;
 pub(super) struct Outgoing {
     text: Utf8Bytes,
     pub(super) receipt: Option<oneshot::Sender<Outcome>>,
+    /// The utterance an audio frame belongs to.
+    audio: Option<AudioTag>,
 }
 
 /// The live connection's write half.
@@ -59,6 +61,8 @@ pub(super) struct Shared {
     /// How long a write may wait for the socket
     /// ([`PhoneConfig::write_timeout`](super::PhoneConfig::write_timeout)).
     pub(super) write_timeout: Duration,
+    /// The open utterance and its replay buffer.
+    pub(super) audio: Mutex<AudioState>,
 }
 
 impl Shared {
@@ -73,8 +77,8 @@ impl Shared {
         lock(&self.held).pop_front()
     }
 
-    /// Tells the link task that the connection broke under a handle's write.
-    fn break_link(&self, error: TransportError) {
+    /// Tells the link task that the connection broke under a handle's (or a replay's) write.
+    pub(super) fn break_link(&self, error: TransportError) {
         *lock(&self.broken) = Some(error);
         self.broken_signal.notify_one();
     }
@@ -111,54 +115,103 @@ impl LiveWriter {
     /// flush; a sealed envelope waits in `pending` for the desktop's acknowledgement. A frame not
     /// handed to the socket (no room in time, or a failed write) is held for the next connection;
     /// a sealed one already handed over counts as sent (whether any byte left is unknown) and the
-    /// resume report settles it.
+    /// resume report settles it. An audio frame a replay already sent, or of a cut utterance, is
+    /// skipped.
     async fn feed(
         &mut self,
         shared: &Shared,
-        outgoing: Outgoing,
+        mut outgoing: Outgoing,
         written: &mut Vec<oneshot::Sender<Outcome>>,
         deadline: tokio::time::Instant,
     ) -> Result<(), TransportError> {
-        let room = within(
-            deadline,
-            std::future::poll_fn(|cx| self.sink.poll_ready_unpin(cx)),
-        )
-        .await;
-        if let Err(error) = room {
+        if let Some(tag) = &outgoing.audio {
+            if !lock(&shared.audio).admit(tag) {
+                // A skipped end's receipt: its cut cell, set by `admit`, says why.
+                if let Some(receipt) = outgoing.receipt.take() {
+                    let _ = receipt.send(Err(DeliveryFailure::NotDelivered));
+                }
+                return Ok(());
+            }
+        }
+        if let Err(error) = self.room(deadline).await {
             shared.hold(outgoing);
             return Err(error);
         }
-        let Some(seal) = self.seal.as_mut() else {
-            return match self
-                .sink
-                .start_send_unpin(Message::Text(outgoing.text.clone()))
-            {
-                Ok(()) => {
-                    written.extend(outgoing.receipt);
-                    Ok(())
-                }
-                Err(e) => {
-                    shared.hold(outgoing);
-                    Err(TransportError::WebSocket(e.to_string()))
-                }
-            };
-        };
-        let seq = seal.next_seq();
-        let ack = shared.opened.load(Ordering::SeqCst);
-        let record = match seal.seal(RecordKind::Frame, ack, outgoing.text.as_bytes()) {
-            Ok(record) => record,
+        let (message, seq) = match self.message(shared, &outgoing.text) {
+            Ok(message) => message,
             Err(e) => {
                 // Never sealed: the frame goes out first on the next connection.
                 shared.hold(outgoing);
                 return Err(TransportError::Secure(e));
             }
         };
-        if let Some(receipt) = outgoing.receipt {
-            lock(&shared.pending).push_back((seq, receipt));
+        let sent = self
+            .sink
+            .start_send_unpin(message)
+            .map_err(|e| TransportError::WebSocket(e.to_string()));
+        match seq {
+            None if sent.is_err() => {
+                shared.hold(outgoing);
+                return sent;
+            }
+            None => written.extend(outgoing.receipt.take()),
+            Some(seq) => {
+                if let Some(receipt) = outgoing.receipt.take() {
+                    lock(&shared.pending).push_back((seq, receipt));
+                }
+            }
         }
-        self.sink
-            .start_send_unpin(Message::binary(record))
-            .map_err(|e| TransportError::WebSocket(e.to_string()))
+        if let Some(tag) = &outgoing.audio {
+            lock(&shared.audio).handed(tag);
+        }
+        sent
+    }
+
+    /// Waits for room in the socket until `deadline` at most.
+    async fn room(&mut self, deadline: tokio::time::Instant) -> Result<(), TransportError> {
+        within(
+            deadline,
+            std::future::poll_fn(|cx| self.sink.poll_ready_unpin(cx)),
+        )
+        .await
+    }
+
+    /// The message carrying `text` on this connection: the text itself in plain mode, its sealed
+    /// record (and the record's sequence number) in secure mode.
+    fn message(
+        &mut self,
+        shared: &Shared,
+        text: &Utf8Bytes,
+    ) -> Result<(Message, Option<u64>), crate::mobile::transport::SecureError> {
+        let Some(seal) = self.seal.as_mut() else {
+            return Ok((Message::Text(text.clone()), None));
+        };
+        let seq = seal.next_seq();
+        let ack = shared.opened.load(Ordering::SeqCst);
+        let record = seal.seal(RecordKind::Frame, ack, text.as_bytes())?;
+        Ok((Message::binary(record), Some(seq)))
+    }
+
+    /// Sends the open utterance again from its start on a new connection (`frames`, from
+    /// `AudioState::replay`), flushing every [`WRITE_BATCH`] frames. A failure leaves nothing
+    /// held: the utterance is still open, so the next connection replays it again.
+    pub(super) async fn replay(
+        &mut self,
+        shared: &Shared,
+        frames: Vec<Utf8Bytes>,
+    ) -> Result<(), TransportError> {
+        for batch in frames.chunks(WRITE_BATCH) {
+            let deadline = tokio::time::Instant::now() + shared.write_timeout;
+            for text in batch {
+                self.room(deadline).await?;
+                let (message, _) = self.message(shared, text).map_err(TransportError::Secure)?;
+                self.sink
+                    .start_send_unpin(message)
+                    .map_err(|e| TransportError::WebSocket(e.to_string()))?;
+            }
+            within(deadline, self.sink.flush()).await?;
+        }
+        Ok(())
     }
 
     /// Writes `first` and what `next` yields (up to [`WRITE_BATCH`] frames in all), flushes
@@ -230,6 +283,7 @@ impl PhoneHandle {
             Outgoing {
                 text: text.into(),
                 receipt: Some(tx),
+                audio: None,
             },
             EnvelopeReceipt { rx },
         ))
@@ -245,6 +299,7 @@ impl PhoneHandle {
         self.submit(Outgoing {
             text: text.into(),
             receipt: None,
+            audio: None,
         })
         .await
     }
@@ -289,27 +344,63 @@ impl PhoneHandle {
         None
     }
 
-    /// Starts an utterance at `sample_rate` Hz.
+    /// Starts an utterance at `sample_rate` Hz (abandoning one not yet ended, which the desktop
+    /// then reports cut). The phone keeps the utterance, up to
+    /// [`PhoneConfig::audio_replay`](super::PhoneConfig::audio_replay) of it, to send it again
+    /// whole if the link drops before its end is out; stream an utterance from one task.
     pub async fn send_audio_start(&self, sample_rate: u32) -> Result<(), TransportError> {
-        self.send(ClientFrame::AudioStreamStart { sample_rate })
-            .await
+        let text: Utf8Bytes = ClientFrame::AudioStreamStart { sample_rate }
+            .encode()
+            .map_err(TransportError::Frame)?
+            .into();
+        let tag = lock(&self.shared.audio).start(sample_rate);
+        self.submit(Outgoing {
+            text,
+            receipt: None,
+            audio: Some(tag),
+        })
+        .await
     }
 
-    /// Sends mono f32 samples, split into chunks of at most
+    /// Sends mono f32 samples of the open utterance, split into chunks of at most
     /// [`MAX_AUDIO_CHUNK_BYTES`](crate::mobile::MAX_AUDIO_CHUNK_BYTES).
+    ///
+    /// Fails with [`TransportError::Audio`] when no utterance is open, and with
+    /// [`TransportError::UtteranceCut`] once the link dropped and could not send the utterance
+    /// again (it was longer than the replay buffer): stop capturing; its receipt says the same.
     pub async fn send_audio(&self, samples: &[f32]) -> Result<(), TransportError> {
         for chunk in samples.chunks(MAX_AUDIO_CHUNK_BYTES / 4) {
-            self.send_text(
-                encode_audio_chunk(&samples_to_pcm(chunk)).map_err(TransportError::Frame)?,
-            )
+            let (tag, text) = lock(&self.shared.audio).chunk(chunk)?;
+            self.submit(Outgoing {
+                text,
+                receipt: None,
+                audio: Some(tag),
+            })
             .await?;
         }
         Ok(())
     }
 
-    /// Ends the utterance.
-    pub async fn send_audio_end(&self) -> Result<(), TransportError> {
-        self.send(ClientFrame::AudioStreamEnd).await
+    /// Ends the open utterance; the receipt says whether the desktop got it whole
+    /// ([`UtteranceReceipt::outcome`]). Nothing is sent for an utterance already cut (its receipt
+    /// is settled at once); [`TransportError::Audio`] when no utterance is open.
+    pub async fn send_audio_end(&self) -> Result<UtteranceReceipt, TransportError> {
+        let text: Utf8Bytes = ClientFrame::AudioStreamEnd
+            .encode()
+            .map_err(TransportError::Frame)?
+            .into();
+        let (tag, cut) = match lock(&self.shared.audio).end()? {
+            Ending::Send { tag, cut } => (tag, cut),
+            Ending::Settled(receipt) => return Ok(receipt),
+        };
+        let (tx, rx) = oneshot::channel();
+        self.submit(Outgoing {
+            text,
+            receipt: Some(tx),
+            audio: Some(tag),
+        })
+        .await?;
+        Ok(UtteranceReceipt::pending(rx, cut))
     }
 
     /// Sends a channel query (`list`, or `events` with a channel and an inclusive start).
