@@ -214,13 +214,13 @@ impl<S: PushStore + 'static> Pusher<S> {
             let wait = match &summary.stopped_by {
                 None => {
                     failures = 0;
-                    self.idle(self.poll_interval).await
+                    self.wait(self.poll_interval, true).await
                 }
                 Some(error) => {
                     failures = failures.saturating_add(1);
                     let after = self.backoff_after(failures, error);
                     self.emit(&PushEvent::RetryLater { error, after });
-                    self.pause(after).await
+                    self.wait(Some(after), false).await
                 }
             };
             if wait.is_err() {
@@ -239,8 +239,9 @@ impl<S: PushStore + 'static> Pusher<S> {
         }
     }
 
-    /// Waits for a wake, `timeout` or a stop (`Err`).
-    async fn idle(&self, timeout: Option<Duration>) -> Result<(), ()> {
+    /// Waits `timeout` (`None`: for ever), a wake when `wakeable` (otherwise a wake is kept for
+    /// after the wait, so an outage is not hammered), or a stop (`Err`).
+    async fn wait(&self, timeout: Option<Duration>, wakeable: bool) -> Result<(), ()> {
         let stop = self.signal.stop.notified();
         tokio::pin!(stop);
         stop.as_mut().enable();
@@ -255,24 +256,10 @@ impl<S: PushStore + 'static> Pusher<S> {
         };
         tokio::select! {
             _ = &mut stop => Err(()),
-            _ = self.signal.wake.notified() => Ok(()),
+            _ = self.signal.wake.notified(), if wakeable => Ok(()),
             _ = sleep => Ok(()),
         }
         .and_then(|()| if self.stopping() { Err(()) } else { Ok(()) })
-    }
-
-    /// Waits `after` (wakes are kept for later), or until a stop (`Err`).
-    async fn pause(&self, after: Duration) -> Result<(), ()> {
-        let stop = self.signal.stop.notified();
-        tokio::pin!(stop);
-        stop.as_mut().enable();
-        if self.stopping() {
-            return Err(());
-        }
-        tokio::select! {
-            _ = &mut stop => Err(()),
-            _ = tokio::time::sleep(after) => Ok(()),
-        }
     }
 
     fn backoff_after(&self, failures: u32, error: &Error) -> Duration {

@@ -165,21 +165,17 @@ impl SqliteStore {
         Ok(store)
     }
 
+    /// Runs `f` on the blocking pool: for the daemon's own calls, whose work is unbounded
+    /// (opening, queueing any number of records).
     async fn call<T: Send + 'static>(
         &self,
         operation: &'static str,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, SqliteStoreError> {
-        let conn = Arc::clone(&self.conn);
-        let path = Arc::clone(&self.path);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().map_err(|_| {
-                SqliteStoreError::new(&path, operation, "the connection lock is poisoned")
-            })?;
-            f(&mut conn).map_err(|e| SqliteStoreError::new(&path, operation, e))
-        })
-        .await
-        .map_err(|e| SqliteStoreError::new(&self.path, operation, e))?
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.call_here(operation, f))
+            .await
+            .map_err(|e| SqliteStoreError::new(&self.path, operation, e))?
     }
 
     /// Runs `f` on the calling task. For the pusher's own calls, whose work is bounded (at most
