@@ -220,13 +220,7 @@ pub(super) async fn enroll(
     let (mut keys, session_id) = split(established);
     let (mut session, hello) =
         PhoneSession::enroll(qr.offer.clone(), config.agent.clone(), device_key.clone());
-    send_frame(&mut ws, keys.as_mut(), &hello).await?;
-    let challenge = receive_frame(&mut ws, keys.as_mut()).await?;
-    let proof = match session.handle(challenge).map_err(rejection)? {
-        PhoneStep::Send(proof) => proof,
-        _ => return Err(TransportError::Rejected(PhoneRejection::SessionClosed)),
-    };
-    send_frame(&mut ws, keys.as_mut(), &proof).await?;
+    prove(&mut ws, keys.as_mut(), &mut session, &hello).await?;
     let link = finish_handshake(ws, session, keys, session_id).await?;
     Ok((link, noise))
 }
@@ -241,6 +235,23 @@ fn split(
 }
 
 /// The next handshake frame: plain text on a plain link, a sealed frame record on a secure one.
+/// The proto-2 exchange an enrollment and a resume share: `hello`, the desktop's challenge, and
+/// the session's proof for it.
+async fn prove(
+    ws: &mut Ws,
+    mut keys: Option<&mut SessionKeys>,
+    session: &mut PhoneSession,
+    hello: &ClientFrame,
+) -> Result<(), TransportError> {
+    send_frame(ws, keys.as_deref_mut(), hello).await?;
+    let challenge = receive_frame(ws, keys.as_deref_mut()).await?;
+    let proof = match session.handle(challenge).map_err(rejection)? {
+        PhoneStep::Send(proof) => proof,
+        _ => return Err(TransportError::Rejected(PhoneRejection::SessionClosed)),
+    };
+    send_frame(ws, keys, &proof).await
+}
+
 async fn receive_frame(
     ws: &mut Ws,
     keys: Option<&mut SessionKeys>,
@@ -318,13 +329,7 @@ pub(super) async fn resume(
         identity.device_key.clone(),
         identity.key_version,
     );
-    send_frame(&mut ws, keys.as_mut(), &hello).await?;
-    let challenge = receive_frame(&mut ws, keys.as_mut()).await?;
-    let proof = match session.handle(challenge).map_err(rejection)? {
-        PhoneStep::Send(proof) => proof,
-        _ => return Err(TransportError::Rejected(PhoneRejection::SessionClosed)),
-    };
-    send_frame(&mut ws, keys.as_mut(), &proof).await?;
+    prove(&mut ws, keys.as_mut(), &mut session, &hello).await?;
     let mut link = finish_handshake(ws, session, keys, session_id).await?;
     if link.keys.is_some() && previous.is_some() {
         match receive(&mut link.ws, link.keys.as_mut()).await? {
