@@ -1,6 +1,7 @@
 //! The crate's one error type, covering every way a platform call or a sign-in can fail.
 
 use std::fmt;
+use std::path::PathBuf;
 
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -116,9 +117,29 @@ pub enum Error {
     /// The caller's input was refused before anything was sent.
     #[error("invalid input: {0}")]
     InvalidInput(String),
-    /// A local I/O error (reading an upload body, binding the sign-in listener, …).
-    #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
+    /// A recording's bytes could not be read for its upload: the file is missing or unreadable,
+    /// or the body ended before the length it declared. `path` is the file, when the body is
+    /// one.
+    #[error("{}", upload_body_message(source_id, path.as_ref(), io))]
+    UploadBody {
+        /// The recording's `sourceId`.
+        source_id: String,
+        /// The file the body was read from (`None` for bytes or a reader).
+        path: Option<PathBuf>,
+        /// What reading it said. Not returned from `source()`: it is in the message.
+        io: std::io::Error,
+    },
+    /// A local I/O operation failed: `action` says what the crate was doing (binding the sign-in
+    /// listener on a named port, drawing OS randomness), `fix` what to do about it.
+    #[error("{action} failed: {io}; {fix}")]
+    Io {
+        /// What the crate was doing, naming the thing involved.
+        action: String,
+        /// What the operating system said. Not returned from `source()`: it is in the message.
+        io: std::io::Error,
+        /// What to do about it.
+        fix: &'static str,
+    },
     /// The sign-in did not complete within its timeout.
     #[error("sign-in timed out before the browser came back")]
     HandshakeTimeout,
@@ -264,6 +285,20 @@ impl Error {
     /// Whether the error never reached an HTTP answer.
     pub fn is_network(&self) -> bool {
         matches!(self, Error::Network { .. })
+    }
+}
+
+fn upload_body_message(source_id: &str, path: Option<&PathBuf>, io: &std::io::Error) -> String {
+    match path {
+        Some(path) => format!(
+            "recording {source_id}: cannot read {}: {io}; check that the file exists, is readable \
+             and holds the recording's sizeBytes, or set the recording aside",
+            path.display()
+        ),
+        None => format!(
+            "recording {source_id}: its body could not be read: {io}; a reader must yield exactly \
+             the length it was given"
+        ),
     }
 }
 
