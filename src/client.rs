@@ -111,10 +111,28 @@ pub(crate) trait ReplayBody: Send + Sync {
 
 /// What one public call shares with the hooks that run inside it.
 struct CallScope {
-    /// The URL of the request the hooks sent, for errors.
-    url: Mutex<Option<String>>,
+    /// What the hooks sent, for errors.
+    sent: Mutex<Sent>,
     /// How to rebuild a streamed body for a retry.
     body: Option<Arc<dyn ReplayBody>>,
+}
+
+/// What a call's (last) request was, as its error reports it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sent {
+    /// The request URL (the base URL until the hooks saw a request).
+    pub(crate) url: String,
+    /// How many times the request went out.
+    pub(crate) attempts: u32,
+}
+
+/// Records into the current call's [`Sent`], if the call runs in a scope.
+fn note_sent(update: impl FnOnce(&mut Sent)) {
+    let _ = CALL.try_with(|scope| {
+        if let Ok(mut sent) = scope.sent.lock() {
+            update(&mut sent);
+        }
+    });
 }
 
 tokio::task_local! {
@@ -217,15 +235,8 @@ impl ClientHooks<Hooks> for generated::Client {
             attempt = tracing::field::Empty,
         );
         let idempotent = operation(info.operation_id).is_some_and(|f| f.idempotent);
-        let replay = CALL
-            .try_with(|scope| {
-                if let Ok(mut url) = scope.url.lock() {
-                    *url = Some(request.url().to_string());
-                }
-                scope.body.clone()
-            })
-            .ok()
-            .flatten();
+        note_sent(|sent| sent.url = request.url().to_string());
+        let replay = CALL.try_with(|scope| scope.body.clone()).ok().flatten();
         execute_with_retries(self.client(), request, idempotent, replay, policy, &span)
             .instrument(span.clone())
             .await
@@ -247,6 +258,7 @@ async fn execute_with_retries(
     let mut attempt: u32 = 1;
     loop {
         span.record("attempt", attempt);
+        note_sent(|sent| sent.attempts = attempt);
         let may_retry = idempotent && attempt < policy.max_attempts;
         let copy = if may_retry { request.try_clone() } else { None };
         let shell = (may_retry && copy.is_none() && replay.is_some()).then(|| {
@@ -505,10 +517,7 @@ impl ClientBuilder {
             .read_timeout(self.read_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|source| Error::Network {
-                url: self.base_url.clone(),
-                source,
-            })?;
+            .map_err(Error::HttpClient)?;
         let base_path = url.path().trim_end_matches('/').to_owned();
         let hooks = Hooks(Arc::new(HookState {
             token,
@@ -558,28 +567,35 @@ impl Client {
         format!("{}{path}", self.base_url())
     }
 
-    /// Runs `call` with the scope its hooks report the request URL into; returns its output and
-    /// the URL of the (last) request it sent.
+    /// Runs `call` with the scope its hooks report what they sent into; returns its output and
+    /// what its (last) request was.
     pub(crate) async fn scoped<F: Future>(
         &self,
         body: Option<Arc<dyn ReplayBody>>,
         call: F,
-    ) -> (F::Output, String) {
+    ) -> (F::Output, Sent) {
         let scope = CallScope {
-            url: Mutex::new(None),
+            sent: Mutex::new(Sent {
+                url: self.base_url().to_owned(),
+                ..Sent::default()
+            }),
             body,
         };
-        let (output, url) = CALL
+        let (output, sent) = CALL
             .scope(scope, async move {
                 let output = call.await;
-                let url = CALL
-                    .try_with(|s| s.url.lock().ok().and_then(|mut u| u.take()))
+                let sent = CALL
+                    .try_with(|s| s.sent.lock().ok().map(|sent| sent.clone()))
                     .ok()
                     .flatten();
-                (output, url)
+                (output, sent)
             })
             .await;
-        (output, url.unwrap_or_else(|| self.base_url().to_owned()))
+        let sent = sent.unwrap_or_else(|| Sent {
+            url: self.base_url().to_owned(),
+            ..Sent::default()
+        });
+        (output, sent)
     }
 
     /// Awaits a generated call that answers JSON, mapping every failure to [`Error`].
@@ -589,19 +605,19 @@ impl Client {
     ) -> Result<T> {
         match self.scoped(None, call).await {
             (Ok(value), _) => Ok(value.into_inner()),
-            (Err(progenitor_client::Error::UnexpectedResponse(response)), url)
+            (Err(progenitor_client::Error::UnexpectedResponse(response)), sent)
                 if response.status().is_success() =>
             {
                 let bytes = response
                     .bytes()
                     .await
-                    .map_err(|e| transport_error(&url, e))?;
+                    .map_err(|e| transport_error(&sent, e))?;
                 serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
-                    url,
+                    url: sent.url,
                     message: e.to_string(),
                 })
             }
-            (Err(err), url) => Err(map_error(&url, err).await),
+            (Err(err), sent) => Err(map_error(&sent, err).await),
         }
     }
 
@@ -625,7 +641,7 @@ impl Client {
                     response.bytes_stream(),
                 )))
             }
-            (Err(err), url) => Err(map_error(&url, err).await),
+            (Err(err), sent) => Err(map_error(&sent, err).await),
         }
     }
 
@@ -650,7 +666,7 @@ impl Client {
             {
                 Ok(())
             }
-            (Err(err), url) => Err(map_error(&url, err).await),
+            (Err(err), sent) => Err(map_error(&sent, err).await),
         }
     }
 
@@ -660,42 +676,43 @@ impl Client {
     }
 }
 
-fn transport_error(url: &str, err: reqwest::Error) -> Error {
+fn transport_error(sent: &Sent, err: reqwest::Error) -> Error {
+    let url = sent.url.clone();
+    let attempts = sent.attempts.max(1);
     if err.is_timeout() {
-        Error::Timeout {
-            url: url.to_owned(),
-        }
+        Error::Timeout { url, attempts }
     } else {
         Error::Network {
-            url: url.to_owned(),
-            source: err.without_url(),
+            url,
+            attempts,
+            transport: err.without_url(),
         }
     }
 }
 
 /// Maps a generated client's error to [`Error`], reading at most 64 KiB of an error body.
-pub(crate) async fn map_error(url: &str, err: progenitor_client::Error<()>) -> Error {
+pub(crate) async fn map_error(sent: &Sent, err: progenitor_client::Error<()>) -> Error {
     use progenitor_client::Error as E;
     match err {
         E::CommunicationError(e) | E::ResponseBodyError(e) | E::InvalidUpgrade(e) => {
-            transport_error(url, e)
+            transport_error(sent, e)
         }
         E::InvalidResponsePayload(_, e) => Error::Decode {
-            url: url.to_owned(),
+            url: sent.url.clone(),
             message: e.to_string(),
         },
         E::InvalidRequest(message) | E::Custom(message) => Error::InvalidInput(message),
         E::ErrorResponse(value) => {
             let location = location_of(value.headers());
-            status_error(url, value.status().as_u16(), None, location, b"")
+            status_error(sent, value.status().as_u16(), None, location, b"")
         }
-        E::UnexpectedResponse(response) => error_from_response(url, response).await,
+        E::UnexpectedResponse(response) => error_from_response(sent, response).await,
     }
 }
 
 /// Classifies a non-success response: 401 (`reauth_required` matched as a substring, because a
 /// proxy may answer in HTML), other statuses with their body cut to 500 bytes.
-pub(crate) async fn error_from_response(url: &str, mut response: reqwest::Response) -> Error {
+async fn error_from_response(sent: &Sent, mut response: reqwest::Response) -> Error {
     let status = response.status().as_u16();
     let retry_after = retry::retry_after(response.headers());
     let location = location_of(response.headers());
@@ -706,7 +723,7 @@ pub(crate) async fn error_from_response(url: &str, mut response: reqwest::Respon
             Ok(None) | Err(_) => break,
         }
     }
-    status_error(url, status, retry_after, location, &body)
+    status_error(sent, status, retry_after, location, &body)
 }
 
 /// A response's `Location`, as text (invalid bytes replaced), cut to [`crate::ERROR_BODY_LIMIT`].
@@ -717,13 +734,13 @@ fn location_of(headers: &reqwest::header::HeaderMap) -> Option<String> {
 }
 
 fn status_error(
-    url: &str,
+    sent: &Sent,
     status: u16,
     retry_after: Option<Duration>,
     location: Option<String>,
     body: &[u8],
 ) -> Error {
-    let url = url.to_owned();
+    let url = sent.url.clone();
     if (300..400).contains(&status) {
         return Error::Redirect {
             status,

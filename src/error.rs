@@ -1,4 +1,23 @@
 //! The crate's one error type, covering every way a platform call or a sign-in can fail.
+//!
+//! # How an error reads
+//!
+//! Every message says what happened, names the thing involved (the request URL, the file path,
+//! the recording's `sourceId`, the field) and, where the caller can act, what to do. A message
+//! never contains a token.
+//!
+//! A cause is in the message **or** in `source()`, never in both, so a chain printer (`anyhow`'s
+//! `{:#}`, `tracing`'s error fields) shows each fact once:
+//!
+//! - An error that wraps **another whole error the caller may match on** (one of this crate's,
+//!   or the daemon's store error) returns it from `source()` and does not repeat it in its
+//!   message: [`Error::SyncIncomplete`] (see [`Error::cause`]),
+//!   [`PushError`](crate::sync::PushError).
+//! - Every other error is a **leaf**: the lower-level error it came from (an `io::Error`, the HTTP
+//!   stack's error, rustls', SQLite's) is summarised in its message (the root cause's text, once)
+//!   and kept in a field for code that needs it, and `source()` is `None`. So `{}` alone is a
+//!   complete line for a log: [`Error::Network`] names the root cause (`Connection refused (os
+//!   error 111)`) and how many attempts were made.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -56,24 +75,48 @@ pub enum Error {
         /// The request URL.
         url: String,
     },
-    /// The request never got an HTTP answer (DNS, connect, TLS, reset).
-    #[error("network error talking to {url}: {source}")]
+    /// The request never got an HTTP answer, or its answer broke off (DNS, connect, TLS,
+    /// reset), in every one of `attempts`. The message names the root cause (the innermost
+    /// error of `transport`, e.g. `Connection refused (os error 111)`).
+    #[error(
+        "network error talking to {url} ({}): {}; check that the platform at {} is running and \
+         reachable from this machine",
+        attempts_text(*attempts),
+        root_cause(transport),
+        origin_of(url)
+    )]
     Network {
         /// The request URL.
         url: String,
-        /// The underlying transport error.
-        #[source]
-        source: reqwest::Error,
+        /// How many times the request was sent (1 when it is not retried).
+        attempts: u32,
+        /// The HTTP stack's error, for code that needs more than the message (`is_connect()`,
+        /// its `source()` chain). Not returned from `source()`: its root cause is in the
+        /// message.
+        transport: reqwest::Error,
     },
+    /// The HTTP client could not be built (reqwest refused its configuration).
+    #[error("could not build the HTTP client: {}", root_cause(.0))]
+    HttpClient(reqwest::Error),
     /// The TLS configuration could not be built (for example, the system's root certificates
     /// could not be loaded).
-    #[error("TLS configuration: {0}")]
-    Tls(#[source] rustls::Error),
-    /// The connect or request timeout elapsed.
-    #[error("timed out waiting for {url}")]
+    #[error(
+        "could not set up TLS: {0}; check that the operating system's root certificates are \
+         installed and readable"
+    )]
+    Tls(rustls::Error),
+    /// The connect, read or request timeout elapsed, in every one of `attempts`.
+    #[error(
+        "timed out waiting for {url} ({}); the platform at {} is slow or unreachable: try again \
+         later, or raise ClientBuilder::request_timeout / connect_timeout",
+        attempts_text(*attempts),
+        origin_of(url)
+    )]
     Timeout {
         /// The request URL.
         url: String,
+        /// How many times the request was sent (1 when it is not retried).
+        attempts: u32,
     },
     /// A success response whose body did not decode as the expected type.
     #[error("could not decode the response from {url}: {message}")]
@@ -95,7 +138,12 @@ pub enum Error {
     /// A sync failed part-way. `records[..applied]` were applied (in order) and can be marked
     /// synced; send the rest again. [`Error::cause`] (or `source()`) is why the next batch
     /// failed; match on it to decide (retry later, sign in again, fix a record).
-    #[error("sync stopped after {applied} of {total} records{}", failed_index.map(|i| format!(" (the platform refused record {i})")).unwrap_or_default())]
+    #[error(
+        "sync stopped after {applied} of {total} records were applied{}; send the other {} \
+         again once the cause is fixed",
+        failed_index.map(|i| format!(" (the platform refused record {i})")).unwrap_or_default(),
+        total.saturating_sub(*applied)
+    )]
     SyncIncomplete {
         /// How many leading records were applied.
         applied: usize,
@@ -247,7 +295,7 @@ impl Error {
             | Error::Unauthorized { url, .. }
             | Error::ReauthRequired { url }
             | Error::Network { url, .. }
-            | Error::Timeout { url }
+            | Error::Timeout { url, .. }
             | Error::Decode { url, .. } => Some(url),
             Error::SyncIncomplete { source, .. } => source.url(),
             _ => None,
@@ -262,6 +310,16 @@ impl Error {
             Error::Http { status, .. } => crate::retry::is_retryable_status(*status),
             Error::SyncIncomplete { source, .. } => source.is_retryable(),
             _ => false,
+        }
+    }
+
+    /// How many times the request was sent, for a network failure or a timeout (after the
+    /// client's retries).
+    pub fn attempts(&self) -> Option<u32> {
+        match self {
+            Error::Network { attempts, .. } | Error::Timeout { attempts, .. } => Some(*attempts),
+            Error::SyncIncomplete { source, .. } => source.attempts(),
+            _ => None,
         }
     }
 
@@ -285,6 +343,31 @@ impl Error {
     /// Whether the error never reached an HTTP answer.
     pub fn is_network(&self) -> bool {
         matches!(self, Error::Network { .. })
+    }
+}
+
+/// The innermost error of `error`'s `source()` chain, as text: the root cause (for a refused
+/// connection `Connection refused (os error 111)`, not the HTTP stack's `error sending request`).
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut inner = error;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    inner.to_string()
+}
+
+fn attempts_text(attempts: u32) -> String {
+    match attempts {
+        1 => "1 attempt".to_owned(),
+        n => format!("{n} attempts"),
+    }
+}
+
+/// `scheme://host[:port]` of `url`, or `url` itself when it does not parse.
+fn origin_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) if parsed.has_host() => parsed.origin().ascii_serialization(),
+        _ => url.to_owned(),
     }
 }
 

@@ -4,13 +4,32 @@
 
 mod support;
 
+use std::error::Error as StdError;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use support::{minimal_call, minimal_recording};
 use wavekat_platform_client::dev_platform::{DevPlatform, DevPlatformOptions};
 use wavekat_platform_client::sync::{Pusher, SetAsideReason, SqliteStore, VoiceCalls};
 use wavekat_platform_client::upload::RecordingBody;
-use wavekat_platform_client::{Client, Error};
+use wavekat_platform_client::{Client, Error, RetryPolicy, Token};
+
+/// The error and every `source()` below it, each as its own `Display`: the segments `anyhow`'s
+/// `{:#}` joins with `": "`.
+fn segments(error: &(dyn StdError + 'static)) -> Vec<String> {
+    let mut out = vec![error.to_string()];
+    let mut next = error.source();
+    while let Some(inner) = next {
+        out.push(inner.to_string());
+        next = inner.source();
+    }
+    out
+}
+
+/// The whole chain as `anyhow` prints it with `{:#}`.
+fn chain(error: &(dyn StdError + 'static)) -> String {
+    segments(error).join(": ")
+}
 
 fn emulator() -> DevPlatformOptions {
     DevPlatformOptions::default()
@@ -22,11 +41,28 @@ async fn platform() -> DevPlatform {
         .expect("start the emulator")
 }
 
+fn quick_retries(max_attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts,
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+        max_elapsed: Duration::from_secs(30),
+    }
+}
+
 fn tempdir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("wk-errors-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("a temp dir");
     dir
+}
+
+/// A loopback URL nothing listens on: a port bound a moment ago, then released.
+fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    drop(listener);
+    url
 }
 
 // --- A missing upload file ---------------------------------------------------------------------
@@ -106,4 +142,74 @@ async fn a_pusher_sets_a_vanished_recording_file_aside_naming_it_and_the_fix() {
         shown.contains("restore the file") && shown.contains("queue the recording again"),
         "says what to do: {shown}"
     );
+}
+
+// --- The platform down mid-sync -----------------------------------------------------------------
+
+async fn sync_against_a_closed_port(attempts: u32) -> (Error, String) {
+    let url = closed_port_url();
+    let client = Client::builder(&url)
+        .token(Token::new("wk_x"))
+        .retry_policy(quick_retries(attempts))
+        .build()
+        .unwrap();
+    let err = client
+        .sync::<VoiceCalls>(&[minimal_call()])
+        .await
+        .expect_err("nothing listens");
+    (err, url)
+}
+
+#[tokio::test]
+async fn a_platform_that_is_down_names_the_refused_connection_and_the_attempts() {
+    let (err, url) = sync_against_a_closed_port(3).await;
+    let Error::Network {
+        url: named,
+        attempts,
+        transport,
+    } = err.cause()
+    else {
+        panic!("expected a network cause, got {err:?}");
+    };
+    assert_eq!(named, &format!("{url}/api/voice/calls/sync"));
+    assert_eq!(*attempts, 3, "the policy allows 3 attempts");
+    assert_eq!(err.attempts(), Some(3));
+    assert!(transport.is_connect(), "{transport:?}");
+    let cause = err.cause().to_string();
+    assert!(
+        cause.to_lowercase().contains("connection refused"),
+        "names the root cause: {cause}"
+    );
+    assert!(cause.contains("(3 attempts)"), "{cause}");
+    assert!(
+        cause.contains(&format!("{url}/api/voice/calls/sync")),
+        "{cause}"
+    );
+    assert!(
+        cause.contains(&format!("check that the platform at {url} is running")),
+        "says what to do: {cause}"
+    );
+    assert!(
+        !cause.contains("error sending request"),
+        "the HTTP stack's wrapper is not the cause: {cause}"
+    );
+    let whole = chain(&err);
+    assert!(
+        whole.starts_with("sync stopped after 0 of 1 records"),
+        "{whole}"
+    );
+    assert!(whole.contains("send the other 1 again"), "{whole}");
+}
+
+#[tokio::test]
+async fn a_request_that_is_not_retried_says_one_attempt() {
+    let url = closed_port_url();
+    let client = Client::builder(&url)
+        .token(Token::new("wk_x"))
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let err = client.get_me().await.expect_err("nothing listens");
+    assert_eq!(err.attempts(), Some(1), "{err:?}");
+    assert!(err.to_string().contains("(1 attempt)"), "{err}");
 }

@@ -69,10 +69,7 @@ pub fn http_client_builder() -> crate::Result<reqwest::ClientBuilder> {
 pub fn http_client() -> crate::Result<reqwest::Client> {
     http_client_builder()?
         .build()
-        .map_err(|source| crate::Error::Network {
-            url: "(none: building the client)".into(),
-            source,
-        })
+        .map_err(crate::Error::HttpClient)
 }
 
 use crate::signing::{self, ReleaseCredential, ReleaseVerifier, SecretKeyHex};
