@@ -56,6 +56,9 @@ pub(crate) struct OperationFacts {
     /// `x-wavekat-signing: release`: signed with a release credential, no bearer, no user agent,
     /// never retried (a resend would carry a used nonce).
     pub(crate) release_signed: bool,
+    /// The spec's `security` requires a credential: a 401 for a request without a token means
+    /// none was sent, not that one was refused.
+    pub(crate) bearer: bool,
     /// The request body's media type from the spec's `requestBody.content`.
     pub(crate) content_type: Option<&'static str>,
 }
@@ -124,6 +127,10 @@ pub(crate) struct Sent {
     pub(crate) url: String,
     /// How many times the request went out.
     pub(crate) attempts: u32,
+    /// The operation needs a bearer token (the spec's `security`).
+    pub(crate) needs_token: bool,
+    /// The request carried an `Authorization` header.
+    pub(crate) token_sent: bool,
 }
 
 /// Records into the current call's [`Sent`], if the call runs in a scope.
@@ -234,8 +241,13 @@ impl ClientHooks<Hooks> for generated::Client {
             status = tracing::field::Empty,
             attempt = tracing::field::Empty,
         );
-        let idempotent = operation(info.operation_id).is_some_and(|f| f.idempotent);
-        note_sent(|sent| sent.url = request.url().to_string());
+        let facts = operation(info.operation_id);
+        let idempotent = facts.is_some_and(|f| f.idempotent);
+        note_sent(|sent| {
+            sent.url = request.url().to_string();
+            sent.needs_token = facts.is_some_and(|f| f.bearer);
+            sent.token_sent = request.headers().contains_key(AUTHORIZATION);
+        });
         let replay = CALL.try_with(|scope| scope.body.clone()).ok().flatten();
         execute_with_retries(self.client(), request, idempotent, replay, policy, &span)
             .instrument(span.clone())
@@ -733,6 +745,11 @@ fn location_of(headers: &reqwest::header::HeaderMap) -> Option<String> {
         .map(|value| truncate_body(value.as_bytes()))
 }
 
+/// Whether `body` holds `needle` anywhere (bytes, not parsed: a proxy may answer in HTML).
+fn mentions(body: &[u8], needle: &[u8]) -> bool {
+    body.windows(needle.len()).any(|w| w == needle)
+}
+
 fn status_error(
     sent: &Sent,
     status: u16,
@@ -749,11 +766,20 @@ fn status_error(
         };
     }
     if status == 401 {
-        if body
-            .windows(b"reauth_required".len())
-            .any(|w| w == b"reauth_required")
-        {
+        if mentions(body, b"reauth_required") {
             return Error::ReauthRequired { url };
+        }
+        if sent.needs_token && !sent.token_sent {
+            return Error::TokenMissing {
+                url,
+                stripped: false,
+            };
+        }
+        if sent.token_sent && mentions(body, b"missing Authorization header") {
+            return Error::TokenMissing {
+                url,
+                stripped: true,
+            };
         }
         return Error::Unauthorized {
             url,

@@ -61,12 +61,29 @@ pub enum Error {
         location: Option<String>,
     },
     /// 401: the token is finished (revoked, expired or unknown). Sign in again for a new one.
-    #[error("unauthorized: {url} refused the token; sign in again to get a new one")]
+    /// The message quotes the platform's reason when its body gives one (`unknown token`).
+    #[error(
+        "unauthorized: {url} refused the token{}; sign in again to get a new one",
+        platform_reason(body).map(|r| format!(" ({r})")).unwrap_or_default()
+    )]
     Unauthorized {
         /// The request URL.
         url: String,
         /// The response body, cut to [`Error::BODY_LIMIT`] bytes.
         body: String,
+    },
+    /// 401 on an operation that needs a token, and none reached the platform: the client was
+    /// built without one, or (`stripped`) it sent one and the platform's answer says no
+    /// `Authorization` header arrived, so something between them drops it. Build the client with
+    /// a token ([`Client::new`](crate::Client::new) or
+    /// [`ClientBuilder::token`](crate::ClientBuilder::token)); a new sign-in alone does not help
+    /// a stripped header.
+    #[error("{}", token_missing_message(url, *stripped))]
+    TokenMissing {
+        /// The request URL.
+        url: String,
+        /// The client sent a token, and the platform says it received none.
+        stripped: bool,
     },
     /// 401 with `reauth_required`: the token is valid but not fresh enough for this action. Sign
     /// in again and retry; do not drop the session.
@@ -263,7 +280,7 @@ impl Error {
     /// match client.sync::<VoiceCalls>(&calls).await {
     ///     Ok(summary) => println!("{} accepted", summary.accepted),
     ///     Err(err) => match err.cause() {
-    ///         Error::Unauthorized { .. } | Error::ReauthRequired { .. } => { /* sign in again */ }
+    ///         cause if cause.is_unauthorized() || cause.is_reauth_required() => { /* sign in */ }
     ///         cause if cause.is_retryable() => { /* try the rest later */ }
     ///         cause => eprintln!("giving up: {cause}"),
     ///     },
@@ -281,7 +298,9 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Http { status, .. } | Error::Redirect { status, .. } => Some(*status),
-            Error::Unauthorized { .. } | Error::ReauthRequired { .. } => Some(401),
+            Error::Unauthorized { .. }
+            | Error::TokenMissing { .. }
+            | Error::ReauthRequired { .. } => Some(401),
             Error::SyncIncomplete { source, .. } => source.status(),
             _ => None,
         }
@@ -293,6 +312,7 @@ impl Error {
             Error::Http { url, .. }
             | Error::Redirect { url, .. }
             | Error::Unauthorized { url, .. }
+            | Error::TokenMissing { url, .. }
             | Error::ReauthRequired { url }
             | Error::Network { url, .. }
             | Error::Timeout { url, .. }
@@ -323,10 +343,14 @@ impl Error {
         }
     }
 
-    /// Whether the token is finished and a new sign-in is needed.
+    /// Whether the platform answered 401 for want of a usable token: the token is finished
+    /// ([`Error::Unauthorized`]) or none arrived ([`Error::TokenMissing`]). Either way the call
+    /// cannot succeed until the client has a token the platform accepts.
     pub fn is_unauthorized(&self) -> bool {
-        matches!(self, Error::Unauthorized { .. })
-            || matches!(self, Error::SyncIncomplete { source, .. } if source.is_unauthorized())
+        matches!(
+            self,
+            Error::Unauthorized { .. } | Error::TokenMissing { .. }
+        ) || matches!(self, Error::SyncIncomplete { source, .. } if source.is_unauthorized())
     }
 
     /// Whether the platform asks for a fresh sign-in before retrying.
@@ -368,6 +392,37 @@ fn origin_of(url: &str) -> String {
     match url::Url::parse(url) {
         Ok(parsed) if parsed.has_host() => parsed.origin().ascii_serialization(),
         _ => url.to_owned(),
+    }
+}
+
+/// The platform's own reason in a JSON error body (`{"error":"unauthenticated","message":"unknown
+/// token"}` gives `unknown token`), cut to one short line; `None` for any other body.
+fn platform_reason(body: &str) -> Option<String> {
+    const SHOWN: usize = 120;
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    let reason = ["message", "error"]
+        .iter()
+        .find_map(|key| value.get(key)?.as_str().filter(|s| !s.trim().is_empty()))?;
+    let line: String = reason
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(SHOWN)
+        .collect();
+    Some(line)
+}
+
+fn token_missing_message(url: &str, stripped: bool) -> String {
+    if stripped {
+        format!(
+            "no token reached {url}, though this client sent one: something between them (a \
+             proxy?) drops the Authorization header; fix that (signing in again will not help)"
+        )
+    } else {
+        format!(
+            "no token was sent to {url}, which needs one: build the client with a token \
+             (Client::new(base_url, token) or ClientBuilder::token), such as the one a sign-in \
+             returns"
+        )
     }
 }
 

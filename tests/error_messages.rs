@@ -8,8 +8,10 @@ use std::error::Error as StdError;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use support::raw_http::{http_response, serve_once};
 use support::{minimal_call, minimal_recording};
 use wavekat_platform_client::dev_platform::{DevPlatform, DevPlatformOptions};
+use wavekat_platform_client::signing::{generate_master, issue_release_credential};
 use wavekat_platform_client::sync::{Pusher, SetAsideReason, SqliteStore, VoiceCalls};
 use wavekat_platform_client::upload::RecordingBody;
 use wavekat_platform_client::{Client, Error, RetryPolicy, Token};
@@ -141,6 +143,94 @@ async fn a_pusher_sets_a_vanished_recording_file_aside_naming_it_and_the_fix() {
     assert!(
         shown.contains("restore the file") && shown.contains("queue the recording again"),
         "says what to do: {shown}"
+    );
+}
+
+// --- No token at all ---------------------------------------------------------------------------
+
+async fn no_token_get_me() -> (Error, String) {
+    let platform = platform().await;
+    let client = Client::builder(platform.base_url())
+        .build()
+        .expect("a client without a token");
+    let err = client
+        .get_me()
+        .await
+        .expect_err("the platform needs a token");
+    (err, format!("{}/api/me", platform.base_url()))
+}
+
+#[tokio::test]
+async fn a_client_without_a_token_says_no_token_was_sent() {
+    let (err, url) = no_token_get_me().await;
+    assert!(
+        matches!(&err, Error::TokenMissing { url: u, stripped: false } if *u == url),
+        "{err:?}"
+    );
+    assert!(err.is_unauthorized() && err.status() == Some(401));
+    let shown = err.to_string();
+    assert!(shown.contains("no token was sent"), "{shown}");
+    assert!(shown.contains(&url), "names the URL: {shown}");
+    assert!(
+        shown.contains("ClientBuilder::token"),
+        "says what to do: {shown}"
+    );
+    assert!(!shown.contains("refused the token"), "{shown}");
+}
+
+#[tokio::test]
+async fn a_token_the_platform_refuses_says_so_and_quotes_its_reason() {
+    let platform = platform().await;
+    let client = Client::new(platform.base_url(), Token::new("wk_not_issued_here")).unwrap();
+    let err = client.get_me().await.expect_err("an unknown token");
+    assert!(matches!(err, Error::Unauthorized { .. }), "{err:?}");
+    let shown = err.to_string();
+    assert!(
+        shown.contains("refused the token (unknown token)"),
+        "{shown}"
+    );
+    assert!(shown.contains("sign in again"), "{shown}");
+    assert!(
+        !shown.contains("not_issued_here"),
+        "the token leaked: {shown}"
+    );
+}
+
+#[tokio::test]
+async fn a_token_that_never_arrives_says_something_drops_the_header() {
+    let (url, _captured) = serve_once(http_response(
+        "401 Unauthorized",
+        "application/json",
+        r#"{"error":"unauthenticated","message":"missing Authorization header"}"#,
+    ))
+    .await;
+    let client = Client::builder(&url)
+        .token(Token::new("wk_sent_but_dropped"))
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let err = client.get_me().await.expect_err("a 401");
+    assert!(
+        matches!(err, Error::TokenMissing { stripped: true, .. }),
+        "{err:?}"
+    );
+    let shown = err.to_string();
+    assert!(shown.contains("drops the Authorization header"), "{shown}");
+    assert!(shown.contains(&format!("{url}/api/me")), "{shown}");
+}
+
+#[tokio::test]
+async fn a_release_signed_401_is_not_blamed_on_a_missing_token() {
+    let platform = platform().await;
+    let (foreign_master, _) = generate_master().unwrap();
+    let foreign = issue_release_credential(foreign_master.expose(), "1.4.2").unwrap();
+    let err = Client::send_install_heartbeat(platform.base_url(), "i-1", "1.4.2", None, &foreign)
+        .await
+        .expect_err("a credential from another master");
+    assert_eq!(err.status(), Some(401), "{err:?}");
+    assert!(
+        !matches!(err, Error::TokenMissing { .. }),
+        "the heartbeat carries no token by design: {err}"
     );
 }
 
