@@ -416,7 +416,10 @@ impl ClientBuilder {
         self
     }
 
-    /// The bearer token sent as `Authorization: Bearer …` on every call.
+    /// The bearer token sent as `Authorization: Bearer …` on every call. [`build`](Self::build)
+    /// refuses an empty token, one with leading or trailing whitespace (trim a token read from a
+    /// file or an environment variable: it is not trimmed for you) and one holding a control or
+    /// non-ASCII character.
     pub fn token(mut self, token: Token) -> Self {
         self.token = Some(token);
         self
@@ -470,8 +473,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client; fails on an invalid base URL, token or user agent, and on a plain
-    /// `http://` URL to a host that is not loopback (see
+    /// Builds the client; fails with [`Error::InvalidInput`], saying what to change, on an
+    /// invalid base URL, token (see [`token`](Self::token)) or user agent, on a base URL whose
+    /// path ends in `/api` (the base URL is the platform's origin: every route already starts
+    /// with `/api/`), and on a plain `http://` URL to a host that is not loopback (see
     /// [`danger_allow_insecure_http`](Self::danger_allow_insecure_http)).
     ///
     /// The client follows no redirects: a 3xx answer is [`Error::Redirect`], naming its target,
@@ -493,6 +498,7 @@ impl ClientBuilder {
                 self.base_url
             )));
         }
+        refuse_api_suffix(&url, &self.base_url)?;
         crate::plain_http::refuse_plain_http(
             &url,
             self.allow_insecure_http,
@@ -506,16 +512,7 @@ impl ClientBuilder {
             )));
         }
         let token = match &self.token {
-            Some(token) => {
-                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-                    .map_err(|_| {
-                        Error::InvalidInput(
-                            "the token contains bytes not allowed in an HTTP header".into(),
-                        )
-                    })?;
-                value.set_sensitive(true);
-                Some(value)
-            }
+            Some(token) => Some(bearer_header(token)?),
             None => None,
         };
         let user_agent = match &self.user_agent {
@@ -544,6 +541,78 @@ impl ClientBuilder {
             sync_batch_size: self.sync_batch_size,
         })
     }
+}
+
+/// The `Authorization: Bearer …` value for `token` (marked sensitive), or why the token cannot
+/// be one: it is empty, has leading or trailing whitespace, or holds a control or non-ASCII
+/// character. Surrounding whitespace is refused, not trimmed: such a token was usually read from
+/// a file or an environment variable with its newline, and a silent trim would also hide a file
+/// that holds something else. The token is otherwise opaque, and no message shows it.
+fn bearer_header(token: &Token) -> Result<HeaderValue> {
+    let text = token.expose();
+    let problem = if text.is_empty() {
+        Some("the token is empty".to_owned())
+    } else if text.trim() != text {
+        let (end, what) = if text.starts_with(char::is_whitespace) {
+            ("starts", "whitespace")
+        } else if text.ends_with(['\n', '\r']) {
+            ("ends", "a newline")
+        } else {
+            ("ends", "whitespace")
+        };
+        Some(format!(
+            "the token {end} with {what} (read from a file or an environment variable with its \
+             line ending?); trim it before building the client, e.g. Token::new(text.trim())"
+        ))
+    } else {
+        text.char_indices()
+            .find(|(_, c)| c.is_control() || !c.is_ascii())
+            .map(|(at, _)| {
+                format!(
+                    "the token holds a control or non-ASCII character (at byte {at} of {}), \
+                     which an Authorization header cannot carry as text; pass the token exactly \
+                     as the platform issued it",
+                    text.len()
+                )
+            })
+    };
+    if let Some(problem) = problem {
+        return Err(Error::InvalidInput(problem));
+    }
+    let mut value = HeaderValue::from_str(&format!("Bearer {text}")).map_err(|_| {
+        Error::InvalidInput(
+            "the token holds bytes not allowed in an HTTP header; pass the token exactly as the \
+             platform issued it"
+                .into(),
+        )
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Refuses a base URL whose path ends in `/api` (`https://platform.wavekat.com/api`): every
+/// operation's path already begins with `/api/`, so each request would go to `/api/api/…` and
+/// answer 404. The base URL is the platform's origin, plus the prefix a proxy mounts it under,
+/// if any.
+pub(crate) fn refuse_api_suffix(url: &url::Url, shown: &str) -> Result<()> {
+    let path = url.path().trim_end_matches('/');
+    let Some((kept, tail)) = path
+        .len()
+        .checked_sub("/api".len())
+        .and_then(|at| Some((path.get(..at)?, path.get(at..)?)))
+        .filter(|(_, tail)| tail.eq_ignore_ascii_case("/api"))
+    else {
+        return Ok(());
+    };
+    let mut without = url.clone();
+    without.set_path(kept);
+    let shown = shown.trim_end_matches('/');
+    Err(Error::InvalidInput(format!(
+        "base URL {shown:?} ends in {tail}, but every route already starts with /api/ \
+         (requests would go to {shown}/api/me and answer 404); drop the {tail} and use {:?}, the \
+         platform's origin",
+        without.as_str().trim_end_matches('/')
+    )))
 }
 
 /// The WaveKat platform client. Cheap to clone: clones share one connection pool.

@@ -11,6 +11,7 @@ use std::time::Duration;
 use support::raw_http::{http_response, serve_once};
 use support::{minimal_call, minimal_recording};
 use wavekat_platform_client::dev_platform::{DevPlatform, DevPlatformOptions};
+use wavekat_platform_client::signin::{code_login, CodeLoginOptions};
 use wavekat_platform_client::signing::{generate_master, issue_release_credential};
 use wavekat_platform_client::sync::{Pusher, SetAsideReason, SqliteStore, VoiceCalls};
 use wavekat_platform_client::upload::RecordingBody;
@@ -232,6 +233,82 @@ async fn a_release_signed_401_is_not_blamed_on_a_missing_token() {
         !matches!(err, Error::TokenMissing { .. }),
         "the heartbeat carries no token by design: {err}"
     );
+}
+
+// --- A token read from a file with its newline -------------------------------------------------
+
+fn built_with_token(token: &str) -> Error {
+    Client::new("https://platform.wavekat.com", Token::new(token))
+        .expect_err("the token is refused")
+}
+
+#[test]
+fn a_token_with_a_trailing_newline_says_to_trim_it() {
+    let err = built_with_token("wk_s3cr3t_from_a_file\n");
+    assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+    let shown = err.to_string();
+    assert!(shown.contains("ends with a newline"), "{shown}");
+    assert!(shown.contains("trim it"), "says what to do: {shown}");
+    assert!(!shown.contains("s3cr3t"), "the token leaked: {shown}");
+    assert!(!format!("{err:?}").contains("s3cr3t"));
+    for (token, says) in [
+        ("wk_s3cr3t\r\n", "ends with a newline"),
+        ("wk_s3cr3t ", "ends with whitespace"),
+        (" wk_s3cr3t", "starts with whitespace"),
+        ("", "the token is empty"),
+        ("wk_s3c\tr3t", "at byte 6 of 10"),
+    ] {
+        let shown = built_with_token(token).to_string();
+        assert!(shown.contains(says), "{token:?}: {shown}");
+        assert!(!shown.contains("s3c"), "{token:?} leaked: {shown}");
+    }
+}
+
+// --- A base URL ending in /api ------------------------------------------------------------------
+
+#[test]
+fn a_base_url_ending_in_api_says_to_drop_it() {
+    for base in [
+        "https://platform.wavekat.com/api",
+        "https://platform.wavekat.com/api/",
+        "https://platform.wavekat.com/API",
+    ] {
+        let err = Client::new(base, Token::new("wk_x")).expect_err(base);
+        assert!(matches!(err, Error::InvalidInput(_)), "{err:?}");
+        let shown = err.to_string();
+        assert!(shown.contains(base.trim_end_matches('/')), "{shown}");
+        assert!(
+            shown.to_lowercase().contains("/api/api/me"),
+            "says where it would go: {shown}"
+        );
+        assert!(
+            shown.contains("use \"https://platform.wavekat.com\""),
+            "says what to use: {shown}"
+        );
+        let refused = code_login(base, CodeLoginOptions::default())
+            .map(|_| ())
+            .expect_err("the sign-in refuses it too");
+        assert!(
+            refused.to_string().to_lowercase().contains("drop the /api"),
+            "{refused}"
+        );
+    }
+    let prefixed = Client::new("https://proxy.example/tools/api", Token::new("wk_x"))
+        .expect_err("a prefix ending in /api");
+    assert!(
+        prefixed
+            .to_string()
+            .contains("use \"https://proxy.example/tools\""),
+        "{prefixed}"
+    );
+    for fine in [
+        "https://platform.wavekat.com",
+        "https://proxy.example/platform",
+        "https://proxy.example/apis",
+        "https://proxy.example/api/wavekat",
+    ] {
+        assert!(Client::new(fine, Token::new("wk_x")).is_ok(), "{fine}");
+    }
 }
 
 // --- The platform down mid-sync -----------------------------------------------------------------
