@@ -136,7 +136,10 @@ pub enum Error {
         attempts: u32,
     },
     /// A success response whose body did not decode as the expected type.
-    #[error("could not decode the response from {url}: {message}")]
+    #[error(
+        "could not decode the response from {url}: {message}; check that the base URL is the \
+         WaveKat platform (not a proxy's or a login page), and that this client is up to date"
+    )]
     Decode {
         /// The request URL.
         url: String,
@@ -147,7 +150,12 @@ pub enum Error {
     /// would refuse (an unknown enum value, a timestamp that is not RFC 3339), which would
     /// bounce the whole batch with 400. Fix or drop them and sync again; every invalid record
     /// is listed, not only the first.
-    #[error("{} of the records would be refused by the platform, so nothing was sent: {}", .records.len(), InvalidRecord::list(.records))]
+    #[error(
+        "{} of the records would be refused by the platform, so nothing was sent: {}; fix or drop \
+         them and sync again",
+        .records.len(),
+        InvalidRecord::list(.records)
+    )]
     InvalidRecords {
         /// Every invalid record, in slice order.
         records: Vec<InvalidRecord>,

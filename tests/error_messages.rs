@@ -5,16 +5,23 @@
 mod support;
 
 use std::error::Error as StdError;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use support::raw_http::{http_response, serve_once};
+use support::raw_http::{http_response, serve_once, Reply};
 use support::{minimal_call, minimal_recording};
-use wavekat_platform_client::dev_platform::{DevPlatform, DevPlatformOptions};
-use wavekat_platform_client::signin::{code_login, CodeLoginOptions};
+use wavekat_platform_client::dev_platform::{self, DevPlatform, DevPlatformOptions};
+use wavekat_platform_client::mobile::SignedEnvelope;
+use wavekat_platform_client::signin::{
+    code_login, loopback_handshake, CodeLoginOptions, HandshakeOptions,
+};
 use wavekat_platform_client::signing::{generate_master, issue_release_credential};
-use wavekat_platform_client::sync::{Pusher, SetAsideReason, SqliteStore, VoiceCalls};
+use wavekat_platform_client::sync::{
+    PushError, Pusher, SetAsideReason, SqliteStore, VoiceCalls, VoiceRecordings,
+};
 use wavekat_platform_client::upload::RecordingBody;
+use wavekat_platform_client::wire::VoiceCallDirection;
 use wavekat_platform_client::{Client, Error, RetryPolicy, Token};
 
 /// The error and every `source()` below it, each as its own `Display`: the segments `anyhow`'s
@@ -379,4 +386,226 @@ async fn a_request_that_is_not_retried_says_one_attempt() {
     let err = client.get_me().await.expect_err("nothing listens");
     assert_eq!(err.attempts(), Some(1), "{err:?}");
     assert!(err.to_string().contains("(1 attempt)"), "{err}");
+}
+
+// --- No chain repeats a segment -----------------------------------------------------------------
+
+/// Every error this test can produce for real, labelled.
+async fn every_reachable_error() -> Vec<(&'static str, Box<dyn StdError + Send + Sync>)> {
+    let mut errors: Vec<(&'static str, Box<dyn StdError + Send + Sync>)> = Vec::new();
+    errors.push((
+        "upload of a missing file",
+        Box::new(missing_file_upload().await.0),
+    ));
+    errors.push((
+        "client without a token",
+        Box::new(no_token_get_me().await.0),
+    ));
+    errors.push(("token with a newline", Box::new(built_with_token("wk_x\n"))));
+    errors.push((
+        "base URL ending in /api",
+        Box::new(Client::new("https://platform.wavekat.com/api", Token::new("wk_x")).unwrap_err()),
+    ));
+    errors.push((
+        "platform down mid-sync",
+        Box::new(sync_against_a_closed_port(2).await.0),
+    ));
+
+    let platform = platform().await;
+    let client = Client::new(platform.base_url(), platform.token().clone()).unwrap();
+    let unknown = Client::new(platform.base_url(), Token::new("wk_unknown")).unwrap();
+    errors.push((
+        "unknown token",
+        Box::new(unknown.get_me().await.unwrap_err()),
+    ));
+    let mut refused = vec![minimal_call(), minimal_call()];
+    refused[1].source_id = String::new();
+    errors.push((
+        "a record the platform refuses",
+        Box::new(client.sync::<VoiceCalls>(&refused).await.unwrap_err()),
+    ));
+    let mut invalid = minimal_call();
+    invalid.direction = VoiceCallDirection::Unknown("sideways".into());
+    errors.push((
+        "a record the client refuses",
+        Box::new(client.sync::<VoiceCalls>(&[invalid]).await.unwrap_err()),
+    ));
+    let mut short = minimal_recording();
+    short.size_bytes = 1000;
+    client.sync::<VoiceRecordings>(&[short.clone()]).await.ok();
+    errors.push((
+        "a reader shorter than its length",
+        Box::new(
+            client
+                .upload_recording(
+                    &short.source_id,
+                    RecordingBody::reader(std::io::Cursor::new(vec![0u8; 10]), 1000),
+                )
+                .await
+                .unwrap_err(),
+        ),
+    ));
+    errors.push((
+        "a bytes length the platform refuses",
+        Box::new(
+            client
+                .upload_recording(&short.source_id, RecordingBody::bytes(vec![0u8; 10]))
+                .await
+                .unwrap_err(),
+        ),
+    ));
+    errors.push((
+        "a sourceId refused before sending",
+        Box::new(
+            client
+                .upload_recording("..", RecordingBody::bytes(vec![0u8; 10]))
+                .await
+                .unwrap_err(),
+        ),
+    ));
+
+    let revoked = DevPlatform::start(emulator()).await.unwrap();
+    let revoked_client = Client::new(revoked.base_url(), revoked.token().clone()).unwrap();
+    revoked_client.revoke_current_token().await.unwrap();
+    let store = SqliteStore::in_memory().await.unwrap();
+    store.add::<VoiceCalls>(&[minimal_call()]).await.unwrap();
+    let stopped: PushError<_> = Pusher::new(revoked_client, store)
+        .run_once()
+        .await
+        .unwrap_err();
+    errors.push(("a pusher whose token was revoked", Box::new(stopped)));
+
+    let dir = tempdir("store");
+    errors.push((
+        "a store that cannot open",
+        Box::new(SqliteStore::open(&dir).await.unwrap_err()),
+    ));
+
+    for (label, reply) in [
+        (
+            "a redirect",
+            Reply::Raw(
+                "HTTP/1.1 302 Found\r\nLocation: https://elsewhere.example/login\r\n\
+                 Content-Length: 0\r\nConnection: close\r\n\r\n"
+                    .to_owned(),
+            ),
+        ),
+        (
+            "reauth required",
+            http_response(
+                "401 Unauthorized",
+                "application/json",
+                r#"{"error":"reauth_required"}"#,
+            ),
+        ),
+        (
+            "a body that does not decode",
+            http_response("200 OK", "application/json", "<html>oops</html>"),
+        ),
+        (
+            "a 404",
+            http_response(
+                "404 Not Found",
+                "application/json",
+                r#"{"error":"not found"}"#,
+            ),
+        ),
+    ] {
+        let (url, _c) = serve_once(reply).await;
+        let err = Client::builder(&url)
+            .token(Token::new("wk_x"))
+            .retry_policy(RetryPolicy::none())
+            .build()
+            .unwrap()
+            .get_me()
+            .await
+            .unwrap_err();
+        errors.push((label, Box::new(err)));
+    }
+    let (url, _c) = serve_once(Reply::Hang).await;
+    let timeout = Client::builder(&url)
+        .token(Token::new("wk_x"))
+        .retry_policy(RetryPolicy::none())
+        .request_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap()
+        .get_me()
+        .await
+        .unwrap_err();
+    errors.push(("a hung platform", Box::new(timeout)));
+
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    errors.push((
+        "a sign-in port in use",
+        Box::new(
+            loopback_handshake(
+                "https://platform.wavekat.com",
+                HandshakeOptions::default().port(port),
+            )
+            .await
+            .map(|_| ())
+            .unwrap_err(),
+        ),
+    ));
+    let addr: SocketAddr = taken.local_addr().unwrap();
+    let bind: dev_platform::Error = DevPlatform::start(emulator().listen(addr))
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    errors.push(("an emulator address in use", Box::new(bind)));
+    errors.push((
+        "an emulator release version refused",
+        Box::new(platform.issue_release_credential("has space").unwrap_err()),
+    ));
+
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    errors.push((
+        "an envelope checked against a malformed key",
+        Box::new(
+            SignedEnvelope::sign(b"hi".to_vec(), &key, 1)
+                .verify_multibase("zzz-not-base58")
+                .unwrap_err(),
+        ),
+    ));
+    errors
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_error_chain_repeats_a_segment() {
+    let errors = every_reachable_error().await;
+    assert!(errors.len() >= 20, "{} errors", errors.len());
+    for (label, error) in &errors {
+        let error: &(dyn StdError + 'static) = error.as_ref();
+        let parts = segments(error);
+        for (i, earlier) in parts.iter().enumerate() {
+            assert!(
+                !earlier.trim().is_empty(),
+                "{label}: an empty segment in {parts:?}"
+            );
+            for later in parts.iter().skip(i + 1) {
+                assert!(
+                    !earlier.contains(later.as_str()) && !later.contains(earlier.as_str()),
+                    "{label}: {:?} repeats {:?} in {:#}",
+                    later,
+                    earlier,
+                    chain(error)
+                );
+            }
+        }
+    }
+    let with_a_source: Vec<&str> = errors
+        .iter()
+        .filter(|(_, e)| e.source().is_some())
+        .map(|(label, _)| *label)
+        .collect();
+    assert_eq!(
+        with_a_source,
+        [
+            "platform down mid-sync",
+            "a record the platform refuses",
+            "a pusher whose token was revoked"
+        ],
+        "only the wrapping errors (SyncIncomplete, PushError) chain to a source"
+    );
 }
