@@ -15,8 +15,9 @@
 //!   `schemaVersion`), its list operation fills the spec's default query values; plus the probe
 //!   tables the operation tests iterate (`build/probes.rs`).
 //! - `operation_facts.rs`: per operation, whether it may be retried (`x-wavekat-idempotent`, else
-//!   the HTTP method), whether it is release-signed (`x-wavekat-signing: release`), and its real
-//!   request content type.
+//!   the HTTP method), whether it is release-signed (`x-wavekat-signing: release`), whether it
+//!   needs a bearer token (a non-empty `security`, its own or the spec's), and its real request
+//!   content type.
 //! - `wire_enums.rs`: every string enum of the components, with an `Unknown(String)` catch-all,
 //!   plus the table of spec values the test suite checks.
 //! - `wire_validate.rs`: per generated struct, the fields holding enum values and the

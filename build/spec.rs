@@ -24,6 +24,9 @@ pub(crate) struct Operation {
     pub(crate) path: String,
     pub(crate) idempotent: bool,
     pub(crate) release_signed: bool,
+    /// The operation's `security` (or the spec's top-level one) requires a credential (no empty
+    /// `{}` alternative): the platform answers 401 when no token comes with it.
+    pub(crate) bearer: bool,
     pub(crate) content_type: Option<String>,
     /// The `$ref` name of the JSON request body, if any.
     pub(crate) body_schema: Option<String>,
@@ -56,6 +59,7 @@ impl Spec {
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default();
+        let default_security = raw.get("security");
         let mut operations = Vec::new();
         let paths = raw
             .get("paths")
@@ -96,6 +100,17 @@ impl Spec {
                         .into())
                     }
                 };
+                let bearer = op
+                    .get("security")
+                    .or(default_security)
+                    .and_then(Value::as_array)
+                    .is_some_and(|requirements| {
+                        // `[{}]` (an empty requirement) makes authentication optional.
+                        !requirements.is_empty()
+                            && requirements
+                                .iter()
+                                .all(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+                    });
                 let content = op
                     .pointer("/requestBody/content")
                     .and_then(Value::as_object);
@@ -124,6 +139,7 @@ impl Spec {
                     path: path.clone(),
                     idempotent: idempotent && !release_signed,
                     release_signed,
+                    bearer,
                     content_type,
                     body_schema,
                     response_schema,

@@ -72,8 +72,14 @@ impl Spec {
         for op in &self.operations {
             let _ = writeln!(
                 s,
-                "OperationFacts {{ id: {:?}, method: {:?}, path: {:?}, idempotent: {}, release_signed: {}, content_type: {:?} }},",
-                op.id, op.method, op.path, op.idempotent, op.release_signed, op.content_type
+                "OperationFacts {{ id: {:?}, method: {:?}, path: {:?}, idempotent: {}, release_signed: {}, bearer: {}, content_type: {:?} }},",
+                op.id,
+                op.method,
+                op.path,
+                op.idempotent,
+                op.release_signed,
+                op.bearer,
+                op.content_type
             );
         }
         s.push_str("];\n");

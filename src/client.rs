@@ -56,6 +56,9 @@ pub(crate) struct OperationFacts {
     /// `x-wavekat-signing: release`: signed with a release credential, no bearer, no user agent,
     /// never retried (a resend would carry a used nonce).
     pub(crate) release_signed: bool,
+    /// The spec's `security` requires a credential: a 401 for a request without a token means
+    /// none was sent, not that one was refused.
+    pub(crate) bearer: bool,
     /// The request body's media type from the spec's `requestBody.content`.
     pub(crate) content_type: Option<&'static str>,
 }
@@ -111,10 +114,32 @@ pub(crate) trait ReplayBody: Send + Sync {
 
 /// What one public call shares with the hooks that run inside it.
 struct CallScope {
-    /// The URL of the request the hooks sent, for errors.
-    url: Mutex<Option<String>>,
+    /// What the hooks sent, for errors.
+    sent: Mutex<Sent>,
     /// How to rebuild a streamed body for a retry.
     body: Option<Arc<dyn ReplayBody>>,
+}
+
+/// What a call's (last) request was, as its error reports it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Sent {
+    /// The request URL (the base URL until the hooks saw a request).
+    pub(crate) url: String,
+    /// How many times the request went out.
+    pub(crate) attempts: u32,
+    /// The operation needs a bearer token (the spec's `security`).
+    pub(crate) needs_token: bool,
+    /// The request carried an `Authorization` header.
+    pub(crate) token_sent: bool,
+}
+
+/// Records into the current call's [`Sent`], if the call runs in a scope.
+fn note_sent(update: impl FnOnce(&mut Sent)) {
+    let _ = CALL.try_with(|scope| {
+        if let Ok(mut sent) = scope.sent.lock() {
+            update(&mut sent);
+        }
+    });
 }
 
 tokio::task_local! {
@@ -216,16 +241,14 @@ impl ClientHooks<Hooks> for generated::Client {
             status = tracing::field::Empty,
             attempt = tracing::field::Empty,
         );
-        let idempotent = operation(info.operation_id).is_some_and(|f| f.idempotent);
-        let replay = CALL
-            .try_with(|scope| {
-                if let Ok(mut url) = scope.url.lock() {
-                    *url = Some(request.url().to_string());
-                }
-                scope.body.clone()
-            })
-            .ok()
-            .flatten();
+        let facts = operation(info.operation_id);
+        let idempotent = facts.is_some_and(|f| f.idempotent);
+        note_sent(|sent| {
+            sent.url = request.url().to_string();
+            sent.needs_token = facts.is_some_and(|f| f.bearer);
+            sent.token_sent = request.headers().contains_key(AUTHORIZATION);
+        });
+        let replay = CALL.try_with(|scope| scope.body.clone()).ok().flatten();
         execute_with_retries(self.client(), request, idempotent, replay, policy, &span)
             .instrument(span.clone())
             .await
@@ -247,6 +270,7 @@ async fn execute_with_retries(
     let mut attempt: u32 = 1;
     loop {
         span.record("attempt", attempt);
+        note_sent(|sent| sent.attempts = attempt);
         let may_retry = idempotent && attempt < policy.max_attempts;
         let copy = if may_retry { request.try_clone() } else { None };
         let shell = (may_retry && copy.is_none() && replay.is_some()).then(|| {
@@ -392,7 +416,10 @@ impl ClientBuilder {
         self
     }
 
-    /// The bearer token sent as `Authorization: Bearer …` on every call.
+    /// The bearer token sent as `Authorization: Bearer …` on every call. [`build`](Self::build)
+    /// refuses an empty token, one with leading or trailing whitespace (trim a token read from a
+    /// file or an environment variable: it is not trimmed for you) and one holding a control or
+    /// non-ASCII character.
     pub fn token(mut self, token: Token) -> Self {
         self.token = Some(token);
         self
@@ -446,8 +473,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client; fails on an invalid base URL, token or user agent, and on a plain
-    /// `http://` URL to a host that is not loopback (see
+    /// Builds the client; fails with [`Error::InvalidInput`], saying what to change, on an
+    /// invalid base URL, token (see [`token`](Self::token)) or user agent, on a base URL whose
+    /// path ends in `/api` (the base URL is the platform's origin: every route already starts
+    /// with `/api/`), and on a plain `http://` URL to a host that is not loopback (see
     /// [`danger_allow_insecure_http`](Self::danger_allow_insecure_http)).
     ///
     /// The client follows no redirects: a 3xx answer is [`Error::Redirect`], naming its target,
@@ -469,6 +498,7 @@ impl ClientBuilder {
                 self.base_url
             )));
         }
+        refuse_api_suffix(&url, &self.base_url)?;
         crate::plain_http::refuse_plain_http(
             &url,
             self.allow_insecure_http,
@@ -482,16 +512,7 @@ impl ClientBuilder {
             )));
         }
         let token = match &self.token {
-            Some(token) => {
-                let mut value = HeaderValue::from_str(&format!("Bearer {}", token.expose()))
-                    .map_err(|_| {
-                        Error::InvalidInput(
-                            "the token contains bytes not allowed in an HTTP header".into(),
-                        )
-                    })?;
-                value.set_sensitive(true);
-                Some(value)
-            }
+            Some(token) => Some(bearer_header(token)?),
             None => None,
         };
         let user_agent = match &self.user_agent {
@@ -505,10 +526,7 @@ impl ClientBuilder {
             .read_timeout(self.read_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|source| Error::Network {
-                url: self.base_url.clone(),
-                source,
-            })?;
+            .map_err(Error::HttpClient)?;
         let base_path = url.path().trim_end_matches('/').to_owned();
         let hooks = Hooks(Arc::new(HookState {
             token,
@@ -523,6 +541,78 @@ impl ClientBuilder {
             sync_batch_size: self.sync_batch_size,
         })
     }
+}
+
+/// The `Authorization: Bearer …` value for `token` (marked sensitive), or why the token cannot
+/// be one: it is empty, has leading or trailing whitespace, or holds a control or non-ASCII
+/// character. Surrounding whitespace is refused, not trimmed: such a token was usually read from
+/// a file or an environment variable with its newline, and a silent trim would also hide a file
+/// that holds something else. The token is otherwise opaque, and no message shows it.
+fn bearer_header(token: &Token) -> Result<HeaderValue> {
+    let text = token.expose();
+    let problem = if text.is_empty() {
+        Some("the token is empty".to_owned())
+    } else if text.trim() != text {
+        let (end, what) = if text.starts_with(char::is_whitespace) {
+            ("starts", "whitespace")
+        } else if text.ends_with(['\n', '\r']) {
+            ("ends", "a newline")
+        } else {
+            ("ends", "whitespace")
+        };
+        Some(format!(
+            "the token {end} with {what} (read from a file or an environment variable with its \
+             line ending?); trim it before building the client, e.g. Token::new(text.trim())"
+        ))
+    } else {
+        text.char_indices()
+            .find(|(_, c)| c.is_control() || !c.is_ascii())
+            .map(|(at, _)| {
+                format!(
+                    "the token holds a control or non-ASCII character (at byte {at} of {}), \
+                     which an Authorization header cannot carry as text; pass the token exactly \
+                     as the platform issued it",
+                    text.len()
+                )
+            })
+    };
+    if let Some(problem) = problem {
+        return Err(Error::InvalidInput(problem));
+    }
+    let mut value = HeaderValue::from_str(&format!("Bearer {text}")).map_err(|_| {
+        Error::InvalidInput(
+            "the token holds bytes not allowed in an HTTP header; pass the token exactly as the \
+             platform issued it"
+                .into(),
+        )
+    })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Refuses a base URL whose path ends in `/api` (`https://platform.wavekat.com/api`): every
+/// operation's path already begins with `/api/`, so each request would go to `/api/api/…` and
+/// answer 404. The base URL is the platform's origin, plus the prefix a proxy mounts it under,
+/// if any.
+pub(crate) fn refuse_api_suffix(url: &url::Url, shown: &str) -> Result<()> {
+    let path = url.path().trim_end_matches('/');
+    let Some((kept, tail)) = path
+        .len()
+        .checked_sub("/api".len())
+        .and_then(|at| Some((path.get(..at)?, path.get(at..)?)))
+        .filter(|(_, tail)| tail.eq_ignore_ascii_case("/api"))
+    else {
+        return Ok(());
+    };
+    let mut without = url.clone();
+    without.set_path(kept);
+    let shown = shown.trim_end_matches('/');
+    Err(Error::InvalidInput(format!(
+        "base URL {shown:?} ends in {tail}, but every route already starts with /api/ \
+         (requests would go to {shown}/api/me and answer 404); drop the {tail} and use {:?}, the \
+         platform's origin",
+        without.as_str().trim_end_matches('/')
+    )))
 }
 
 /// The WaveKat platform client. Cheap to clone: clones share one connection pool.
@@ -558,28 +648,35 @@ impl Client {
         format!("{}{path}", self.base_url())
     }
 
-    /// Runs `call` with the scope its hooks report the request URL into; returns its output and
-    /// the URL of the (last) request it sent.
+    /// Runs `call` with the scope its hooks report what they sent into; returns its output and
+    /// what its (last) request was.
     pub(crate) async fn scoped<F: Future>(
         &self,
         body: Option<Arc<dyn ReplayBody>>,
         call: F,
-    ) -> (F::Output, String) {
+    ) -> (F::Output, Sent) {
         let scope = CallScope {
-            url: Mutex::new(None),
+            sent: Mutex::new(Sent {
+                url: self.base_url().to_owned(),
+                ..Sent::default()
+            }),
             body,
         };
-        let (output, url) = CALL
+        let (output, sent) = CALL
             .scope(scope, async move {
                 let output = call.await;
-                let url = CALL
-                    .try_with(|s| s.url.lock().ok().and_then(|mut u| u.take()))
+                let sent = CALL
+                    .try_with(|s| s.sent.lock().ok().map(|sent| sent.clone()))
                     .ok()
                     .flatten();
-                (output, url)
+                (output, sent)
             })
             .await;
-        (output, url.unwrap_or_else(|| self.base_url().to_owned()))
+        let sent = sent.unwrap_or_else(|| Sent {
+            url: self.base_url().to_owned(),
+            ..Sent::default()
+        });
+        (output, sent)
     }
 
     /// Awaits a generated call that answers JSON, mapping every failure to [`Error`].
@@ -589,19 +686,19 @@ impl Client {
     ) -> Result<T> {
         match self.scoped(None, call).await {
             (Ok(value), _) => Ok(value.into_inner()),
-            (Err(progenitor_client::Error::UnexpectedResponse(response)), url)
+            (Err(progenitor_client::Error::UnexpectedResponse(response)), sent)
                 if response.status().is_success() =>
             {
                 let bytes = response
                     .bytes()
                     .await
-                    .map_err(|e| transport_error(&url, e))?;
+                    .map_err(|e| transport_error(&sent, e))?;
                 serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
-                    url,
+                    url: sent.url,
                     message: e.to_string(),
                 })
             }
-            (Err(err), url) => Err(map_error(&url, err).await),
+            (Err(err), sent) => Err(map_error(&sent, err).await),
         }
     }
 
@@ -625,7 +722,7 @@ impl Client {
                     response.bytes_stream(),
                 )))
             }
-            (Err(err), url) => Err(map_error(&url, err).await),
+            (Err(err), sent) => Err(map_error(&sent, err).await),
         }
     }
 
@@ -650,7 +747,7 @@ impl Client {
             {
                 Ok(())
             }
-            (Err(err), url) => Err(map_error(&url, err).await),
+            (Err(err), sent) => Err(map_error(&sent, err).await),
         }
     }
 
@@ -660,42 +757,43 @@ impl Client {
     }
 }
 
-fn transport_error(url: &str, err: reqwest::Error) -> Error {
+fn transport_error(sent: &Sent, err: reqwest::Error) -> Error {
+    let url = sent.url.clone();
+    let attempts = sent.attempts.max(1);
     if err.is_timeout() {
-        Error::Timeout {
-            url: url.to_owned(),
-        }
+        Error::Timeout { url, attempts }
     } else {
         Error::Network {
-            url: url.to_owned(),
-            source: err.without_url(),
+            url,
+            attempts,
+            transport: err.without_url(),
         }
     }
 }
 
 /// Maps a generated client's error to [`Error`], reading at most 64 KiB of an error body.
-pub(crate) async fn map_error(url: &str, err: progenitor_client::Error<()>) -> Error {
+pub(crate) async fn map_error(sent: &Sent, err: progenitor_client::Error<()>) -> Error {
     use progenitor_client::Error as E;
     match err {
         E::CommunicationError(e) | E::ResponseBodyError(e) | E::InvalidUpgrade(e) => {
-            transport_error(url, e)
+            transport_error(sent, e)
         }
         E::InvalidResponsePayload(_, e) => Error::Decode {
-            url: url.to_owned(),
+            url: sent.url.clone(),
             message: e.to_string(),
         },
         E::InvalidRequest(message) | E::Custom(message) => Error::InvalidInput(message),
         E::ErrorResponse(value) => {
             let location = location_of(value.headers());
-            status_error(url, value.status().as_u16(), None, location, b"")
+            status_error(sent, value.status().as_u16(), None, location, b"")
         }
-        E::UnexpectedResponse(response) => error_from_response(url, response).await,
+        E::UnexpectedResponse(response) => error_from_response(sent, response).await,
     }
 }
 
 /// Classifies a non-success response: 401 (`reauth_required` matched as a substring, because a
 /// proxy may answer in HTML), other statuses with their body cut to 500 bytes.
-pub(crate) async fn error_from_response(url: &str, mut response: reqwest::Response) -> Error {
+async fn error_from_response(sent: &Sent, mut response: reqwest::Response) -> Error {
     let status = response.status().as_u16();
     let retry_after = retry::retry_after(response.headers());
     let location = location_of(response.headers());
@@ -706,7 +804,7 @@ pub(crate) async fn error_from_response(url: &str, mut response: reqwest::Respon
             Ok(None) | Err(_) => break,
         }
     }
-    status_error(url, status, retry_after, location, &body)
+    status_error(sent, status, retry_after, location, &body)
 }
 
 /// A response's `Location`, as text (invalid bytes replaced), cut to [`crate::ERROR_BODY_LIMIT`].
@@ -716,14 +814,19 @@ fn location_of(headers: &reqwest::header::HeaderMap) -> Option<String> {
         .map(|value| truncate_body(value.as_bytes()))
 }
 
+/// Whether `body` holds `needle` anywhere (bytes, not parsed: a proxy may answer in HTML).
+fn mentions(body: &[u8], needle: &[u8]) -> bool {
+    body.windows(needle.len()).any(|w| w == needle)
+}
+
 fn status_error(
-    url: &str,
+    sent: &Sent,
     status: u16,
     retry_after: Option<Duration>,
     location: Option<String>,
     body: &[u8],
 ) -> Error {
-    let url = url.to_owned();
+    let url = sent.url.clone();
     if (300..400).contains(&status) {
         return Error::Redirect {
             status,
@@ -732,11 +835,20 @@ fn status_error(
         };
     }
     if status == 401 {
-        if body
-            .windows(b"reauth_required".len())
-            .any(|w| w == b"reauth_required")
-        {
+        if mentions(body, b"reauth_required") {
             return Error::ReauthRequired { url };
+        }
+        if sent.needs_token && !sent.token_sent {
+            return Error::TokenMissing {
+                url,
+                stripped: false,
+            };
+        }
+        if sent.token_sent && mentions(body, b"missing Authorization header") {
+            return Error::TokenMissing {
+                url,
+                stripped: true,
+            };
         }
         return Error::Unauthorized {
             url,

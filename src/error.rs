@@ -1,6 +1,26 @@
 //! The crate's one error type, covering every way a platform call or a sign-in can fail.
+//!
+//! # How an error reads
+//!
+//! Every message says what happened, names the thing involved (the request URL, the file path,
+//! the recording's `sourceId`, the field) and, where the caller can act, what to do. A message
+//! never contains a token.
+//!
+//! A cause is in the message **or** in `source()`, never in both, so a chain printer (`anyhow`'s
+//! `{:#}`, `tracing`'s error fields) shows each fact once:
+//!
+//! - An error that wraps **another whole error the caller may match on** (one of this crate's,
+//!   or the daemon's store error) returns it from `source()` and does not repeat it in its
+//!   message: [`Error::SyncIncomplete`] (see [`Error::cause`]),
+//!   [`PushError`](crate::sync::PushError).
+//! - Every other error is a **leaf**: the lower-level error it came from (an `io::Error`, the HTTP
+//!   stack's error, rustls', SQLite's) is summarised in its message (the root cause's text, once)
+//!   and kept in a field for code that needs it, and `source()` is `None`. So `{}` alone is a
+//!   complete line for a log: [`Error::Network`] names the root cause (`Connection refused (os
+//!   error 111)`) and how many attempts were made.
 
 use std::fmt;
+use std::path::PathBuf;
 
 /// Result alias used throughout the crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -41,12 +61,29 @@ pub enum Error {
         location: Option<String>,
     },
     /// 401: the token is finished (revoked, expired or unknown). Sign in again for a new one.
-    #[error("unauthorized: {url} refused the token; sign in again to get a new one")]
+    /// The message quotes the platform's reason when its body gives one (`unknown token`).
+    #[error(
+        "unauthorized: {url} refused the token{}; sign in again to get a new one",
+        platform_reason(body).map(|r| format!(" ({r})")).unwrap_or_default()
+    )]
     Unauthorized {
         /// The request URL.
         url: String,
         /// The response body, cut to [`Error::BODY_LIMIT`] bytes.
         body: String,
+    },
+    /// 401 on an operation that needs a token, and none reached the platform: the client was
+    /// built without one, or (`stripped`) it sent one and the platform's answer says no
+    /// `Authorization` header arrived, so something between them drops it. Build the client with
+    /// a token ([`Client::new`](crate::Client::new) or
+    /// [`ClientBuilder::token`](crate::ClientBuilder::token)); a new sign-in alone does not help
+    /// a stripped header.
+    #[error("{}", token_missing_message(url, *stripped))]
+    TokenMissing {
+        /// The request URL.
+        url: String,
+        /// The client sent a token, and the platform says it received none.
+        stripped: bool,
     },
     /// 401 with `reauth_required`: the token is valid but not fresh enough for this action. Sign
     /// in again and retry; do not drop the session.
@@ -55,27 +92,54 @@ pub enum Error {
         /// The request URL.
         url: String,
     },
-    /// The request never got an HTTP answer (DNS, connect, TLS, reset).
-    #[error("network error talking to {url}: {source}")]
+    /// The request never got an HTTP answer, or its answer broke off (DNS, connect, TLS,
+    /// reset), in every one of `attempts`. The message names the root cause (the innermost
+    /// error of `transport`, e.g. `Connection refused (os error 111)`).
+    #[error(
+        "network error talking to {url} ({}): {}; check that the platform at {} is running and \
+         reachable from this machine",
+        attempts_text(*attempts),
+        root_cause(transport),
+        origin_of(url)
+    )]
     Network {
         /// The request URL.
         url: String,
-        /// The underlying transport error.
-        #[source]
-        source: reqwest::Error,
+        /// How many times the request was sent (1 when it is not retried).
+        attempts: u32,
+        /// The HTTP stack's error, for code that needs more than the message (`is_connect()`,
+        /// its `source()` chain). Not returned from `source()`: its root cause is in the
+        /// message.
+        transport: reqwest::Error,
     },
+    /// The HTTP client could not be built (reqwest refused its configuration).
+    #[error("could not build the HTTP client: {}", root_cause(.0))]
+    HttpClient(reqwest::Error),
     /// The TLS configuration could not be built (for example, the system's root certificates
     /// could not be loaded).
-    #[error("TLS configuration: {0}")]
-    Tls(#[source] rustls::Error),
-    /// The connect or request timeout elapsed.
-    #[error("timed out waiting for {url}")]
+    #[error(
+        "could not set up TLS: {0}; check that the operating system's root certificates are \
+         installed and readable"
+    )]
+    Tls(rustls::Error),
+    /// The connect, read or request timeout elapsed, in every one of `attempts`.
+    #[error(
+        "timed out waiting for {url} ({}); the platform at {} is slow or unreachable: try again \
+         later, or raise ClientBuilder::request_timeout / connect_timeout",
+        attempts_text(*attempts),
+        origin_of(url)
+    )]
     Timeout {
         /// The request URL.
         url: String,
+        /// How many times the request was sent (1 when it is not retried).
+        attempts: u32,
     },
     /// A success response whose body did not decode as the expected type.
-    #[error("could not decode the response from {url}: {message}")]
+    #[error(
+        "could not decode the response from {url}: {message}; check that the base URL is the \
+         WaveKat platform (not a proxy's or a login page), and that this client is up to date"
+    )]
     Decode {
         /// The request URL.
         url: String,
@@ -86,7 +150,12 @@ pub enum Error {
     /// would refuse (an unknown enum value, a timestamp that is not RFC 3339), which would
     /// bounce the whole batch with 400. Fix or drop them and sync again; every invalid record
     /// is listed, not only the first.
-    #[error("{} of the records would be refused by the platform, so nothing was sent: {}", .records.len(), InvalidRecord::list(.records))]
+    #[error(
+        "{} of the records would be refused by the platform, so nothing was sent: {}; fix or drop \
+         them and sync again",
+        .records.len(),
+        InvalidRecord::list(.records)
+    )]
     InvalidRecords {
         /// Every invalid record, in slice order.
         records: Vec<InvalidRecord>,
@@ -94,7 +163,12 @@ pub enum Error {
     /// A sync failed part-way. `records[..applied]` were applied (in order) and can be marked
     /// synced; send the rest again. [`Error::cause`] (or `source()`) is why the next batch
     /// failed; match on it to decide (retry later, sign in again, fix a record).
-    #[error("sync stopped after {applied} of {total} records{}", failed_index.map(|i| format!(" (the platform refused record {i})")).unwrap_or_default())]
+    #[error(
+        "sync stopped after {applied} of {total} records were applied{}; send the other {} \
+         again once the cause is fixed",
+        failed_index.map(|i| format!(" (the platform refused record {i})")).unwrap_or_default(),
+        total.saturating_sub(*applied)
+    )]
     SyncIncomplete {
         /// How many leading records were applied.
         applied: usize,
@@ -116,9 +190,29 @@ pub enum Error {
     /// The caller's input was refused before anything was sent.
     #[error("invalid input: {0}")]
     InvalidInput(String),
-    /// A local I/O error (reading an upload body, binding the sign-in listener, …).
-    #[error("I/O error: {0}")]
-    Io(#[from] std::io::Error),
+    /// A recording's bytes could not be read for its upload: the file is missing or unreadable,
+    /// or the body ended before the length it declared. `path` is the file, when the body is
+    /// one.
+    #[error("{}", upload_body_message(source_id, path.as_ref(), io))]
+    UploadBody {
+        /// The recording's `sourceId`.
+        source_id: String,
+        /// The file the body was read from (`None` for bytes or a reader).
+        path: Option<PathBuf>,
+        /// What reading it said. Not returned from `source()`: it is in the message.
+        io: std::io::Error,
+    },
+    /// A local I/O operation failed: `action` says what the crate was doing (binding the sign-in
+    /// listener on a named port, drawing OS randomness), `fix` what to do about it.
+    #[error("{action} failed: {io}; {fix}")]
+    Io {
+        /// What the crate was doing, naming the thing involved.
+        action: String,
+        /// What the operating system said. Not returned from `source()`: it is in the message.
+        io: std::io::Error,
+        /// What to do about it.
+        fix: &'static str,
+    },
     /// The sign-in did not complete within its timeout.
     #[error("sign-in timed out before the browser came back")]
     HandshakeTimeout,
@@ -194,7 +288,7 @@ impl Error {
     /// match client.sync::<VoiceCalls>(&calls).await {
     ///     Ok(summary) => println!("{} accepted", summary.accepted),
     ///     Err(err) => match err.cause() {
-    ///         Error::Unauthorized { .. } | Error::ReauthRequired { .. } => { /* sign in again */ }
+    ///         cause if cause.is_unauthorized() || cause.is_reauth_required() => { /* sign in */ }
     ///         cause if cause.is_retryable() => { /* try the rest later */ }
     ///         cause => eprintln!("giving up: {cause}"),
     ///     },
@@ -212,7 +306,9 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Http { status, .. } | Error::Redirect { status, .. } => Some(*status),
-            Error::Unauthorized { .. } | Error::ReauthRequired { .. } => Some(401),
+            Error::Unauthorized { .. }
+            | Error::TokenMissing { .. }
+            | Error::ReauthRequired { .. } => Some(401),
             Error::SyncIncomplete { source, .. } => source.status(),
             _ => None,
         }
@@ -224,9 +320,10 @@ impl Error {
             Error::Http { url, .. }
             | Error::Redirect { url, .. }
             | Error::Unauthorized { url, .. }
+            | Error::TokenMissing { url, .. }
             | Error::ReauthRequired { url }
             | Error::Network { url, .. }
-            | Error::Timeout { url }
+            | Error::Timeout { url, .. }
             | Error::Decode { url, .. } => Some(url),
             Error::SyncIncomplete { source, .. } => source.url(),
             _ => None,
@@ -244,10 +341,24 @@ impl Error {
         }
     }
 
-    /// Whether the token is finished and a new sign-in is needed.
+    /// How many times the request was sent, for a network failure or a timeout (after the
+    /// client's retries).
+    pub fn attempts(&self) -> Option<u32> {
+        match self {
+            Error::Network { attempts, .. } | Error::Timeout { attempts, .. } => Some(*attempts),
+            Error::SyncIncomplete { source, .. } => source.attempts(),
+            _ => None,
+        }
+    }
+
+    /// Whether the platform answered 401 for want of a usable token: the token is finished
+    /// ([`Error::Unauthorized`]) or none arrived ([`Error::TokenMissing`]). Either way the call
+    /// cannot succeed until the client has a token the platform accepts.
     pub fn is_unauthorized(&self) -> bool {
-        matches!(self, Error::Unauthorized { .. })
-            || matches!(self, Error::SyncIncomplete { source, .. } if source.is_unauthorized())
+        matches!(
+            self,
+            Error::Unauthorized { .. } | Error::TokenMissing { .. }
+        ) || matches!(self, Error::SyncIncomplete { source, .. } if source.is_unauthorized())
     }
 
     /// Whether the platform asks for a fresh sign-in before retrying.
@@ -264,6 +375,76 @@ impl Error {
     /// Whether the error never reached an HTTP answer.
     pub fn is_network(&self) -> bool {
         matches!(self, Error::Network { .. })
+    }
+}
+
+/// The innermost error of `error`'s `source()` chain, as text: the root cause (for a refused
+/// connection `Connection refused (os error 111)`, not the HTTP stack's `error sending request`).
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut inner = error;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    inner.to_string()
+}
+
+fn attempts_text(attempts: u32) -> String {
+    match attempts {
+        1 => "1 attempt".to_owned(),
+        n => format!("{n} attempts"),
+    }
+}
+
+/// `scheme://host[:port]` of `url`, or `url` itself when it does not parse.
+fn origin_of(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(parsed) if parsed.has_host() => parsed.origin().ascii_serialization(),
+        _ => url.to_owned(),
+    }
+}
+
+/// The platform's own reason in a JSON error body (`{"error":"unauthenticated","message":"unknown
+/// token"}` gives `unknown token`), cut to one short line; `None` for any other body.
+fn platform_reason(body: &str) -> Option<String> {
+    const SHOWN: usize = 120;
+    let value: serde_json::Value = serde_json::from_str(body).ok()?;
+    let reason = ["message", "error"]
+        .iter()
+        .find_map(|key| value.get(key)?.as_str().filter(|s| !s.trim().is_empty()))?;
+    let line: String = reason
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(SHOWN)
+        .collect();
+    Some(line)
+}
+
+fn token_missing_message(url: &str, stripped: bool) -> String {
+    if stripped {
+        format!(
+            "no token reached {url}, though this client sent one: something between them (a \
+             proxy?) drops the Authorization header; fix that (signing in again will not help)"
+        )
+    } else {
+        format!(
+            "no token was sent to {url}, which needs one: build the client with a token \
+             (Client::new(base_url, token) or ClientBuilder::token), such as the one a sign-in \
+             returns"
+        )
+    }
+}
+
+fn upload_body_message(source_id: &str, path: Option<&PathBuf>, io: &std::io::Error) -> String {
+    match path {
+        Some(path) => format!(
+            "recording {source_id}: cannot read {}: {io}; check that the file exists, is readable \
+             and holds the recording's sizeBytes, or set the recording aside",
+            path.display()
+        ),
+        None => format!(
+            "recording {source_id}: its body could not be read: {io}; a reader must yield exactly \
+             the length it was given"
+        ),
     }
 }
 

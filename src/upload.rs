@@ -129,7 +129,9 @@ impl Client {
     /// platform answers 404 otherwise) and the length must equal its `sizeBytes` (413 otherwise).
     ///
     /// `source_id` must be 1 to 128 characters from `A-Z a-z 0-9 . _ : -` and not `.` or `..`;
-    /// any other id is [`Error::InvalidInput`] before a request is made.
+    /// any other id is [`Error::InvalidInput`] before a request is made. A body that cannot be
+    /// read (a missing or unreadable file, a reader shorter than its length) is
+    /// [`Error::UploadBody`], naming the recording and the file.
     pub async fn upload_recording(&self, source_id: &str, body: RecordingBody) -> Result<()> {
         self.upload_recording_with_progress(source_id, body, |_| {})
             .await
@@ -144,10 +146,26 @@ impl Client {
         on_progress: impl Fn(UploadProgress) + Send + Sync + 'static,
     ) -> Result<()> {
         if let Some(problem) = recording_id_problem(source_id) {
+            let shown: String = source_id.chars().take(40).collect();
+            let cut = if shown.len() < source_id.len() {
+                "…"
+            } else {
+                ""
+            };
             return Err(Error::InvalidInput(format!(
-                "recording sourceId refused before sending: {problem}"
+                "recording sourceId {shown:?}{cut} refused before sending: {problem}; a sourceId \
+                 is 1 to 128 characters from A-Z a-z 0-9 . _ : - and not . or .."
             )));
         }
+        let path = match &body {
+            RecordingBody::File(path) => Some(path.clone()),
+            _ => None,
+        };
+        let unreadable = |io| Error::UploadBody {
+            source_id: source_id.to_owned(),
+            path: path.clone(),
+            io,
+        };
         let (replayable, once) = match body {
             RecordingBody::Reader { reader, len } => (None, Some((reader, len))),
             other => (Some(other), None),
@@ -158,13 +176,13 @@ impl Client {
             progress: Arc::new(on_progress),
             failure: Arc::new(Mutex::new(None)),
         });
-        let first = source.open().await?;
+        let first = source.open().await.map_err(unreadable)?;
         let call = self.api.upload_recording_bytes(source_id, first);
         let result = self
             .call_unit_replaying(Some(source.clone() as Arc<dyn ReplayBody>), call)
             .await;
         if let Some(io_error) = source.failure.lock().ok().and_then(|mut slot| slot.take()) {
-            return Err(Error::Io(io_error));
+            return Err(unreadable(io_error));
         }
         result
     }
@@ -177,7 +195,8 @@ struct UploadSource {
     /// A reader: sent by the first attempt only.
     once: Mutex<Option<(Box<dyn AsyncRead + Send + Sync + Unpin>, u64)>>,
     progress: ProgressFn,
-    /// The I/O error that ended an attempt's body, for the caller to report as [`Error::Io`].
+    /// The I/O error that ended an attempt's body, for the caller to report as
+    /// [`Error::UploadBody`].
     failure: Arc<Mutex<Option<io::Error>>>,
 }
 
@@ -246,7 +265,7 @@ struct StreamingBody {
     sent: u64,
     total: u64,
     progress: ProgressFn,
-    /// The I/O error that ended the stream, for the caller to report as [`Error::Io`].
+    /// The I/O error that ended the stream, for the caller to report as [`Error::UploadBody`].
     failure: Arc<Mutex<Option<io::Error>>>,
     buf: Vec<u8>,
 }

@@ -362,7 +362,7 @@ async fn an_upload_whose_length_differs_from_the_synced_size_is_refused_with_413
 }
 
 #[tokio::test]
-async fn a_reader_shorter_than_its_declared_length_is_an_io_error() {
+async fn a_reader_shorter_than_its_declared_length_is_an_upload_body_error() {
     let platform = DevPlatform::start(DevPlatformOptions::default())
         .await
         .unwrap();
@@ -377,7 +377,10 @@ async fn a_reader_shorter_than_its_declared_length_is_an_io_error() {
         )
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::Io(_)), "{err:?}");
+    assert!(
+        matches!(&err, Error::UploadBody { source_id, path: None, .. } if *source_id == meta.source_id),
+        "{err:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,7 +25,7 @@ async fn handshake_on_a_free_port(options: HandshakeOptions) -> (u16, PendingHan
         let port = free_port();
         match loopback_handshake(BASE, options.clone().port(port)).await {
             Ok(pending) => return (port, pending),
-            Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::AddrInUse => continue,
+            Err(Error::Io { io, .. }) if io.kind() == std::io::ErrorKind::AddrInUse => continue,
             Err(e) => panic!("handshake: {e:?}"),
         }
     }
@@ -195,7 +195,7 @@ async fn pinned_port_already_in_use_is_an_io_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("address").port();
     let refused = loopback_handshake(BASE, HandshakeOptions::default().port(port)).await;
-    assert!(matches!(refused, Err(Error::Io(_))), "{refused:?}");
+    assert!(matches!(refused, Err(Error::Io { .. })), "{refused:?}");
 }
 
 #[tokio::test]

@@ -7,6 +7,9 @@ use super::store::StoreError;
 use crate::signing;
 
 /// Why the emulator could not start, or an operation on it failed.
+///
+/// Like [`crate::Error`], every variant is a leaf: the operating system's, SQLite's or the
+/// signing code's error is in the message, and `source()` is `None`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -19,22 +22,26 @@ pub enum Error {
         reason: String,
     },
     /// The listen address could not be bound.
-    #[error("could not listen on {addr}: {source}")]
+    #[error(
+        "could not listen on {addr}: {io}; pick another address (port 0 takes a free one), or \
+         stop what holds it"
+    )]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// The operating system's error.
-        #[source]
-        source: std::io::Error,
+        io: std::io::Error,
     },
     /// The blob directory could not be created.
-    #[error("could not create the blob directory {path}: {source}")]
+    #[error(
+        "could not create the blob directory {}: {io}; choose a writable directory",
+        path.display()
+    )]
     Blobs {
         /// The directory.
         path: PathBuf,
         /// The operating system's error.
-        #[source]
-        source: std::io::Error,
+        io: std::io::Error,
     },
     /// The SQLite database failed (opening, schema, or a query).
     #[error("dev-platform database: {0}")]
@@ -60,7 +67,7 @@ pub enum Error {
     NoMasterPrivateKey,
     /// A key or version was refused by the release-signing code.
     #[error("release signing: {0}")]
-    Signing(#[from] signing::KeyError),
+    Signing(signing::KeyError),
     /// [`approve_sign_in`](super::DevPlatform::approve_sign_in) was given a URL for another
     /// origin: the emulator approves only sign-ins on its own `/cli-login`.
     #[error("the sign-in URL is for {origin}, not this emulator at {emulator}")]
@@ -80,6 +87,12 @@ pub enum Error {
     /// The operating system's random number generator failed.
     #[error("the operating system's random number generator failed")]
     Randomness,
+}
+
+impl From<signing::KeyError> for Error {
+    fn from(e: signing::KeyError) -> Self {
+        Error::Signing(e)
+    }
 }
 
 impl From<StoreError> for Error {

@@ -69,10 +69,7 @@ pub fn http_client_builder() -> crate::Result<reqwest::ClientBuilder> {
 pub fn http_client() -> crate::Result<reqwest::Client> {
     http_client_builder()?
         .build()
-        .map_err(|source| crate::Error::Network {
-            url: "(none: building the client)".into(),
-            source,
-        })
+        .map_err(crate::Error::HttpClient)
 }
 
 use crate::signing::{self, ReleaseCredential, ReleaseVerifier, SecretKeyHex};
@@ -284,9 +281,9 @@ impl DevPlatform {
         };
         tokio::fs::create_dir_all(&blobs)
             .await
-            .map_err(|source| Error::Blobs {
+            .map_err(|io| Error::Blobs {
                 path: blobs.clone(),
-                source,
+                io,
             })?;
 
         let addr = options
@@ -294,10 +291,10 @@ impl DevPlatform {
             .unwrap_or(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)));
         let listener = tokio::net::TcpListener::bind(addr)
             .await
-            .map_err(|source| Error::Bind { addr, source })?;
+            .map_err(|io| Error::Bind { addr, io })?;
         let local_addr = listener
             .local_addr()
-            .map_err(|source| Error::Bind { addr, source })?;
+            .map_err(|io| Error::Bind { addr, io })?;
 
         let faults = options.faults.map(|f| Arc::new(FaultPlan::new(f)));
         let state = Arc::new(AppState {

@@ -11,9 +11,9 @@ use super::time::Instant;
 /// Why a store operation failed. Never carries a token (only token hashes reach SQL).
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum StoreError {
-    /// SQLite refused the operation.
+    /// SQLite refused the operation (in the message; not returned from `source()`).
     #[error("database error: {0}")]
-    Db(#[from] rusqlite::Error),
+    Db(rusqlite::Error),
     /// A stored JSON column did not decode (the database was edited by hand?).
     #[error("stored {what} did not decode: {detail}")]
     Corrupt {
@@ -25,6 +25,12 @@ pub(crate) enum StoreError {
     /// The blocking worker running the operation failed.
     #[error("database worker failed: {0}")]
     Worker(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Db(e)
+    }
 }
 
 /// The one SQLite connection, shared behind a mutex; all work runs on the blocking pool.

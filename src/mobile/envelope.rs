@@ -42,12 +42,19 @@ pub enum EnvelopeError {
         /// Length of `sig` in bytes.
         len: usize,
     },
-    /// The expected public key (multibase) could not be decoded.
+    /// The expected public key (multibase) could not be decoded (why is in the message; not
+    /// returned from `source()`).
     #[error("expected public key is invalid: {0}")]
-    ExpectedKey(#[from] KeyError),
+    ExpectedKey(KeyError),
     /// The signature does not verify (strictly) under the expected key.
     #[error("envelope signature does not verify under the expected key")]
     SignatureMismatch,
+}
+
+impl From<KeyError> for EnvelopeError {
+    fn from(e: KeyError) -> Self {
+        EnvelopeError::ExpectedKey(e)
+    }
 }
 
 /// The exact bytes an envelope signature covers: [`ENVELOPE_DOMAIN`] ‖ u32le(`key_version`) ‖

@@ -213,7 +213,14 @@ impl PendingHandshake {
                 verdict.await.unwrap_or(Err(Error::HandshakeAborted))
             }
             failed = accept_until_failure(&listener, &shared, limits, &mut connections) => {
-                shared.finish(Err(Error::Io(failed)));
+                shared.finish(Err(Error::Io {
+                    action: format!(
+                        "the sign-in callback listener on 127.0.0.1:{}",
+                        shared.port
+                    ),
+                    io: failed,
+                    fix: "start the sign-in again",
+                }));
                 verdict.await.unwrap_or(Err(Error::HandshakeAborted))
             }
         };
@@ -300,12 +307,14 @@ pub async fn loopback_handshake(
         None => default_source_async().await,
     };
 
-    let listener = TcpListener::bind(SocketAddr::from((
-        Ipv4Addr::LOCALHOST,
-        options.port.unwrap_or(0),
-    )))
-    .await?;
-    let port = listener.local_addr()?.port();
+    let requested = SocketAddr::from((Ipv4Addr::LOCALHOST, options.port.unwrap_or(0)));
+    let cannot_listen = |io| Error::Io {
+        action: format!("listening for the sign-in callback on {requested}"),
+        io,
+        fix: "pick another port with HandshakeOptions::port, or leave it unset to take a free one",
+    };
+    let listener = TcpListener::bind(requested).await.map_err(cannot_listen)?;
+    let port = listener.local_addr().map_err(cannot_listen)?.port();
     let callback_url = format!("http://127.0.0.1:{port}{CALLBACK_PATH}");
 
     let mut query = url::form_urlencoded::Serializer::new(String::new());

@@ -232,6 +232,7 @@ pub(super) fn checked_base(base_url: &str, allow_insecure_http: bool) -> Result<
                 allow_insecure_http,
                 "danger_allow_insecure_http",
             )?;
+            crate::client::refuse_api_suffix(&parsed, base)?;
             Ok(base)
         }
         _ => Err(Error::InvalidInput(

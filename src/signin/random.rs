@@ -10,10 +10,10 @@ use crate::error::{Error, Result};
 const STATE_BYTES: usize = 24;
 
 fn fill_random(bytes: &mut [u8]) -> Result<()> {
-    OsRng.try_fill_bytes(bytes).map_err(|error| {
-        Error::Io(std::io::Error::other(format!(
-            "the OS random source failed: {error}"
-        )))
+    OsRng.try_fill_bytes(bytes).map_err(|error| Error::Io {
+        action: "drawing the sign-in state from the operating system's random source".to_owned(),
+        io: std::io::Error::other(error.to_string()),
+        fix: "check the system's random source (getrandom), then start the sign-in again",
     })
 }
 

@@ -474,7 +474,17 @@ impl<S: PushStore + 'static> Pusher<S> {
             Err(e) if refuses_records(&e, BYTES_REFUSALS) => {
                 commit.set_aside.push(refusal(&source_id, &e))
             }
-            Err(e @ (Error::Io(_) | Error::InvalidInput(_))) => commit.set_aside.push(SetAside {
+            Err(Error::UploadBody { path, io, .. }) => {
+                let detail = match path {
+                    Some(path) => format!("cannot read {}: {io}", path.display()),
+                    None => format!("its body could not be read: {io}"),
+                };
+                commit.set_aside.push(SetAside {
+                    source_id,
+                    reason: SetAsideReason::Bytes { detail },
+                })
+            }
+            Err(e @ Error::InvalidInput(_)) => commit.set_aside.push(SetAside {
                 source_id,
                 reason: SetAsideReason::Bytes {
                     detail: e.to_string(),

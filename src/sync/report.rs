@@ -129,9 +129,9 @@ impl fmt::Display for PushSummary {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PushError<E: std::error::Error + 'static> {
-    /// The platform refused the token (401), or asks for a fresh sign-in (`reauth_required`):
-    /// sign in again, then start a pusher with the new client. The source is the platform's
-    /// answer.
+    /// The platform refused the token (401), received none ([`Error::TokenMissing`]), or asks
+    /// for a fresh sign-in (`reauth_required`): sign in again, then start a pusher with the new
+    /// client. The source is the platform's answer (not repeated in the message).
     #[error(
         "the platform needs a new sign-in before the push can go on; sign in, then push again"
     )]

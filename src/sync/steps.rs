@@ -47,7 +47,7 @@ pub(super) fn body_matches(body: &RecordingBody, size: u64) -> Result<(), String
         RecordingBody::File(path) => match std::fs::metadata(path) {
             Ok(meta) if meta.is_file() => (meta.len(), format!("file {}", path.display())),
             Ok(_) => return Err(format!("{} is not a file", path.display())),
-            Err(e) => return Err(format!("file {}: {e}", path.display())),
+            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         },
     };
     if actual == size {

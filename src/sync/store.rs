@@ -93,12 +93,18 @@ impl fmt::Display for SetAsideReason {
                     }
                     write!(f, "{field}")?;
                 }
-                Ok(())
+                f.write_str("; fix those fields and queue it again")
             }
-            SetAsideReason::Refused { status, body } => {
-                write!(f, "the platform refused it with HTTP {status}: {body}")
-            }
-            SetAsideReason::Bytes { detail } => write!(f, "its bytes cannot be sent: {detail}"),
+            SetAsideReason::Refused { status, body } => write!(
+                f,
+                "the platform refused it with HTTP {status}: {body}; fix what the platform names \
+                 and queue it again, or drop it"
+            ),
+            SetAsideReason::Bytes { detail } => write!(
+                f,
+                "its bytes cannot be sent: {detail}; restore the file (or fix its path or \
+                 sizeBytes) and queue the recording again"
+            ),
         }
     }
 }
