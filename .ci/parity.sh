@@ -53,9 +53,11 @@ listing="$(tar -tzf "$tarball")"
 for required in package/package.json package/dist/index.js package/dist/index.d.ts package/wire.d.ts package/openapi.json package/wire.schema.json package/README.md; do
   grep -qx "$required" <<<"$listing" || { echo "(f) $required is missing from the tarball" >&2; exit 1; }
 done
-if grep -Eq '^package/(src|test|scripts|parity|node_modules)/' <<<"$listing"; then
-  echo "(f) the tarball ships development files:" >&2
-  grep -E '^package/(src|test|scripts|parity|node_modules)/' <<<"$listing" >&2
+# Only what package.json's `files` names (npm adds package.json and README.md itself).
+extra="$(grep -Ev '^package/(package\.json|README\.md|wire\.d\.ts|openapi\.json|wire\.schema\.json|dist/.+\.(js|d\.ts))$' <<<"$listing" || true)"
+if [ -n "$extra" ]; then
+  echo "(f) the tarball ships files the package does not need:" >&2
+  echo "$extra" >&2
   exit 1
 fi
 consumer="$work/consumer"

@@ -320,7 +320,11 @@ fn log_retry(result: &reqwest::Result<reqwest::Response>, wait: Duration) {
 }
 
 /// Signs one request: the request, and the base URL's path prefix (left out of the signed path).
-type SignFn = dyn Fn(&mut reqwest::Request, &str) -> std::result::Result<(), String> + Send + Sync;
+/// `RefUnwindSafe` keeps `ClientBuilder` and `Client` unwind-safe, as they were in 0.1.
+type SignFn = dyn Fn(&mut reqwest::Request, &str) -> std::result::Result<(), String>
+    + Send
+    + Sync
+    + std::panic::RefUnwindSafe;
 
 /// Signs a release-signed request over its exact bytes, behind a trait object: the closure is
 /// made only by [`ClientBuilder::release_credential`], so a program that never sets a release

@@ -1,4 +1,7 @@
 #![doc = include_str!("../README.md")]
+// docs.rs (`--cfg docsrs`, see `[package.metadata.docs.rs]`) badges each feature-gated item with
+// the feature it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![deny(missing_docs)]
 #![cfg_attr(
     not(test),
