@@ -35,8 +35,10 @@ const ERROR_BODY_LIMIT: usize = 500;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The platform answered with a status this call does not treat as success.
-    #[error("HTTP {status} {url}: {body}")]
+    /// The platform answered with a status this call does not treat as success. The message
+    /// ends with what the status asks of the caller (fix the request, check the id or the base
+    /// URL, wait for `Retry-After`, try again later).
+    #[error("HTTP {status} {url}: {body}; {}", http_hint(*status, *retry_after))]
     Http {
         /// The HTTP status code.
         status: u16,
@@ -417,6 +419,35 @@ fn platform_reason(body: &str) -> Option<String> {
         .take(SHOWN)
         .collect();
     Some(line)
+}
+
+/// What an error status asks of the caller, from the statuses the platform is known to answer
+/// (CONTRACT.md § errors): the part of [`Error::Http`]'s message after the body.
+fn http_hint(status: u16, retry_after: Option<std::time::Duration>) -> String {
+    match status {
+        400 => "the platform refused the request as invalid (the body says which field); fix it \
+                before sending it again"
+            .to_owned(),
+        403 => "the signed-in user may not do this; sign in as a user who may".to_owned(),
+        404 => "no such route or record: check the id (a recording's metadata must be synced \
+                before its bytes) and that the base URL is the platform's origin"
+            .to_owned(),
+        410 => "the record is gone for good (deleted); do not retry".to_owned(),
+        413 => "the request is too large: at most 100 records per sync batch, and a recording's \
+                bytes must be exactly its synced sizeBytes"
+            .to_owned(),
+        429 => match retry_after {
+            Some(wait) => format!(
+                "rate limited: wait {}s (the platform's Retry-After) before trying again",
+                wait.as_secs()
+            ),
+            None => "rate limited: wait before trying again".to_owned(),
+        },
+        500..=599 => "the platform failed to answer; try again later (retried calls already \
+                      were, as the client's RetryPolicy allows)"
+            .to_owned(),
+        _ => "the platform did not accept the request; its body above says why".to_owned(),
+    }
 }
 
 fn token_missing_message(url: &str, stripped: bool) -> String {

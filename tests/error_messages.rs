@@ -388,6 +388,55 @@ async fn a_request_that_is_not_retried_says_one_attempt() {
     assert!(err.to_string().contains("(1 attempt)"), "{err}");
 }
 
+// --- A refused status says what it asks of the caller -------------------------------------------
+
+#[tokio::test]
+async fn a_base_url_with_a_wrong_path_prefix_says_to_check_the_base_url() {
+    let platform = platform().await;
+    let base = format!("{}/platform", platform.base_url());
+    let client = Client::new(&base, platform.token().clone()).unwrap();
+    let err = client
+        .get_me()
+        .await
+        .expect_err("the emulator has no /platform prefix");
+    assert_eq!(err.status(), Some(404), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("{base}/api/me")),
+        "names the URL: {text}"
+    );
+    assert!(
+        text.contains("check the id") && text.contains("base URL is the platform's origin"),
+        "says what to check: {text}"
+    );
+}
+
+#[tokio::test]
+async fn a_recording_of_the_wrong_length_says_its_bytes_must_match_size_bytes() {
+    let platform = platform().await;
+    let client = Client::new(platform.base_url(), platform.token().clone()).unwrap();
+    let mut recording = minimal_recording();
+    recording.size_bytes = 1000;
+    client
+        .sync::<VoiceRecordings>(&[recording.clone()])
+        .await
+        .unwrap();
+    let err = client
+        .upload_recording(&recording.source_id, RecordingBody::bytes(vec![0u8; 10]))
+        .await
+        .expect_err("10 bytes for a recording of 1000");
+    assert_eq!(err.status(), Some(413), "{err:?}");
+    let text = err.to_string();
+    assert!(
+        text.contains(&recording.source_id),
+        "names the recording's URL: {text}"
+    );
+    assert!(
+        text.contains("must be exactly its synced sizeBytes"),
+        "says what to fix: {text}"
+    );
+}
+
 // --- No chain repeats a segment -----------------------------------------------------------------
 
 /// Every error this test can produce for real, labelled.
