@@ -193,9 +193,6 @@ fn prepare(
         }
     }
     let headers = request.headers_mut();
-    // progenitor stamps the spec's info.version on every call; the platform never sent or
-    // read it, so it stays off the wire.
-    headers.remove("api-version");
     let release_signed = facts.is_some_and(|f| f.release_signed);
     if !release_signed {
         if let Some(token) = &state.token {
@@ -592,8 +589,8 @@ impl Client {
     }
 
     /// Runs `call` with the scope its hooks report the request URL into, and settles it: the
-    /// call's own success, a 2xx progenitor did not expect (handed back with the request URL),
-    /// or every failure mapped to [`Error`]. Not generic and `#[inline(never)]`: the call
+    /// call's own success, a 2xx progenitor did not expect (its body read whole when `read` is
+    /// set, else the response handed back), or every failure mapped to [`Error`]. Not generic and `#[inline(never)]`: the call
     /// wrappers below are instantiated once per operation, so everything that does not depend on
     /// the response type lives here, compiled once.
     #[inline(never)]
@@ -601,6 +598,7 @@ impl Client {
         &'a self,
         body: Option<Arc<dyn ReplayBody>>,
         call: BoxFuture<'a, std::result::Result<(), progenitor_client::Error<()>>>,
+        read: bool,
     ) -> BoxFuture<'a, Result<Settled>> {
         Box::pin(async move {
             let scope = CallScope {
@@ -623,7 +621,14 @@ impl Client {
                 Err(progenitor_client::Error::UnexpectedResponse(response))
                     if response.status().is_success() =>
                 {
-                    Ok(Settled::Unexpected(response, url))
+                    if read {
+                        match response.bytes().await {
+                            Ok(bytes) => Ok(Settled::Body(bytes, url)),
+                            Err(e) => Err(transport_error(&url, e)),
+                        }
+                    } else {
+                        Ok(Settled::Response(response))
+                    }
                 }
                 Err(err) => Err(map_error(&url, err).await),
             }
@@ -644,20 +649,18 @@ impl Client {
                     value = Some(call.await?.into_inner());
                     Ok(())
                 }),
+                true,
             )
             .await?;
         match (settled, value) {
             (Settled::Done, Some(value)) => Ok(value),
-            (Settled::Unexpected(response, url), _) => {
-                let bytes = read_body(response, &url).await?;
+            (Settled::Body(bytes, url), _) => {
                 serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
                     url,
                     message: e.to_string(),
                 })
             }
-            (Settled::Done, None) => Err(Error::InvalidInput(
-                "the generated call ended without a response".into(),
-            )),
+            _ => Err(no_response()),
         }
     }
 
@@ -680,16 +683,15 @@ impl Client {
                     value = Some(call.await?.into_inner());
                     Ok(())
                 }),
+                false,
             )
             .await?;
         match (settled, value) {
             (Settled::Done, Some(value)) => Ok(value),
-            (Settled::Unexpected(response, _), _) => Ok(progenitor_client::ByteStream::new(
-                Box::pin(response.bytes_stream()),
-            )),
-            (Settled::Done, None) => Err(Error::InvalidInput(
-                "the generated call ended without a response".into(),
-            )),
+            (Settled::Response(response), _) => Ok(progenitor_client::ByteStream::new(Box::pin(
+                response.bytes_stream(),
+            ))),
+            _ => Err(no_response()),
         }
     }
 
@@ -709,7 +711,7 @@ impl Client {
         call: impl Future<Output = std::result::Result<ResponseValue<()>, progenitor_client::Error<()>>>
             + Send,
     ) -> Result<()> {
-        self.settle(body, Box::pin(async { call.await.map(drop) }))
+        self.settle(body, Box::pin(async { call.await.map(drop) }), false)
             .await
             .map(drop)
     }
@@ -724,15 +726,16 @@ impl Client {
 enum Settled {
     /// The generated call returned its value.
     Done,
-    /// A 2xx status the spec does not list, with the request URL: a success whose body the
-    /// caller reads itself.
-    Unexpected(reqwest::Response, String),
+    /// A 2xx status the spec does not list: its whole body, and the request URL.
+    Body(bytes::Bytes, String),
+    /// A 2xx status the spec does not list, its body unread.
+    Response(reqwest::Response),
 }
 
-/// Reads a whole success body.
-#[inline(never)]
-fn read_body(response: reqwest::Response, url: &str) -> BoxFuture<'_, Result<bytes::Bytes>> {
-    Box::pin(async move { response.bytes().await.map_err(|e| transport_error(url, e)) })
+/// A generated call that settled as done without handing over its value (it cannot: the value
+/// is stored before the call returns `Ok`).
+fn no_response() -> Error {
+    Error::InvalidInput("the generated call ended without a response".into())
 }
 
 fn transport_error(url: &str, err: reqwest::Error) -> Error {
