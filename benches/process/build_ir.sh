@@ -86,9 +86,11 @@ build() { # flags, times file
 
 rm -f "$target"/release/deps/wavekat_platform_client-*.ll "$target"/release/deps/get_me_program-*.ll
 build "--emit=llvm-ir -Csymbol-mangling-version=v0 -Cno-prepopulate-passes -Cpasses=name-anon-globals" /dev/null
+mv "$target"/release/deps/wavekat_platform_client-*.ll "$WORK/library.ll"
+mv "$target"/release/deps/get_me_program-*.ll "$WORK/program.ll"
 for i in $(seq "$cpu_runs"); do build "" "$WORK/cpu"; done
 
-python3 - "$WORK/cpu" "$target"/release/deps/wavekat_platform_client-*.ll "$target"/release/deps/get_me_program-*.ll <<'PY'
+python3 - "$WORK/cpu" "$WORK/library.ll" "$WORK/program.ll" <<'PY'
 import collections, re, subprocess, sys
 
 W = "wavekat_platform_client::"
@@ -151,4 +153,3 @@ for label, crate, path in [("library", "wavekat_platform_client", sys.argv[2]),
         top = top if len(top) < 90 else top[:87] + "..."
         print(f"| {key} | {lines} | {100 * lines / total:.1f} % | {count} | `{top}` ({n}) |")
 PY
-rm -f "$target"/release/deps/wavekat_platform_client-*.ll "$target"/release/deps/get_me_program-*.ll
