@@ -6,10 +6,12 @@
 # `--emit=llvm-ir` with v0 symbol names (which keep generic arguments, so an instantiation of
 # serde_json for a generated type counts as that type's) to those two crates only.
 #
-# Usage: benches/process/build_ir.sh [SOURCE] [CPU_RUNS]
+# Usage: benches/process/build_ir.sh [SOURCE] [CPU_RUNS] [PROGRAM]
 #   SOURCE   a git revision of this repository (e.g. HEAD, 8cee4dd), `tree` (the working tree,
 #            the default) or `0.0.37` (the published client, whose program calls `whoami`)
 #   CPU_RUNS touched rebuilds timed for the CPU seconds (default 3; the least is printed)
+#   PROGRAM  `get_me` (the default) or `sync`: a program that also sends `client.sync::<VoiceCalls>`
+#            and lists one page of calls (not for 0.0.37)
 # Needs python3 and c++filt (binutils) for the grouping. Dependencies are built once into
 # $BUILD_IR_TARGET (default ~/.cache/wavekat-build-ir) and reused; only this crate and the
 # program are rebuilt.
@@ -18,11 +20,18 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo="$(pwd)"
 source_rev="${1:-tree}"
 cpu_runs="${2:-3}"
+program="${3:-get_me}"
 target="${BUILD_IR_TARGET:-$HOME/.cache/wavekat-build-ir}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/wk-build-ir.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
 call='let me = wavekat_platform_client::Client::new(&base, wavekat_platform_client::Token::new(token))?.get_me().await?;'
+if [ "$program" = sync ]; then
+  call="$call let client = wavekat_platform_client::Client::new(\"http://127.0.0.1:1\", wavekat_platform_client::Token::new(\"t\"))?;
+    let sent = client.sync::<wavekat_platform_client::sync::VoiceCalls>(&[]).await?;
+    let page = client.list_voice_calls(None, None, None).await?;
+    println!(\"{} {}\", sent.accepted, page.items.len());"
+fi
 case "$source_rev" in
   tree) dep="wavekat-platform-client = { path = \"$repo\" }"; src="$repo" ;;
   0.0.37)
