@@ -8,7 +8,8 @@
 //! - `platform_api.rs`: progenitor's client and types. Every generated struct is made
 //!   `#[non_exhaustive]` and given `new(<required fields>)` and `with_<optional field>` methods, so
 //!   an optional property added to the spec never breaks a consumer's construction; string
-//!   properties marked `x-wavekat-token: true` become [`crate::Token`] (redacting `Debug`).
+//!   properties marked `x-wavekat-token: true` become [`crate::Token`] (redacting `Debug`);
+//!   progenitor's `api-version` request header is left out (`build/headers.rs`).
 //! - `operations.rs`: one public `Client` method per operation (same name and positional
 //!   arguments as progenitor's), mapping the result to `crate::Result`. A resource's sync
 //!   operation builds its body with `crate::sync::prepare_batch` (cap, per-record checks,
@@ -41,6 +42,7 @@
 //! | component | `x-wavekat-transport` | Not an HTTP body (the mobile frames): not generated, hand-written in `src/mobile`. |
 
 mod adapt;
+mod headers;
 mod operations;
 mod probes;
 mod resources;
@@ -57,6 +59,7 @@ use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagSt
 use serde_json::Value;
 
 use adapt::adapt_for_progenitor;
+use headers::drop_api_version_header;
 use operations::{client_operations, operations_source};
 use spec::Spec;
 use types::shape_types;
@@ -97,6 +100,7 @@ fn main() -> Result<(), BoxError> {
     let tokens = Generator::new(&settings).generate_tokens(&openapi)?;
     let mut file: syn::File = syn::parse2(tokens)?;
     let structs = shape_types(&mut file, &spec)?;
+    drop_api_version_header(&mut file)?;
     let operations = client_operations(&file)?;
 
     let out = PathBuf::from(env::var("OUT_DIR")?);

@@ -112,15 +112,15 @@ pub(crate) fn operations_source(
             _ => "call_json",
         };
         let mut args: Vec<String> = op.params.iter().map(|(n, _)| n.clone()).collect();
-        let mut prelude = String::new();
+        let mut prelude = body_conversions(op);
         if let Some(r) = resources.iter().find(|r| r.sync_id == op.name) {
             let (body, doc) = sync_operation(op, r)?;
-            prelude = body.0;
+            prelude.push_str(&body.0);
             args = body.1;
             let _ = writeln!(s, "#[doc = \"\"]\n#[doc = {doc:?}]");
         } else if let Some(r) = resources.iter().find(|r| r.list_id == op.name) {
             let (body, doc) = list_operation(op, r, spec)?;
-            prelude = body;
+            prelude.push_str(&body);
             let _ = writeln!(s, "#[doc = \"\"]\n#[doc = {doc:?}]");
         }
         let lifetime = if op.generics.lifetimes().next().is_some() {
@@ -142,6 +142,28 @@ pub(crate) fn operations_source(
 
     s.push_str(&probes_source(operations, resources, spec)?);
     Ok(s)
+}
+
+/// `let body: reqwest::Body = body.into();` for every argument whose type is a type parameter
+/// bounded by `Into<reqwest::Body>` (progenitor's raw request bodies): progenitor's method is
+/// then instantiated once, with `reqwest::Body`, whatever the caller passes, and the call it
+/// returns is `Send` for the shared call path in `src/client.rs`.
+fn body_conversions(op: &ClientOperation) -> String {
+    let mut prelude = String::new();
+    for param in op.generics.type_params() {
+        let alone: syn::Generics = syn::parse_quote!(<#param>);
+        let into_body = generics_text(&alone).replace(' ', "")
+            == format!("<{}:Into<reqwest::Body>>", param.ident);
+        if !into_body {
+            continue;
+        }
+        for (name, ty) in &op.params {
+            if param.ident == ty.as_str() {
+                let _ = write!(prelude, "let {name}: reqwest::Body = {name}.into();");
+            }
+        }
+    }
+    prelude
 }
 
 /// A resource's sync operation: the body goes through `crate::sync::prepare_batch` (cap, every

@@ -197,6 +197,9 @@ impl SyncEndpoint for {marker} {{
 impl sealed::Dispatch for {marker} {{
     const LIST_OPERATION: &'static str = {list_id:?};
 
+    // `#[inline]` (here and on `list`): compiled where a program syncs or lists (they are only
+    // reached through generic code), not in this crate for every program.
+    #[inline]
     fn sync<'a>(client: &'a Client, batch: &'a SyncRequest<{record}>) -> BoxFuture<'a, Result<SyncOutcome>> where Self: SyncEndpoint {{
         Box::pin(async move {{
             // `batch` comes from `prepare_batch`: the raw call, so nothing is applied twice.
@@ -206,6 +209,7 @@ impl sealed::Dispatch for {marker} {{
     }}
 
     #[allow(clippy::clone_on_copy)]
+    #[inline]
     fn list<'a>(client: &'a Client, q: &'a {query}) -> BoxFuture<'a, Result<Page<{record}>>> where Self: SyncEndpoint {{
         Box::pin(async move {{
             {lets}

@@ -3,8 +3,10 @@
 //! Every call goes through the generated progenitor client in [`crate::generated`]; the public
 //! methods of [`Client`] for the spec's operations are generated too (`src/operations.rs`). The
 //! cross-cutting behaviour (auth header, user agent, per-request timeout, request signing,
-//! retries, tracing) lives once, in the [`ClientHooks`] implementation below, and every
-//! per-operation decision it makes comes from the spec's table in `operation_facts.rs`.
+//! retries, tracing) lives once, in the request hooks below (`prepare` and `send`, behind the
+//! [`ClientHooks`] implementation), and every per-operation decision they make comes from the
+//! spec's table in `operation_facts.rs`. What every call shares (the call's scope, the error
+//! mapping) is in `Client::settle`; both are compiled once in this crate, not per operation.
 //!
 //! ```no_run
 //! # async fn run() -> wavekat_platform_client::Result<()> {
@@ -172,59 +174,18 @@ impl fmt::Debug for Hooks {
     }
 }
 
+// The hooks only hand over to `prepare` and `send`: progenitor awaits `pre` and `exec` inside
+// every operation's future, so whatever their bodies hold is copied into each operation that is
+// compiled (in this crate, and again in a program for each operation it calls). The work itself
+// is non-generic and `#[inline(never)]`, compiled once here.
 impl ClientHooks<Hooks> for generated::Client {
     async fn pre<E>(
         &self,
         request: &mut reqwest::Request,
         info: &OperationInfo,
     ) -> std::result::Result<(), progenitor_client::Error<E>> {
-        let state = &self.inner().0;
-        let facts = operation(info.operation_id);
-        if let Some(facts) = facts {
-            let path = request.url().path();
-            let path = path.strip_prefix(state.base_path.as_str()).unwrap_or(path);
-            if !path_fits_template(path, facts.path) {
-                return Err(progenitor_client::Error::Custom(format!(
-                    "{}: a path argument is a dot segment or empty (the URL became {path:?}, \
-                     not {}); refused before sending",
-                    info.operation_id, facts.path
-                )));
-            }
-        }
-        let headers = request.headers_mut();
-        // progenitor stamps the spec's info.version on every call; the platform never sent or
-        // read it, so it stays off the wire.
-        headers.remove("api-version");
-        let release_signed = facts.is_some_and(|f| f.release_signed);
-        if !release_signed {
-            if let Some(token) = &state.token {
-                headers.insert(AUTHORIZATION, token.clone());
-            }
-            if let Some(agent) = &state.user_agent {
-                headers.insert(USER_AGENT, agent.clone());
-            }
-        }
-        let streams_body = facts.is_some_and(OperationFacts::streams_body);
-        if let Some(media) = facts.and_then(|f| f.content_type).filter(|_| streams_body) {
-            let value = HeaderValue::from_str(media).map_err(|_| {
-                progenitor_client::Error::Custom(format!(
-                    "the spec's media type {media:?} is not a header value"
-                ))
-            })?;
-            headers.insert(CONTENT_TYPE, value);
-        } else if let Some(timeout) = state.request_timeout {
-            *request.timeout_mut() = Some(timeout);
-        }
-        if release_signed {
-            let signer = state.signer.as_ref().ok_or_else(|| {
-                progenitor_client::Error::Custom(format!(
-                    "{} is release-signed: build the client with ClientBuilder::release_credential",
-                    info.operation_id
-                ))
-            })?;
-            (signer.0)(request, &state.base_path).map_err(progenitor_client::Error::Custom)?;
-        }
-        Ok(())
+        prepare(&self.inner().0, request, info.operation_id)
+            .map_err(progenitor_client::Error::Custom)
     }
 
     async fn exec(
@@ -232,27 +193,96 @@ impl ClientHooks<Hooks> for generated::Client {
         request: reqwest::Request,
         info: &OperationInfo,
     ) -> reqwest::Result<reqwest::Response> {
-        let policy = &self.inner().0.retry;
-        let span = tracing::debug_span!(
-            "wavekat.request",
-            method = %request.method(),
-            path = %request.url().path(),
-            operation = info.operation_id,
-            status = tracing::field::Empty,
-            attempt = tracing::field::Empty,
-        );
-        let facts = operation(info.operation_id);
-        let idempotent = facts.is_some_and(|f| f.idempotent);
-        note_sent(|sent| {
-            sent.url = request.url().to_string();
-            sent.needs_token = facts.is_some_and(|f| f.bearer);
-            sent.token_sent = request.headers().contains_key(AUTHORIZATION);
-        });
-        let replay = CALL.try_with(|scope| scope.body.clone()).ok().flatten();
-        execute_with_retries(self.client(), request, idempotent, replay, policy, &span)
-            .instrument(span.clone())
-            .await
+        send(self.client(), &self.inner().0, request, info.operation_id).await
     }
+}
+
+/// The request hook: checks the path against its template and sets auth, user agent, content
+/// type, timeout and the release signature as the spec's facts for `operation_id` say.
+#[inline(never)]
+fn prepare(
+    state: &HookState,
+    request: &mut reqwest::Request,
+    operation_id: &str,
+) -> std::result::Result<(), String> {
+    let facts = operation(operation_id);
+    if let Some(facts) = facts {
+        let path = request.url().path();
+        let path = path.strip_prefix(state.base_path.as_str()).unwrap_or(path);
+        if !path_fits_template(path, facts.path) {
+            return Err(format!(
+                "{operation_id}: a path argument is a dot segment or empty (the URL became \
+                 {path:?}, not {}); refused before sending",
+                facts.path
+            ));
+        }
+    }
+    let headers = request.headers_mut();
+    let release_signed = facts.is_some_and(|f| f.release_signed);
+    if !release_signed {
+        if let Some(token) = &state.token {
+            headers.insert(AUTHORIZATION, token.clone());
+        }
+        if let Some(agent) = &state.user_agent {
+            headers.insert(USER_AGENT, agent.clone());
+        }
+    }
+    let streams_body = facts.is_some_and(OperationFacts::streams_body);
+    if let Some(media) = facts.and_then(|f| f.content_type).filter(|_| streams_body) {
+        let value = HeaderValue::from_str(media)
+            .map_err(|_| format!("the spec's media type {media:?} is not a header value"))?;
+        headers.insert(CONTENT_TYPE, value);
+    } else if let Some(timeout) = state.request_timeout {
+        *request.timeout_mut() = Some(timeout);
+    }
+    if release_signed {
+        let signer = state.signer.as_ref().ok_or_else(|| {
+            format!(
+                "{operation_id} is release-signed: build the client with \
+                 ClientBuilder::release_credential"
+            )
+        })?;
+        (signer.0)(request, &state.base_path)?;
+    }
+    Ok(())
+}
+
+/// The execution hook: sends `request` in its tracing span through the retry loop, with the
+/// call's [`ReplayBody`] if it has one, and reports the URL to the call's scope.
+#[inline(never)]
+fn send<'a>(
+    client: &'a reqwest::Client,
+    state: &'a HookState,
+    request: reqwest::Request,
+    operation_id: &'static str,
+) -> BoxFuture<'a, reqwest::Result<reqwest::Response>> {
+    let span = tracing::debug_span!(
+        "wavekat.request",
+        method = %request.method(),
+        path = %request.url().path(),
+        operation = operation_id,
+        status = tracing::field::Empty,
+        attempt = tracing::field::Empty,
+    );
+    let facts = operation(operation_id);
+    let idempotent = facts.is_some_and(|f| f.idempotent);
+    note_sent(|sent| {
+        sent.url = request.url().to_string();
+        sent.needs_token = facts.is_some_and(|f| f.bearer);
+        sent.token_sent = request.headers().contains_key(AUTHORIZATION);
+    });
+    let replay = CALL.try_with(|scope| scope.body.clone()).ok().flatten();
+    Box::pin(
+        execute_with_retries(
+            client,
+            request,
+            idempotent,
+            replay,
+            &state.retry,
+            span.clone(),
+        )
+        .instrument(span),
+    )
 }
 
 /// The one retry loop: sends `request`, retrying idempotent operations as `policy` allows on the
@@ -264,7 +294,7 @@ async fn execute_with_retries(
     idempotent: bool,
     replay: Option<Arc<dyn ReplayBody>>,
     policy: &RetryPolicy,
-    span: &tracing::Span,
+    span: tracing::Span,
 ) -> reqwest::Result<reqwest::Response> {
     let started = Instant::now();
     let mut attempt: u32 = 1;
@@ -652,57 +682,83 @@ impl Client {
         format!("{}{path}", self.base_url())
     }
 
-    /// Runs `call` with the scope its hooks report what they sent into; returns its output and
-    /// what its (last) request was.
-    pub(crate) async fn scoped<F: Future>(
-        &self,
+    /// Runs `call` with the scope its hooks report what they sent into, and settles it: the
+    /// call's own success, a 2xx progenitor did not expect (its body read whole when `read` is
+    /// set, else the response handed back), or every failure mapped to [`Error`]. Not generic and `#[inline(never)]`: the call
+    /// wrappers below are instantiated once per operation, so everything that does not depend on
+    /// the response type lives here, compiled once.
+    #[inline(never)]
+    fn settle<'a>(
+        &'a self,
         body: Option<Arc<dyn ReplayBody>>,
-        call: F,
-    ) -> (F::Output, Sent) {
-        let scope = CallScope {
-            sent: Mutex::new(Sent {
+        call: BoxFuture<'a, std::result::Result<(), progenitor_client::Error<()>>>,
+        read: bool,
+    ) -> BoxFuture<'a, Result<Settled>> {
+        Box::pin(async move {
+            let unsent = || Sent {
                 url: self.base_url().to_owned(),
                 ..Sent::default()
-            }),
-            body,
-        };
-        let (output, sent) = CALL
-            .scope(scope, async move {
-                let output = call.await;
-                let sent = CALL
-                    .try_with(|s| s.sent.lock().ok().map(|sent| sent.clone()))
-                    .ok()
-                    .flatten();
-                (output, sent)
-            })
-            .await;
-        let sent = sent.unwrap_or_else(|| Sent {
-            url: self.base_url().to_owned(),
-            ..Sent::default()
-        });
-        (output, sent)
+            };
+            let scope = CallScope {
+                sent: Mutex::new(unsent()),
+                body,
+            };
+            let (output, sent) = CALL
+                .scope(scope, async move {
+                    let output = call.await;
+                    let sent = CALL
+                        .try_with(|s| s.sent.lock().ok().map(|sent| sent.clone()))
+                        .ok()
+                        .flatten();
+                    (output, sent)
+                })
+                .await;
+            let sent = sent.unwrap_or_else(unsent);
+            match output {
+                Ok(()) => Ok(Settled::Done),
+                Err(progenitor_client::Error::UnexpectedResponse(response))
+                    if response.status().is_success() =>
+                {
+                    if read {
+                        match response.bytes().await {
+                            Ok(bytes) => Ok(Settled::Body(bytes, sent.url)),
+                            Err(e) => Err(transport_error(&sent, e)),
+                        }
+                    } else {
+                        Ok(Settled::Response(response))
+                    }
+                }
+                Err(err) => Err(map_error(&sent, err).await),
+            }
+        })
     }
 
     /// Awaits a generated call that answers JSON, mapping every failure to [`Error`].
-    pub(crate) async fn call_json<T: DeserializeOwned>(
+    pub(crate) async fn call_json<T: DeserializeOwned + Send>(
         &self,
-        call: impl Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<()>>>,
+        call: impl Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<()>>>
+            + Send,
     ) -> Result<T> {
-        match self.scoped(None, call).await {
-            (Ok(value), _) => Ok(value.into_inner()),
-            (Err(progenitor_client::Error::UnexpectedResponse(response)), sent)
-                if response.status().is_success() =>
-            {
-                let bytes = response
-                    .bytes()
-                    .await
-                    .map_err(|e| transport_error(&sent, e))?;
+        let mut value = None;
+        let settled = self
+            .settle(
+                None,
+                Box::pin(async {
+                    value = Some(call.await?.into_inner());
+                    Ok(())
+                }),
+                true,
+            )
+            .await?;
+        match (settled, value) {
+            (Settled::Done, Some(value)) => Ok(value),
+            (Settled::Body(bytes, url), _) => {
                 serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
-                    url: sent.url,
+                    url,
                     message: e.to_string(),
                 })
             }
-            (Err(err), sent) => Err(map_error(&sent, err).await),
+            _ => Err(no_response()),
         }
     }
 
@@ -711,29 +767,37 @@ impl Client {
     pub(crate) async fn call_bytes(
         &self,
         call: impl Future<
-            Output = std::result::Result<
-                ResponseValue<progenitor_client::ByteStream>,
-                progenitor_client::Error<()>,
-            >,
-        >,
+                Output = std::result::Result<
+                    ResponseValue<progenitor_client::ByteStream>,
+                    progenitor_client::Error<()>,
+                >,
+            > + Send,
     ) -> Result<progenitor_client::ByteStream> {
-        match self.scoped(None, call).await {
-            (Ok(value), _) => Ok(value.into_inner()),
-            (Err(progenitor_client::Error::UnexpectedResponse(response)), _)
-                if response.status().is_success() =>
-            {
-                Ok(progenitor_client::ByteStream::new(Box::pin(
-                    response.bytes_stream(),
-                )))
-            }
-            (Err(err), sent) => Err(map_error(&sent, err).await),
+        let mut value = None;
+        let settled = self
+            .settle(
+                None,
+                Box::pin(async {
+                    value = Some(call.await?.into_inner());
+                    Ok(())
+                }),
+                false,
+            )
+            .await?;
+        match (settled, value) {
+            (Settled::Done, Some(value)) => Ok(value),
+            (Settled::Response(response), _) => Ok(progenitor_client::ByteStream::new(Box::pin(
+                response.bytes_stream(),
+            ))),
+            _ => Err(no_response()),
         }
     }
 
     /// Awaits a generated call whose success body is ignored (any 2xx is success).
     pub(crate) async fn call_unit(
         &self,
-        call: impl Future<Output = std::result::Result<ResponseValue<()>, progenitor_client::Error<()>>>,
+        call: impl Future<Output = std::result::Result<ResponseValue<()>, progenitor_client::Error<()>>>
+            + Send,
     ) -> Result<()> {
         self.call_unit_replaying(None, call).await
     }
@@ -742,23 +806,34 @@ impl Client {
     pub(crate) async fn call_unit_replaying(
         &self,
         body: Option<Arc<dyn ReplayBody>>,
-        call: impl Future<Output = std::result::Result<ResponseValue<()>, progenitor_client::Error<()>>>,
+        call: impl Future<Output = std::result::Result<ResponseValue<()>, progenitor_client::Error<()>>>
+            + Send,
     ) -> Result<()> {
-        match self.scoped(body, call).await {
-            (Ok(_), _) => Ok(()),
-            (Err(progenitor_client::Error::UnexpectedResponse(response)), _)
-                if response.status().is_success() =>
-            {
-                Ok(())
-            }
-            (Err(err), sent) => Err(map_error(&sent, err).await),
-        }
+        self.settle(body, Box::pin(async { call.await.map(drop) }), false)
+            .await
+            .map(drop)
     }
 
     /// The records per sync request this client sends.
     pub fn sync_batch_size(&self) -> usize {
         self.sync_batch_size
     }
+}
+
+/// How [`Client::settle`] ended a call that did not fail.
+enum Settled {
+    /// The generated call returned its value.
+    Done,
+    /// A 2xx status the spec does not list: its whole body, and the request URL.
+    Body(bytes::Bytes, String),
+    /// A 2xx status the spec does not list, its body unread.
+    Response(reqwest::Response),
+}
+
+/// A generated call that settled as done without handing over its value (it cannot: the value
+/// is stored before the call returns `Ok`).
+fn no_response() -> Error {
+    Error::InvalidInput("the generated call ended without a response".into())
 }
 
 fn transport_error(sent: &Sent, err: reqwest::Error) -> Error {
