@@ -36,6 +36,61 @@ fn resolver() -> Box<snow::resolvers::FallbackResolver> {
     ))
 }
 
+/// The end of the upgrade request or response at the start of `bytes` and its header
+/// `NOISE_HEADER`'s handshake message (after `prefix`).
+fn upgrade_message(bytes: &[u8], prefix: &str) -> (usize, Vec<u8>) {
+    let head_end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("the upgrade head")
+        + 4;
+    let head = String::from_utf8_lossy(&bytes[..head_end]).to_string();
+    let message = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            let value = value.trim().strip_prefix(prefix)?;
+            name.eq_ignore_ascii_case(NOISE_HEADER).then_some(value)
+        })
+        .map(|b64| URL_SAFE_NO_PAD.decode(b64).expect("base64url"))
+        .expect("a handshake message in the head");
+    (head_end, message)
+}
+
+/// The binary messages (records) after the upgrade head.
+fn recorded_records(bytes: &[u8], head_end: usize) -> Vec<Vec<u8>> {
+    frame_payloads(&bytes[head_end..])
+        .into_iter()
+        .filter(|(opcode, _)| *opcode == 2)
+        .map(|(_, payload)| payload)
+        .collect()
+}
+
+/// Asserts that `transport` opens none of `records` (one Noise message each, nonces from 0).
+fn opens_none(transport: &snow::StatelessTransportState, records: &[Vec<u8>], attempt: &str) {
+    let mut out = vec![0u8; 70_000];
+    for (nonce, record) in records.iter().enumerate() {
+        assert!(
+            transport
+                .read_message(nonce as u64, record, &mut out)
+                .is_err(),
+            "recorded record {nonce} opened with only long-term secrets ({attempt})"
+        );
+    }
+}
+
+/// Everything either end keeps for the long term leaks (both static keys, the pinned desktop key
+/// and the QR token) to an attacker who recorded both directions of a secure enrollment; it
+/// opens no record. It answers the recorded message 1 as the desktop and replays the phone's
+/// side against the recorded message 2, with a fresh ephemeral and with each leaked secret as
+/// that side's ephemeral, and tries the keys each gives on every recorded record. Shown to fail
+/// when the desktop's ephemeral is its static key (`fixed_ephemeral_key_for_testing_only(key)`
+/// in `DesktopHandshake::read`): "recorded record 0 opened with only long-term secrets (as the
+/// desktop, its ephemeral the desktop's static key)"; and when the phone's is its static key (the
+/// same in `PhoneHandshake::start`): "recorded record 0 opened with only long-term secrets (as
+/// the phone, its ephemeral the phone's static key)". (Before both attempts with a leaked
+/// ephemeral were added the test passed under either mutation: a fresh ephemeral never
+/// reproduces the recorded keys.)
 #[tokio::test]
 async fn a_recorded_session_stays_sealed_after_every_long_term_secret_leaks() {
     let identity = SigningKey::generate(&mut OsRng);
@@ -66,61 +121,91 @@ async fn a_recorded_session_stays_sealed_after_every_long_term_secret_leaks() {
     // Everything either end keeps for the long term leaks: the desktop's static key, the
     // phone's static key and the pinned desktop key, and the QR token.
     let phone_noise = phone_identity.noise.expect("secure pairing");
-    let _leaked_phone_static = phone_noise.phone.expose_bytes();
     let psk: [u8; 32] = Sha256::digest(token.expose_secret().as_bytes()).into();
-    let recorded = relay.recorded.lock().expect("recording").clone();
-    assert!(!recorded
-        .windows(marker.len())
-        .any(|w| w == marker.as_slice()));
-    let head_end = recorded
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("the upgrade request")
-        + 4;
-    let head = String::from_utf8_lossy(&recorded[..head_end]).to_string();
-    let msg1 = head
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{NOISE_HEADER}: enroll.")))
-        .map(|b64| URL_SAFE_NO_PAD.decode(b64.trim()).expect("base64url"))
-        .expect("message 1 in the request");
-    let records: Vec<Vec<u8>> = client_payloads(&recorded[head_end..])
-        .into_iter()
-        .filter(|(opcode, _)| *opcode == 2)
-        .map(|(_, payload)| payload)
-        .collect();
+    let leaked: [(&str, &[u8; 32]); 3] = [
+        ("the desktop's static key", desktop_static.expose_bytes()),
+        ("the phone's static key", phone_noise.phone.expose_bytes()),
+        ("the PSK", &psk),
+    ];
+    let up = relay.recorded.lock().expect("recording").clone();
+    let down = relay.recorded_down.lock().expect("recording").clone();
+    assert!(!up.windows(marker.len()).any(|w| w == marker.as_slice()));
+    let (up_head, msg1) = upgrade_message(&up, "enroll.");
+    let (down_head, msg2) = upgrade_message(&down, "");
+    let up_records = recorded_records(&up, up_head);
+    let down_records = recorded_records(&down, down_head);
     assert!(
-        records.len() >= 3,
+        up_records.len() >= 3,
         "hello, proof and the envelope were recorded"
     );
+    assert!(
+        down_records.len() >= 2,
+        "the challenge and paired were recorded"
+    );
 
-    // The best use of the leaked keys: answer the recorded message 1 as the desktop (which
-    // succeeds) and open the recorded records with the keys that gives.
+    // As the desktop: answer the recorded message 1 (which the leaked desktop key reads) and
+    // open the phone's records with the keys that gives.
     let prologue = prologue("enroll", &desktop.did());
-    let mut responder =
-        snow::Builder::with_resolver(NOISE_ENROLL.parse().expect("params"), resolver())
-            .local_private_key(desktop_static.expose_bytes())
-            .and_then(|b| b.prologue(&prologue))
-            .and_then(|b| b.psk(2, &psk))
-            .and_then(|b| b.build_responder())
-            .expect("responder");
-    let mut payload = [0u8; 512];
-    let wid_len = responder
-        .read_message(&msg1, &mut payload)
-        .expect("the leaked desktop key reads message 1");
-    assert!(wid_len > 0, "and sees the window id");
-    let mut msg2 = [0u8; 512];
-    responder.write_message(&[], &mut msg2).expect("message 2");
-    let transport = responder
-        .into_stateless_transport_mode()
-        .expect("transport");
-    let mut out = vec![0u8; 70_000];
-    for (nonce, record) in records.iter().enumerate() {
-        assert!(
-            transport
-                .read_message(nonce as u64, record, &mut out)
-                .is_err(),
-            "recorded record {nonce} opened with only long-term secrets"
-        );
+    let mut wid = Vec::new();
+    let desktop_ephemerals = [None].into_iter().chain(leaked.map(Some));
+    for ephemeral in desktop_ephemerals {
+        let mut builder =
+            snow::Builder::with_resolver(NOISE_ENROLL.parse().expect("params"), resolver())
+                .local_private_key(desktop_static.expose_bytes())
+                .and_then(|b| b.prologue(&prologue))
+                .and_then(|b| b.psk(2, &psk))
+                .expect("responder");
+        if let Some((_, key)) = ephemeral {
+            builder = builder.fixed_ephemeral_key_for_testing_only(key);
+        }
+        let mut responder = builder.build_responder().expect("responder");
+        let mut payload = [0u8; 512];
+        let wid_len = responder
+            .read_message(&msg1, &mut payload)
+            .expect("the leaked desktop key reads message 1");
+        assert!(wid_len > 0, "and sees the window id");
+        wid = payload[..wid_len].to_vec();
+        let mut answer = [0u8; 512];
+        responder
+            .write_message(&[], &mut answer)
+            .expect("message 2");
+        let transport = responder
+            .into_stateless_transport_mode()
+            .expect("transport");
+        let attempt = match ephemeral {
+            Some((name, _)) => format!("as the desktop, its ephemeral {name}"),
+            None => "as the desktop, a fresh ephemeral".to_owned(),
+        };
+        opens_none(&transport, &up_records, &attempt);
+    }
+
+    // As the phone: rebuild message 1 from the leaked phone key with each leaked secret as the
+    // phone's ephemeral; where the recorded message 2 then reads, open the desktop's records.
+    let desktop_public = desktop_static.public_key().expect("public key");
+    for (name, key) in leaked {
+        let mut initiator =
+            snow::Builder::with_resolver(NOISE_ENROLL.parse().expect("params"), resolver())
+                .local_private_key(phone_noise.phone.expose_bytes())
+                .and_then(|b| b.remote_public_key(&desktop_public.0))
+                .and_then(|b| b.prologue(&prologue))
+                .and_then(|b| b.psk(2, &psk))
+                .expect("initiator")
+                .fixed_ephemeral_key_for_testing_only(key)
+                .build_initiator()
+                .expect("initiator");
+        let mut rebuilt = [0u8; 512];
+        initiator
+            .write_message(&wid, &mut rebuilt)
+            .expect("message 1");
+        let mut empty = [0u8; 512];
+        if initiator.read_message(&msg2, &mut empty).is_err() {
+            continue;
+        }
+        let transport = initiator
+            .into_stateless_transport_mode()
+            .expect("transport");
+        let attempt = format!("as the phone, its ephemeral {name}");
+        opens_none(&transport, &down_records, &attempt);
     }
     desktop.shutdown().await;
 }
