@@ -210,6 +210,13 @@ async fn a_recorded_session_stays_sealed_after_every_long_term_secret_leaks() {
     desktop.shutdown().await;
 }
 
+/// A desktop that knows everything but the genuine desktop's Noise static private key (the QR,
+/// the identity key, every paired-device record) serves where the phone resumes: the phone's
+/// message 1 is sealed to the key it pinned from the QR, so the impostor cannot read it and the
+/// phone only drops, retryably. Shown to fail when the phone does not pin the desktop's key but
+/// takes the one the desktop presents (`NOISE_RESUME` = `Noise_IX_25519_AESGCM_SHA256`, whose
+/// message 2 carries the responder's static key and replaces the pinned one): "the phone does
+/// not resume with the impostor: (PhoneHandle { … })", the phone resumed with the impostor.
 #[tokio::test]
 async fn an_impostor_desktop_that_knows_the_qr_token_cannot_get_a_paired_phone_to_resume() {
     let identity = SigningKey::generate(&mut OsRng);
