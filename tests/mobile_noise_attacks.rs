@@ -385,6 +385,17 @@ async fn an_unauthenticated_close_code_toward_the_desktop_costs_only_a_retryable
     injected_costs_a_retryable_drop(false, client_frame(8, &4001u16.to_be_bytes())).await;
 }
 
+/// An attacker with a Noise static key of its own completes a resume handshake naming the
+/// device and a previous connection of it: it gets a sealed "device is not paired", and the
+/// desktop keeps its count of what it processed on that connection, so the genuine phone settles
+/// an envelope lost in the network as `NotDelivered`. The loss and the phone's reconnection are
+/// driven by the relay's events, not by timing: the envelope's record is read and dropped (the
+/// test waits until the relay has it), and the phone's next connection is held in the relay
+/// until the forger is done. Shown to fail when a secure resume is not checked against the
+/// static key the device enrolled with (`known != Some(phone)` in `check_handshake_frame`):
+/// the forger gets `{"type":"challenge",…}`; when that refusal also forgets the device's
+/// count (`registry.recent.remove(device)`): `left: Err(Unknown)`; and when the desktop keeps
+/// no count at all (no `recent.push_back` when a connection ends): `left: Err(Unknown)`.
 #[tokio::test]
 async fn a_forged_resume_report_request_is_refused_and_the_desktop_keeps_its_count() {
     let identity = SigningKey::generate(&mut OsRng);
@@ -395,26 +406,36 @@ async fn a_forged_resume_report_request_is_refused_and_the_desktop_keeps_its_cou
         .expect("binds");
     // The phone's link runs through a relay; an envelope is lost in it when the link is cut, so
     // the desktop's count of what it processed there is what settles the envelope.
-    let relay = relay(desktop.local_addr()).await;
-    let mut config = phone_config(ws_url(relay.addr), PhoneSecurity::PreferSecure);
-    config.backoff.initial = Duration::from_millis(400);
-    config.backoff.max = Duration::from_millis(400);
+    let mut relay = relay(desktop.local_addr()).await;
+    let config = phone_config(ws_url(relay.addr), PhoneSecurity::PreferSecure);
     let start = PhoneStart::Pair {
         qr: desktop.open_pairing_window(PairingWindowConfig::default()),
         device_key: SigningKey::generate(&mut OsRng),
     };
     let (phone, _phone_events, phone_identity) = connect(config, start).await.expect("pairs");
-    drain(&mut events, Duration::from_millis(100)).await;
-    relay.stall.store(true, std::sync::atomic::Ordering::SeqCst);
-    // The relay reads one more write before it sees the stall; this one goes through.
+    // The desktop processes a record after the handshake, so its count is more than the
+    // handshake's.
     phone.send_audio_start(16_000).await.expect("sends");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    expect_event(&mut events, |e| {
+        matches!(e, DesktopEvent::AudioStart { .. }).then_some(())
+    })
+    .await;
+    // The envelope's record is lost in the relay: the test waits until the relay has read it.
+    relay.lose.store(true, std::sync::atomic::Ordering::SeqCst);
     let lost = phone.send_envelope(b"lost".to_vec()).await.expect("sends");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut swallowed = Vec::new();
+    while !frame_payloads(&swallowed).iter().any(|(op, _)| *op == 2) {
+        let bytes = tokio::time::timeout(WAIT, relay.lost.recv())
+            .await
+            .expect("the relay reads the envelope")
+            .expect("the relay runs");
+        swallowed.extend_from_slice(&bytes);
+    }
+    // The phone's reconnection is held in the relay until the forger is done, so the genuine
+    // resume cannot be what the desktop's events show below.
+    relay.hold_new.send_replace(true);
     let _ = relay.cut.send(());
-    relay
-        .stall
-        .store(false, std::sync::atomic::Ordering::SeqCst);
+    relay.lose.store(false, std::sync::atomic::Ordering::SeqCst);
     // An attacker with a Noise key of its own asks for the device's report, naming any previous
     // connection (its id is computable from public bytes); it completes Noise as itself.
     let forged_static = NoiseSecretKey::generate();
@@ -485,6 +506,7 @@ async fn a_forged_resume_report_request_is_refused_and_the_desktop_keeps_its_cou
     );
     // The genuine phone resumes and learns from the desktop's count that the envelope never
     // arrived (a forgotten count would settle it as `Unknown`).
+    relay.hold_new.send_replace(false);
     let outcome = tokio::time::timeout(WAIT, lost.outcome())
         .await
         .expect("settles");

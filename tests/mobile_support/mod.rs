@@ -188,7 +188,10 @@ pub fn frame_payloads(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
 /// phone→desktop direction of the live connection; `cut` closes every live connection; while
 /// `stall` is set the relay stops reading what phones send (a desktop that stopped reading).
 /// `inject_down` writes into the desktop→phone direction; `recorded` holds every byte phones sent
-/// and `recorded_down` every byte the desktop sent them.
+/// and `recorded_down` every byte the desktop sent them. While `lose` is set, what phones send is
+/// read and never forwarded (lost in the network), each read handed to `lost` as it happens;
+/// while `hold_new` is `true`, a new connection is accepted but nothing of it reaches the desktop
+/// (what the phone sent waits in the relay) until the test sets it back to `false`.
 pub struct Relay {
     pub addr: std::net::SocketAddr,
     pub inject: mpsc::UnboundedSender<Vec<u8>>,
@@ -197,6 +200,9 @@ pub struct Relay {
     pub recorded_down: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
     pub cut: tokio::sync::broadcast::Sender<()>,
     pub stall: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub lose: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub lost: mpsc::UnboundedReceiver<Vec<u8>>,
+    pub hold_new: tokio::sync::watch::Sender<bool>,
 }
 
 pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
@@ -212,6 +218,10 @@ pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
     let cut_tx = cut.clone();
     let stall = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stalled = std::sync::Arc::clone(&stall);
+    let lose = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let losing = std::sync::Arc::clone(&lose);
+    let (lost_tx, lost) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (hold_new, held) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         let (inject_tx, _) = tokio::sync::broadcast::channel::<Vec<u8>>(16);
         let forwarder = inject_tx.clone();
@@ -228,16 +238,21 @@ pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
             }
         });
         while let Ok((phone, _)) = listener.accept().await {
-            let Ok(desktop) = TcpStream::connect(upstream).await else {
-                continue;
-            };
             let mut cut_rx = cut_tx.subscribe();
             let mut inject_rx = inject_tx.subscribe();
             let mut down_rx = down_tx.subscribe();
             let record = std::sync::Arc::clone(&record);
             let record_down = std::sync::Arc::clone(&record_down);
             let stalled = std::sync::Arc::clone(&stalled);
+            let losing = std::sync::Arc::clone(&losing);
+            let lost_tx = lost_tx.clone();
+            let mut held = held.clone();
             tokio::spawn(async move {
+                // Held: the phone's bytes wait in its socket, unread, until the test lets go.
+                let _ = held.wait_for(|held| !*held).await;
+                let Ok(desktop) = TcpStream::connect(upstream).await else {
+                    return;
+                };
                 let (mut pr, mut pw) = phone.into_split();
                 let (mut dr, mut dw) = desktop.into_split();
                 let up = async {
@@ -250,6 +265,10 @@ pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
                             n = pr.read(&mut buf) => {
                                 let n = match n { Ok(0) | Err(_) => break, Ok(n) => n };
                                 record.lock().expect("record").extend_from_slice(&buf[..n]);
+                                if losing.load(std::sync::atomic::Ordering::SeqCst) {
+                                    let _ = lost_tx.send(buf[..n].to_vec());
+                                    continue;
+                                }
                                 if dw.write_all(&buf[..n]).await.is_err() { break; }
                             }
                             Ok(bytes) = inject_rx.recv() => {
@@ -289,6 +308,9 @@ pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
         recorded_down,
         cut,
         stall,
+        lose,
+        lost,
+        hold_new,
     }
 }
 
