@@ -258,7 +258,7 @@ async fn an_impostor_desktop_that_knows_the_qr_token_cannot_get_a_paired_phone_t
 
 #[tokio::test]
 async fn a_busy_desktop_is_read_as_busy_never_as_plain_by_a_securely_paired_phone() {
-    let (desktop, _events) = desktop_with(|c| {
+    let (desktop, mut events) = desktop_with(|c| {
         c.max_connections = 1;
         // The slot holder never upgrades; shutdown waits for its handshake deadline.
         c.handshake_timeout = Duration::from_secs(2);
@@ -267,11 +267,15 @@ async fn a_busy_desktop_is_read_as_busy_never_as_plain_by_a_securely_paired_phon
     let (phone, _phone_events, identity) =
         pair(&desktop, desktop.url(), PhoneSecurity::PreferSecure).await;
     phone.close();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The pairing connection's slot is free once the desktop reports it ended.
+    expect_event(&mut events, |e| {
+        matches!(e, DesktopEvent::Disconnected { .. }).then_some(())
+    })
+    .await;
+    // The desktop accepts in arrival order, so the holder takes the slot before the phone asks.
     let _holder = tokio::net::TcpStream::connect(desktop.local_addr())
         .await
         .expect("takes the only slot");
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let error = connect(
         phone_config(desktop.url(), PhoneSecurity::PreferSecure),
         PhoneStart::Resume(identity),
