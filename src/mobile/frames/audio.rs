@@ -207,18 +207,35 @@ pub(super) fn decode_audio(
     Ok(pcm)
 }
 
-/// Decodes an audio field into `pcm` (cleared first), size-checked before it grows.
+/// Decodes an audio field into `pcm` (its old contents replaced), size-checked before it grows.
+///
+/// A reused buffer keeps its length from the last chunk, so only growth past it is zero-filled
+/// before the decode writes over it (`decode_vec` on a cleared buffer zero-fills every chunk
+/// anew: a pass as long as the PCM).
 fn decode_audio_into(
     frame: &'static str,
     field: &'static str,
     encoded: &[u8],
     pcm: &mut Vec<u8>,
 ) -> Result<(), FrameError> {
-    pcm.clear();
-    check_audio_len(frame, field, encoded)?;
-    STANDARD
-        .decode_vec(encoded, pcm)
-        .map_err(|_| FrameError::InvalidBase64 { frame, field })
+    if let Err(error) = check_audio_len(frame, field, encoded) {
+        pcm.clear();
+        return Err(error);
+    }
+    let room = base64::decoded_len_estimate(encoded.len());
+    if pcm.len() < room {
+        pcm.resize(room, 0);
+    }
+    match STANDARD.decode_slice(encoded, pcm) {
+        Ok(len) => {
+            pcm.truncate(len);
+            Ok(())
+        }
+        Err(_) => {
+            pcm.clear();
+            Err(FrameError::InvalidBase64 { frame, field })
+        }
+    }
 }
 
 /// Encodes PCM for an audio field, refusing more than [`MAX_AUDIO_CHUNK_BYTES`].

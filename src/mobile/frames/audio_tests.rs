@@ -87,6 +87,8 @@ fn audio_straight_to_pcm_gives_what_decoding_the_frame_then_its_pcm_gives() {
             .encode(vec![1u8; MAX_AUDIO_CHUNK_BYTES])
             .into_bytes(),
     ));
+    // Shorter chunks into the buffer a longer one left.
+    cases.extend((0..5).rev().map(|len| frame(&b64(len * 7))));
     for wire in cases {
         let expected = decode_client_frame(&wire).and_then(|f| match f.audio_pcm() {
             Some(pcm) => pcm,
