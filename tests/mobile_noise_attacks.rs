@@ -36,6 +36,61 @@ fn resolver() -> Box<snow::resolvers::FallbackResolver> {
     ))
 }
 
+/// The end of the upgrade request or response at the start of `bytes` and its header
+/// `NOISE_HEADER`'s handshake message (after `prefix`).
+fn upgrade_message(bytes: &[u8], prefix: &str) -> (usize, Vec<u8>) {
+    let head_end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("the upgrade head")
+        + 4;
+    let head = String::from_utf8_lossy(&bytes[..head_end]).to_string();
+    let message = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            let value = value.trim().strip_prefix(prefix)?;
+            name.eq_ignore_ascii_case(NOISE_HEADER).then_some(value)
+        })
+        .map(|b64| URL_SAFE_NO_PAD.decode(b64).expect("base64url"))
+        .expect("a handshake message in the head");
+    (head_end, message)
+}
+
+/// The binary messages (records) after the upgrade head.
+fn recorded_records(bytes: &[u8], head_end: usize) -> Vec<Vec<u8>> {
+    frame_payloads(&bytes[head_end..])
+        .into_iter()
+        .filter(|(opcode, _)| *opcode == 2)
+        .map(|(_, payload)| payload)
+        .collect()
+}
+
+/// Asserts that `transport` opens none of `records` (one Noise message each, nonces from 0).
+fn opens_none(transport: &snow::StatelessTransportState, records: &[Vec<u8>], attempt: &str) {
+    let mut out = vec![0u8; 70_000];
+    for (nonce, record) in records.iter().enumerate() {
+        assert!(
+            transport
+                .read_message(nonce as u64, record, &mut out)
+                .is_err(),
+            "recorded record {nonce} opened with only long-term secrets ({attempt})"
+        );
+    }
+}
+
+/// Everything either end keeps for the long term leaks (both static keys, the pinned desktop key
+/// and the QR token) to an attacker who recorded both directions of a secure enrollment; it
+/// opens no record. It answers the recorded message 1 as the desktop and replays the phone's
+/// side against the recorded message 2, with a fresh ephemeral and with each leaked secret as
+/// that side's ephemeral, and tries the keys each gives on every recorded record. Shown to fail
+/// when the desktop's ephemeral is its static key (`fixed_ephemeral_key_for_testing_only(key)`
+/// in `DesktopHandshake::read`): "recorded record 0 opened with only long-term secrets (as the
+/// desktop, its ephemeral the desktop's static key)"; and when the phone's is its static key (the
+/// same in `PhoneHandshake::start`): "recorded record 0 opened with only long-term secrets (as
+/// the phone, its ephemeral the phone's static key)". (Before both attempts with a leaked
+/// ephemeral were added the test passed under either mutation: a fresh ephemeral never
+/// reproduces the recorded keys.)
 #[tokio::test]
 async fn a_recorded_session_stays_sealed_after_every_long_term_secret_leaks() {
     let identity = SigningKey::generate(&mut OsRng);
@@ -66,65 +121,102 @@ async fn a_recorded_session_stays_sealed_after_every_long_term_secret_leaks() {
     // Everything either end keeps for the long term leaks: the desktop's static key, the
     // phone's static key and the pinned desktop key, and the QR token.
     let phone_noise = phone_identity.noise.expect("secure pairing");
-    let _leaked_phone_static = phone_noise.phone.expose_bytes();
     let psk: [u8; 32] = Sha256::digest(token.expose_secret().as_bytes()).into();
-    let recorded = relay.recorded.lock().expect("recording").clone();
-    assert!(!recorded
-        .windows(marker.len())
-        .any(|w| w == marker.as_slice()));
-    let head_end = recorded
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("the upgrade request")
-        + 4;
-    let head = String::from_utf8_lossy(&recorded[..head_end]).to_string();
-    let msg1 = head
-        .lines()
-        .find_map(|l| l.strip_prefix(&format!("{NOISE_HEADER}: enroll.")))
-        .map(|b64| URL_SAFE_NO_PAD.decode(b64.trim()).expect("base64url"))
-        .expect("message 1 in the request");
-    let records: Vec<Vec<u8>> = client_payloads(&recorded[head_end..])
-        .into_iter()
-        .filter(|(opcode, _)| *opcode == 2)
-        .map(|(_, payload)| payload)
-        .collect();
+    let leaked: [(&str, &[u8; 32]); 3] = [
+        ("the desktop's static key", desktop_static.expose_bytes()),
+        ("the phone's static key", phone_noise.phone.expose_bytes()),
+        ("the PSK", &psk),
+    ];
+    let up = relay.recorded.lock().expect("recording").clone();
+    let down = relay.recorded_down.lock().expect("recording").clone();
+    assert!(!up.windows(marker.len()).any(|w| w == marker.as_slice()));
+    let (up_head, msg1) = upgrade_message(&up, "enroll.");
+    let (down_head, msg2) = upgrade_message(&down, "");
+    let up_records = recorded_records(&up, up_head);
+    let down_records = recorded_records(&down, down_head);
     assert!(
-        records.len() >= 3,
+        up_records.len() >= 3,
         "hello, proof and the envelope were recorded"
     );
+    assert!(
+        down_records.len() >= 2,
+        "the challenge and paired were recorded"
+    );
 
-    // The best use of the leaked keys: answer the recorded message 1 as the desktop (which
-    // succeeds) and open the recorded records with the keys that gives.
+    // As the desktop: answer the recorded message 1 (which the leaked desktop key reads) and
+    // open the phone's records with the keys that gives.
     let prologue = prologue("enroll", &desktop.did());
-    let mut responder =
-        snow::Builder::with_resolver(NOISE_ENROLL.parse().expect("params"), resolver())
-            .local_private_key(desktop_static.expose_bytes())
-            .and_then(|b| b.prologue(&prologue))
-            .and_then(|b| b.psk(2, &psk))
-            .and_then(|b| b.build_responder())
-            .expect("responder");
-    let mut payload = [0u8; 512];
-    let wid_len = responder
-        .read_message(&msg1, &mut payload)
-        .expect("the leaked desktop key reads message 1");
-    assert!(wid_len > 0, "and sees the window id");
-    let mut msg2 = [0u8; 512];
-    responder.write_message(&[], &mut msg2).expect("message 2");
-    let transport = responder
-        .into_stateless_transport_mode()
-        .expect("transport");
-    let mut out = vec![0u8; 70_000];
-    for (nonce, record) in records.iter().enumerate() {
-        assert!(
-            transport
-                .read_message(nonce as u64, record, &mut out)
-                .is_err(),
-            "recorded record {nonce} opened with only long-term secrets"
-        );
+    let mut wid = Vec::new();
+    let desktop_ephemerals = [None].into_iter().chain(leaked.map(Some));
+    for ephemeral in desktop_ephemerals {
+        let mut builder =
+            snow::Builder::with_resolver(NOISE_ENROLL.parse().expect("params"), resolver())
+                .local_private_key(desktop_static.expose_bytes())
+                .and_then(|b| b.prologue(&prologue))
+                .and_then(|b| b.psk(2, &psk))
+                .expect("responder");
+        if let Some((_, key)) = ephemeral {
+            builder = builder.fixed_ephemeral_key_for_testing_only(key);
+        }
+        let mut responder = builder.build_responder().expect("responder");
+        let mut payload = [0u8; 512];
+        let wid_len = responder
+            .read_message(&msg1, &mut payload)
+            .expect("the leaked desktop key reads message 1");
+        assert!(wid_len > 0, "and sees the window id");
+        wid = payload[..wid_len].to_vec();
+        let mut answer = [0u8; 512];
+        responder
+            .write_message(&[], &mut answer)
+            .expect("message 2");
+        let transport = responder
+            .into_stateless_transport_mode()
+            .expect("transport");
+        let attempt = match ephemeral {
+            Some((name, _)) => format!("as the desktop, its ephemeral {name}"),
+            None => "as the desktop, a fresh ephemeral".to_owned(),
+        };
+        opens_none(&transport, &up_records, &attempt);
+    }
+
+    // As the phone: rebuild message 1 from the leaked phone key with each leaked secret as the
+    // phone's ephemeral; where the recorded message 2 then reads, open the desktop's records.
+    let desktop_public = desktop_static.public_key().expect("public key");
+    for (name, key) in leaked {
+        let mut initiator =
+            snow::Builder::with_resolver(NOISE_ENROLL.parse().expect("params"), resolver())
+                .local_private_key(phone_noise.phone.expose_bytes())
+                .and_then(|b| b.remote_public_key(&desktop_public.0))
+                .and_then(|b| b.prologue(&prologue))
+                .and_then(|b| b.psk(2, &psk))
+                .expect("initiator")
+                .fixed_ephemeral_key_for_testing_only(key)
+                .build_initiator()
+                .expect("initiator");
+        let mut rebuilt = [0u8; 512];
+        initiator
+            .write_message(&wid, &mut rebuilt)
+            .expect("message 1");
+        let mut empty = [0u8; 512];
+        if initiator.read_message(&msg2, &mut empty).is_err() {
+            continue;
+        }
+        let transport = initiator
+            .into_stateless_transport_mode()
+            .expect("transport");
+        let attempt = format!("as the phone, its ephemeral {name}");
+        opens_none(&transport, &down_records, &attempt);
     }
     desktop.shutdown().await;
 }
 
+/// A desktop that knows everything but the genuine desktop's Noise static private key (the QR,
+/// the identity key, every paired-device record) serves where the phone resumes: the phone's
+/// message 1 is sealed to the key it pinned from the QR, so the impostor cannot read it and the
+/// phone only drops, retryably. Shown to fail when the phone does not pin the desktop's key but
+/// takes the one the desktop presents (`NOISE_RESUME` = `Noise_IX_25519_AESGCM_SHA256`, whose
+/// message 2 carries the responder's static key and replaces the pinned one): "the phone does
+/// not resume with the impostor: (PhoneHandle { … })", the phone resumed with the impostor.
 #[tokio::test]
 async fn an_impostor_desktop_that_knows_the_qr_token_cannot_get_a_paired_phone_to_resume() {
     let identity = SigningKey::generate(&mut OsRng);
@@ -166,7 +258,7 @@ async fn an_impostor_desktop_that_knows_the_qr_token_cannot_get_a_paired_phone_t
 
 #[tokio::test]
 async fn a_busy_desktop_is_read_as_busy_never_as_plain_by_a_securely_paired_phone() {
-    let (desktop, _events) = desktop_with(|c| {
+    let (desktop, mut events) = desktop_with(|c| {
         c.max_connections = 1;
         // The slot holder never upgrades; shutdown waits for its handshake deadline.
         c.handshake_timeout = Duration::from_secs(2);
@@ -175,11 +267,15 @@ async fn a_busy_desktop_is_read_as_busy_never_as_plain_by_a_securely_paired_phon
     let (phone, _phone_events, identity) =
         pair(&desktop, desktop.url(), PhoneSecurity::PreferSecure).await;
     phone.close();
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The pairing connection's slot is free once the desktop reports it ended.
+    expect_event(&mut events, |e| {
+        matches!(e, DesktopEvent::Disconnected { .. }).then_some(())
+    })
+    .await;
+    // The desktop accepts in arrival order, so the holder takes the slot before the phone asks.
     let _holder = tokio::net::TcpStream::connect(desktop.local_addr())
         .await
         .expect("takes the only slot");
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let error = connect(
         phone_config(desktop.url(), PhoneSecurity::PreferSecure),
         PhoneStart::Resume(identity),
@@ -293,6 +389,17 @@ async fn an_unauthenticated_close_code_toward_the_desktop_costs_only_a_retryable
     injected_costs_a_retryable_drop(false, client_frame(8, &4001u16.to_be_bytes())).await;
 }
 
+/// An attacker with a Noise static key of its own completes a resume handshake naming the
+/// device and a previous connection of it: it gets a sealed "device is not paired", and the
+/// desktop keeps its count of what it processed on that connection, so the genuine phone settles
+/// an envelope lost in the network as `NotDelivered`. The loss and the phone's reconnection are
+/// driven by the relay's events, not by timing: the envelope's record is read and dropped (the
+/// test waits until the relay has it), and the phone's next connection is held in the relay
+/// until the forger is done. Shown to fail when a secure resume is not checked against the
+/// static key the device enrolled with (`known != Some(phone)` in `check_handshake_frame`):
+/// the forger gets `{"type":"challenge",…}`; when that refusal also forgets the device's
+/// count (`registry.recent.remove(device)`): `left: Err(Unknown)`; and when the desktop keeps
+/// no count at all (no `recent.push_back` when a connection ends): `left: Err(Unknown)`.
 #[tokio::test]
 async fn a_forged_resume_report_request_is_refused_and_the_desktop_keeps_its_count() {
     let identity = SigningKey::generate(&mut OsRng);
@@ -303,26 +410,36 @@ async fn a_forged_resume_report_request_is_refused_and_the_desktop_keeps_its_cou
         .expect("binds");
     // The phone's link runs through a relay; an envelope is lost in it when the link is cut, so
     // the desktop's count of what it processed there is what settles the envelope.
-    let relay = relay(desktop.local_addr()).await;
-    let mut config = phone_config(ws_url(relay.addr), PhoneSecurity::PreferSecure);
-    config.backoff.initial = Duration::from_millis(400);
-    config.backoff.max = Duration::from_millis(400);
+    let mut relay = relay(desktop.local_addr()).await;
+    let config = phone_config(ws_url(relay.addr), PhoneSecurity::PreferSecure);
     let start = PhoneStart::Pair {
         qr: desktop.open_pairing_window(PairingWindowConfig::default()),
         device_key: SigningKey::generate(&mut OsRng),
     };
     let (phone, _phone_events, phone_identity) = connect(config, start).await.expect("pairs");
-    drain(&mut events, Duration::from_millis(100)).await;
-    relay.stall.store(true, std::sync::atomic::Ordering::SeqCst);
-    // The relay reads one more write before it sees the stall; this one goes through.
+    // The desktop processes a record after the handshake, so its count is more than the
+    // handshake's.
     phone.send_audio_start(16_000).await.expect("sends");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    expect_event(&mut events, |e| {
+        matches!(e, DesktopEvent::AudioStart { .. }).then_some(())
+    })
+    .await;
+    // The envelope's record is lost in the relay: the test waits until the relay has read it.
+    relay.lose.store(true, std::sync::atomic::Ordering::SeqCst);
     let lost = phone.send_envelope(b"lost".to_vec()).await.expect("sends");
-    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut swallowed = Vec::new();
+    while !frame_payloads(&swallowed).iter().any(|(op, _)| *op == 2) {
+        let bytes = tokio::time::timeout(WAIT, relay.lost.recv())
+            .await
+            .expect("the relay reads the envelope")
+            .expect("the relay runs");
+        swallowed.extend_from_slice(&bytes);
+    }
+    // The phone's reconnection is held in the relay until the forger is done, so the genuine
+    // resume cannot be what the desktop's events show below.
+    relay.hold_new.send_replace(true);
     let _ = relay.cut.send(());
-    relay
-        .stall
-        .store(false, std::sync::atomic::Ordering::SeqCst);
+    relay.lose.store(false, std::sync::atomic::Ordering::SeqCst);
     // An attacker with a Noise key of its own asks for the device's report, naming any previous
     // connection (its id is computable from public bytes); it completes Noise as itself.
     let forged_static = NoiseSecretKey::generate();
@@ -393,6 +510,7 @@ async fn a_forged_resume_report_request_is_refused_and_the_desktop_keeps_its_cou
     );
     // The genuine phone resumes and learns from the desktop's count that the envelope never
     // arrived (a forgotten count would settle it as `Unknown`).
+    relay.hold_new.send_replace(false);
     let outcome = tokio::time::timeout(WAIT, lost.outcome())
         .await
         .expect("settles");

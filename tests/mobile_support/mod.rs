@@ -147,22 +147,30 @@ pub fn server_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The payloads of the masked client frames in `bytes` (what a phone sent after its upgrade
-/// request), in order.
-pub fn client_payloads(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
+/// The payloads of the WebSocket frames in `bytes`, masked (what a phone sent after its upgrade
+/// request) or not (what the desktop sent after its upgrade response), in order.
+pub fn frame_payloads(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
     let mut out = Vec::new();
-    while bytes.len() >= 6 {
+    while bytes.len() >= 2 {
         let opcode = bytes[0] & 0x0f;
+        let masked = bytes[1] & 0x80 != 0;
         let (len, mut at) = match bytes[1] & 0x7f {
-            126 => (u16::from_be_bytes([bytes[2], bytes[3]]) as usize, 4),
-            127 => (
+            126 if bytes.len() >= 4 => (u16::from_be_bytes([bytes[2], bytes[3]]) as usize, 4),
+            127 if bytes.len() >= 10 => (
                 u64::from_be_bytes(bytes[2..10].try_into().expect("8")) as usize,
                 10,
             ),
+            126 | 127 => break,
             n => (n as usize, 2),
         };
-        let mask = [bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]];
-        at += 4;
+        let mut mask = [0u8; 4];
+        if masked {
+            let Some(key) = bytes.get(at..at + 4) else {
+                break;
+            };
+            mask.copy_from_slice(key);
+            at += 4;
+        }
         if bytes.len() < at + len {
             break;
         }
@@ -179,14 +187,22 @@ pub fn client_payloads(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
 /// A byte relay between phones and the desktop on 127.0.0.1. `inject` writes bytes into the
 /// phone→desktop direction of the live connection; `cut` closes every live connection; while
 /// `stall` is set the relay stops reading what phones send (a desktop that stopped reading).
-/// `inject_down` writes into the desktop→phone direction; `recorded` holds every byte phones sent.
+/// `inject_down` writes into the desktop→phone direction; `recorded` holds every byte phones sent
+/// and `recorded_down` every byte the desktop sent them. While `lose` is set, what phones send is
+/// read and never forwarded (lost in the network), each read handed to `lost` as it happens;
+/// while `hold_new` is `true`, a new connection is accepted but nothing of it reaches the desktop
+/// (what the phone sent waits in the relay) until the test sets it back to `false`.
 pub struct Relay {
     pub addr: std::net::SocketAddr,
     pub inject: mpsc::UnboundedSender<Vec<u8>>,
     pub inject_down: mpsc::UnboundedSender<Vec<u8>>,
     pub recorded: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    pub recorded_down: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
     pub cut: tokio::sync::broadcast::Sender<()>,
     pub stall: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub lose: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub lost: mpsc::UnboundedReceiver<Vec<u8>>,
+    pub hold_new: tokio::sync::watch::Sender<bool>,
 }
 
 pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
@@ -196,10 +212,16 @@ pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
     let (inject_down, mut inject_down_rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let recorded = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let record = std::sync::Arc::clone(&recorded);
+    let recorded_down = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let record_down = std::sync::Arc::clone(&recorded_down);
     let (cut, _) = tokio::sync::broadcast::channel(4);
     let cut_tx = cut.clone();
     let stall = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stalled = std::sync::Arc::clone(&stall);
+    let lose = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let losing = std::sync::Arc::clone(&lose);
+    let (lost_tx, lost) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (hold_new, held) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         let (inject_tx, _) = tokio::sync::broadcast::channel::<Vec<u8>>(16);
         let forwarder = inject_tx.clone();
@@ -216,15 +238,21 @@ pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
             }
         });
         while let Ok((phone, _)) = listener.accept().await {
-            let Ok(desktop) = TcpStream::connect(upstream).await else {
-                continue;
-            };
             let mut cut_rx = cut_tx.subscribe();
             let mut inject_rx = inject_tx.subscribe();
             let mut down_rx = down_tx.subscribe();
             let record = std::sync::Arc::clone(&record);
+            let record_down = std::sync::Arc::clone(&record_down);
             let stalled = std::sync::Arc::clone(&stalled);
+            let losing = std::sync::Arc::clone(&losing);
+            let lost_tx = lost_tx.clone();
+            let mut held = held.clone();
             tokio::spawn(async move {
+                // Held: the phone's bytes wait in its socket, unread, until the test lets go.
+                let _ = held.wait_for(|held| !*held).await;
+                let Ok(desktop) = TcpStream::connect(upstream).await else {
+                    return;
+                };
                 let (mut pr, mut pw) = phone.into_split();
                 let (mut dr, mut dw) = desktop.into_split();
                 let up = async {
@@ -237,6 +265,10 @@ pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
                             n = pr.read(&mut buf) => {
                                 let n = match n { Ok(0) | Err(_) => break, Ok(n) => n };
                                 record.lock().expect("record").extend_from_slice(&buf[..n]);
+                                if losing.load(std::sync::atomic::Ordering::SeqCst) {
+                                    let _ = lost_tx.send(buf[..n].to_vec());
+                                    continue;
+                                }
                                 if dw.write_all(&buf[..n]).await.is_err() { break; }
                             }
                             Ok(bytes) = inject_rx.recv() => {
@@ -251,6 +283,7 @@ pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
                         tokio::select! {
                             n = dr.read(&mut buf) => {
                                 let n = match n { Ok(0) | Err(_) => break, Ok(n) => n };
+                                record_down.lock().expect("record").extend_from_slice(&buf[..n]);
                                 if pw.write_all(&buf[..n]).await.is_err() { break; }
                             }
                             Ok(bytes) = down_rx.recv() => {
@@ -272,8 +305,12 @@ pub async fn relay(upstream: std::net::SocketAddr) -> Relay {
         inject,
         inject_down,
         recorded,
+        recorded_down,
         cut,
         stall,
+        lose,
+        lost,
+        hold_new,
     }
 }
 

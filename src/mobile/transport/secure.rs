@@ -94,12 +94,27 @@ pub enum SecureError {
     SequenceExhausted,
 }
 
-/// An opened record.
+/// An opened record. Its buffer holds the plaintext header before the payload (cutting the
+/// header off would move the whole payload); give it back with [`OpenKey::recycle`] to open the
+/// next record into it.
 #[derive(Debug)]
 pub(crate) struct Opened {
     pub kind: RecordKind,
     pub ack: u64,
-    pub payload: Vec<u8>,
+    plain: Vec<u8>,
+}
+
+impl Opened {
+    /// The record's payload.
+    pub(crate) fn payload(&self) -> &[u8] {
+        self.plain.get(RECORD_HEADER_LEN..).unwrap_or_default()
+    }
+
+    /// The record's payload, owned.
+    pub(crate) fn into_payload(mut self) -> Vec<u8> {
+        self.plain.drain(..RECORD_HEADER_LEN.min(self.plain.len()));
+        self.plain
+    }
 }
 
 /// The two directions of one connection's Noise transport state and their counters. Split into
@@ -126,6 +141,9 @@ pub(crate) struct OpenKey {
     state: Arc<StatelessTransportState>,
     seq: u64,
     nonce: u64,
+    /// A recycled plaintext buffer (at most a Noise message long): the next record opens into
+    /// it, zero-filled only where it must grow.
+    spare: Vec<u8>,
 }
 
 impl fmt::Debug for SealKey {
@@ -158,6 +176,7 @@ impl SessionKeys {
                 state,
                 seq: 0,
                 nonce: 0,
+                spare: Vec::new(),
             },
         }
     }
@@ -180,6 +199,11 @@ impl SessionKeys {
     /// Opens the next record (see [`OpenKey::open`]).
     pub(crate) fn open(&mut self, record: &[u8]) -> Result<Opened, SecureError> {
         self.recv.open(record)
+    }
+
+    /// Keeps an opened record's buffer for the next record (see [`OpenKey::recycle`]).
+    pub(crate) fn recycle(&mut self, opened: Opened) {
+        self.recv.recycle(opened);
     }
 
     /// The sending and the receiving half, for a link whose writes and reads run apart; the
@@ -256,7 +280,25 @@ impl OpenKey {
         if record.len() < RECORD_OVERHEAD {
             return Err(SecureError::Truncated { len: record.len() });
         }
-        let mut plain = vec![0u8; record.len()];
+        let mut plain = std::mem::take(&mut self.spare);
+        if plain.len() < record.len() {
+            plain.resize(record.len(), 0);
+        }
+        match self.open_into(record, &mut plain) {
+            Ok((kind, ack)) => Ok(Opened { kind, ack, plain }),
+            Err(error) => {
+                self.spare = plain;
+                Err(error)
+            }
+        }
+    }
+
+    /// Opens `record` into `plain` (at least as long as the record), leaving it the plaintext.
+    fn open_into(
+        &mut self,
+        record: &[u8],
+        plain: &mut Vec<u8>,
+    ) -> Result<(RecordKind, u64), SecureError> {
         let mut nonce = self.nonce;
         let mut len = 0;
         for piece in record.chunks(NOISE_MESSAGE_MAX) {
@@ -280,12 +322,16 @@ impl OpenKey {
             RecordKind::from_byte(kind_byte).ok_or(SecureError::UnknownKind { kind: kind_byte })?;
         self.nonce = nonce;
         self.seq = self.seq.saturating_add(1);
-        plain.drain(..RECORD_HEADER_LEN);
-        Ok(Opened {
-            kind,
-            ack: u64::from_be_bytes(ack),
-            payload: plain,
-        })
+        Ok((kind, u64::from_be_bytes(ack)))
+    }
+
+    /// Keeps an opened record's buffer, so the next record opens into it without a new
+    /// allocation or zero-filling what it already holds; one longer than a Noise message (a
+    /// rare large frame) is let go, so an idle connection does not hold it.
+    pub(crate) fn recycle(&mut self, opened: Opened) {
+        if opened.plain.capacity() <= NOISE_MESSAGE_MAX {
+            self.spare = opened.plain;
+        }
     }
 }
 

@@ -28,7 +28,7 @@ fn a_record_sealed_by_one_side_opens_on_the_other_in_order() {
     let second = phone.seal(RecordKind::Ack, b"").expect("seals");
     let opened = desktop.open(&first).expect("first record opens");
     assert_eq!(opened.kind, RecordKind::Frame);
-    assert_eq!(opened.payload, b"{\"type\":\"audio_stream_end\"}");
+    assert_eq!(opened.payload(), b"{\"type\":\"audio_stream_end\"}");
     assert_eq!(desktop.open(&second).expect("second").kind, RecordKind::Ack);
     let reply = desktop.seal(RecordKind::Ack, b"").expect("seals");
     assert_eq!(phone.open(&reply).expect("reply").ack, 2);
@@ -54,10 +54,26 @@ fn a_frame_larger_than_a_noise_message_is_fragmented_and_reassembled() {
     assert_eq!(record.len(), sealed_len(big.len()));
     assert_eq!(record.len(), big.len() + 9 + 4 * 16);
     let opened = desktop.open(&record).expect("opens");
-    assert_eq!(opened.payload, big);
+    assert_eq!(opened.payload(), big);
     // Every piece counts as a nonce: the next record still opens.
     let next = phone.seal(RecordKind::Ack, b"").expect("seals");
     desktop.open(&next).expect("opens");
+}
+
+#[test]
+fn a_record_opened_into_a_recycled_buffer_is_exactly_its_own_payload() {
+    let (mut phone, mut desktop) = pair();
+    let long = vec![7u8; 9_000];
+    let record = phone.seal(RecordKind::Frame, &long).expect("seals");
+    let opened = desktop.open(&record).expect("opens");
+    assert_eq!(opened.payload(), long);
+    desktop.recycle(opened);
+    // A refused record leaves the recycled buffer for the next one.
+    assert_eq!(desktop.open(&[0u8; 40]).err(), Some(SecureError::BadMac));
+    let short = phone.seal(RecordKind::Frame, b"{}").expect("seals");
+    let opened = desktop.open(&short).expect("opens");
+    assert_eq!(opened.payload(), b"{}");
+    assert_eq!(opened.into_payload(), b"{}");
 }
 
 #[test]
@@ -70,7 +86,7 @@ fn a_sealed_frame_is_not_readable_and_a_flipped_byte_fails() {
     record[0] ^= 1;
     assert_eq!(desktop.open(&record).err(), Some(SecureError::BadMac));
     record[0] ^= 1;
-    assert_eq!(desktop.open(&record).expect("opens").payload, frame);
+    assert_eq!(desktop.open(&record).expect("opens").payload(), frame);
     let short = [0u8; RECORD_OVERHEAD - 1];
     assert_eq!(
         desktop.open(&short).err(),

@@ -477,26 +477,29 @@ impl Conn {
                     Err(e) => return self.drop_input(DisconnectReason::Secure(e)),
                 };
                 self.processed = keys.received();
-                match opened.kind {
-                    RecordKind::Frame => match self.audio_fast(&opened.payload) {
-                        Some(flow) => return flow,
-                        None => match decode_client_frame(&opened.payload) {
-                            Ok(frame) => frame,
-                            Err(e) => {
-                                return self.reject_input(
-                                    DisconnectReason::BadFrame(e),
-                                    "frame does not decode",
-                                )
-                            }
-                        },
+                let decoded = match opened.kind {
+                    RecordKind::Frame => match self.audio_fast(opened.payload()) {
+                        Some(flow) => Err(flow),
+                        None => decode_client_frame(opened.payload()).map_err(|e| {
+                            self.reject_input(
+                                DisconnectReason::BadFrame(e),
+                                "frame does not decode",
+                            )
+                        }),
                     },
-                    RecordKind::Ack => return Flow::Continue,
-                    RecordKind::ResumeReport => {
-                        return self.reject_input(
-                            DisconnectReason::Secure(SecureError::UnknownKind { kind: 2 }),
-                            "unexpected record kind",
-                        )
-                    }
+                    RecordKind::Ack => Err(Flow::Continue),
+                    RecordKind::ResumeReport => Err(self.reject_input(
+                        DisconnectReason::Secure(SecureError::UnknownKind { kind: 2 }),
+                        "unexpected record kind",
+                    )),
+                };
+                // The next record opens into this one's buffer.
+                if let Some(keys) = self.keys.as_mut() {
+                    keys.recycle(opened);
+                }
+                match decoded {
+                    Ok(frame) => frame,
+                    Err(flow) => return flow,
                 }
             }
             Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => return Flow::Continue,

@@ -168,7 +168,7 @@ async fn receive(ws: &mut Ws, keys: Option<&mut SessionKeys>) -> Result<Received
                     return Err(TransportError::Secure(SecureError::Unsealed));
                 };
                 let opened = keys.open(&bytes).map_err(TransportError::Secure)?;
-                return Ok(Received::Record(opened.kind, opened.payload));
+                return Ok(Received::Record(opened.kind, opened.into_payload()));
             }
             Message::Close(frame) => {
                 let code = frame.map(|f| u16::from(f.code));

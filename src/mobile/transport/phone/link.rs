@@ -339,7 +339,7 @@ impl Runner {
                 }
                 match opened.kind {
                     RecordKind::Frame => {
-                        decode_server_frame(&opened.payload).map_err(TransportError::Frame)?
+                        decode_server_frame(opened.payload()).map_err(TransportError::Frame)?
                     }
                     RecordKind::Ack | RecordKind::ResumeReport => return Ok(()),
                 }

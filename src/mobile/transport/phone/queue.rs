@@ -161,7 +161,8 @@ impl LiveWriter {
                 }
             }
         }
-        if let Some(tag) = &outgoing.audio {
+        // Only an end changes the utterance state; a chunk takes no lock here.
+        if let Some(tag) = outgoing.audio.as_ref().filter(|tag| tag.is_end()) {
             lock(&shared.audio).handed(tag);
         }
         sent
