@@ -10,6 +10,7 @@ pinned=(
   # 1. plain http and redirects
   "client_transport_security a_302_answering_revoke_current_is_an_error_not_a_success"
   "client_transport_security a_redirect_never_carries_the_token_to_its_target"
+  "client_transport_security an_operation_the_spec_leaves_unauthenticated_never_carries_the_token"
   "client_transport_security a_plain_http_base_url_to_a_remote_host_is_refused_before_any_request"
   "signin_hardening loopback_handshake_refuses_a_plain_http_platform_on_another_machine"
   "signin_hardening code_login_refuses_a_plain_http_platform_on_another_machine"

@@ -220,7 +220,10 @@ fn prepare(
     let headers = request.headers_mut();
     let release_signed = facts.is_some_and(|f| f.release_signed);
     if !release_signed {
-        if let Some(token) = &state.token {
+        // Only where the spec's `security` asks for a bearer: an unauthenticated operation
+        // (`security: []`, the code exchange) never carries the token.
+        let bearer = facts.is_none_or(|f| f.bearer);
+        if let Some(token) = state.token.as_ref().filter(|_| bearer) {
             headers.insert(AUTHORIZATION, token.clone());
         }
         if let Some(agent) = &state.user_agent {

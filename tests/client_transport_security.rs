@@ -130,3 +130,28 @@ fn danger_allow_insecure_http_lets_the_caller_opt_in() {
         .build();
     assert!(client.is_ok());
 }
+
+/// The spec gives the code exchange `security: []`: the token a client holds stays off it (a
+/// signed-in CLI that signs in again must not hand its old token to the exchange endpoint).
+/// Shown to fail when the request hook attaches the bearer to every operation.
+#[tokio::test]
+async fn an_operation_the_spec_leaves_unauthenticated_never_carries_the_token() {
+    use support::raw_http::{http_response, serve_once};
+    use wavekat_platform_client::wire::CliCodeExchangeRequest;
+    let (url, captured) = serve_once(http_response(
+        "400 Bad Request",
+        "application/json",
+        r#"{"error":"bad code"}"#,
+    ))
+    .await;
+    let client = Client::builder(&url)
+        .token(Token::new("wk_held_by_the_cli"))
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .unwrap();
+    let request = CliCodeExchangeRequest::new("ABCD-1234".into(), "state-1".into());
+    let err = client.exchange_cli_code(&request).await.unwrap_err();
+    assert_eq!(err.status(), Some(400), "{err:?}");
+    let captured = captured.await.unwrap();
+    assert_eq!(captured.header("authorization"), None, "{}", captured.head);
+}
