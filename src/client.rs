@@ -133,6 +133,8 @@ pub(crate) struct Sent {
     pub(crate) needs_token: bool,
     /// The request carried an `Authorization` header.
     pub(crate) token_sent: bool,
+    /// The operation is release-signed (`x-wavekat-signing: release`): no token, a signature.
+    pub(crate) release_signed: bool,
 }
 
 /// Records into the current call's [`Sent`], if the call runs in a scope.
@@ -273,6 +275,7 @@ fn send<'a>(
         sent.url = request.url().to_string();
         sent.needs_token = facts.is_some_and(|f| f.bearer);
         sent.token_sent = request.headers().contains_key(AUTHORIZATION);
+        sent.release_signed = facts.is_some_and(|f| f.release_signed);
     });
     let replay = CALL.try_with(|scope| scope.body.clone()).ok().flatten();
     Box::pin(
@@ -917,6 +920,12 @@ fn status_error(
         };
     }
     if status == 401 {
+        if sent.release_signed {
+            return Error::SignatureRefused {
+                url,
+                body: truncate_body(body),
+            };
+        }
         if mentions(body, b"reauth_required") {
             return Error::ReauthRequired { url };
         }

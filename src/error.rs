@@ -87,6 +87,22 @@ pub enum Error {
         /// The client sent a token, and the platform says it received none.
         stripped: bool,
     },
+    /// 401 on a release-signed operation (the install heartbeat): the platform refused the
+    /// release signature, which carries no token, so signing in does not help. The release
+    /// credential may be for another version or from another release master, revoked, or the
+    /// machine's clock may be off.
+    #[error(
+        "{url} refused the release signature{}; check that the release credential was issued for \
+         this app version by the platform's release master and is not revoked, and that this \
+         machine's clock is right (signing in again does not help)",
+        platform_reason(body).map(|r| format!(" ({r})")).unwrap_or_default()
+    )]
+    SignatureRefused {
+        /// The request URL.
+        url: String,
+        /// The response body, cut to [`Error::BODY_LIMIT`] bytes.
+        body: String,
+    },
     /// 401 with `reauth_required`: the token is valid but not fresh enough for this action. Sign
     /// in again and retry; do not drop the session.
     #[error("re-authentication required by {url}: sign in again, then retry")]
@@ -310,6 +326,7 @@ impl Error {
             Error::Http { status, .. } | Error::Redirect { status, .. } => Some(*status),
             Error::Unauthorized { .. }
             | Error::TokenMissing { .. }
+            | Error::SignatureRefused { .. }
             | Error::ReauthRequired { .. } => Some(401),
             Error::SyncIncomplete { source, .. } => source.status(),
             _ => None,
@@ -323,6 +340,7 @@ impl Error {
             | Error::Redirect { url, .. }
             | Error::Unauthorized { url, .. }
             | Error::TokenMissing { url, .. }
+            | Error::SignatureRefused { url, .. }
             | Error::ReauthRequired { url }
             | Error::Network { url, .. }
             | Error::Timeout { url, .. }

@@ -228,7 +228,7 @@ async fn a_token_that_never_arrives_says_something_drops_the_header() {
 }
 
 #[tokio::test]
-async fn a_release_signed_401_is_not_blamed_on_a_missing_token() {
+async fn a_release_signature_the_platform_refuses_says_to_check_the_credential_not_to_sign_in() {
     let platform = platform().await;
     let (foreign_master, _) = generate_master().unwrap();
     let foreign = issue_release_credential(foreign_master.expose(), "1.4.2").unwrap();
@@ -237,9 +237,20 @@ async fn a_release_signed_401_is_not_blamed_on_a_missing_token() {
         .expect_err("a credential from another master");
     assert_eq!(err.status(), Some(401), "{err:?}");
     assert!(
-        !matches!(err, Error::TokenMissing { .. }),
-        "the heartbeat carries no token by design: {err}"
+        matches!(err, Error::SignatureRefused { .. }),
+        "the heartbeat carries no token by design, so no token was refused: {err:?}"
     );
+    let text = err.to_string();
+    assert!(
+        text.contains("/api/voice/installs/heartbeat"),
+        "names the URL: {text}"
+    );
+    assert!(
+        text.contains("release credential was issued for this app version")
+            && text.contains("signing in again does not help"),
+        "says what to check: {text}"
+    );
+    assert!(!err.is_unauthorized(), "not a sign-in problem: {err:?}");
 }
 
 // --- A token read from a file with its newline -------------------------------------------------
