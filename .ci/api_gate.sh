@@ -11,11 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${CARGO_TARGET_DIR:=$HOME/.cache/wavekat-target}"
 export CARGO_TARGET_DIR
-tools="$HOME/.cache/wavekat-tools"
-export PATH="$tools/bin:$PATH"
-if ! command -v cargo-semver-checks >/dev/null; then
-  cargo install -q --locked --root "$tools" cargo-semver-checks@0.51.0
-fi
+source .ci/lib.sh
+ci_tool cargo-semver-checks 0.51.0
 
 read -r released rev < <(grep -v '^#' .ci/api-baseline)
 git cat-file -e "$rev^{commit}" 2>/dev/null || {
@@ -23,8 +20,7 @@ git cat-file -e "$rev^{commit}" 2>/dev/null || {
     "fetch the full history (git fetch --unshallow) and run again" >&2
   exit 1
 }
-version="$(cargo metadata -q --no-deps --format-version 1 |
-  python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="wavekat-platform-client"))')"
+version="$(crate_version)"
 check=(cargo semver-checks check-release -p wavekat-platform-client --baseline-rev "$rev" --all-features)
 
 log="$(mktemp)"

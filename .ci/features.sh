@@ -15,11 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 : "${CARGO_TARGET_DIR:=$HOME/.cache/wavekat-target}"
 export CARGO_TARGET_DIR
-tools="$HOME/.cache/wavekat-tools"
-export PATH="$tools/bin:$PATH"
-if ! command -v cargo-hack >/dev/null; then
-  cargo install -q --locked --root "$tools" cargo-hack@0.6.46
-fi
+source .ci/lib.sh
+ci_tool cargo-hack 0.6.46
 crate=(-p wavekat-platform-client)
 
 # `default` is declared (empty); it is no combination of its own.

@@ -7,6 +7,7 @@
 #      does, from nothing but what is in the tarball.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source .ci/lib.sh
 : "${CARGO_TARGET_DIR:=$HOME/.cache/wavekat-target}"
 export CARGO_TARGET_DIR
 crate=(-p wavekat-platform-client)
@@ -30,8 +31,7 @@ echo "(a) the package: $(wc -l <<<"$listing") files, all of them build or docume
 cargo publish -q "${crate[@]}" "${dirty[@]}" --dry-run
 echo "(b) cargo publish --dry-run: packed, and the packed crate builds"
 
-version="$(cargo metadata -q --no-deps --format-version 1 |
-  python3 -c 'import json,sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"]=="wavekat-platform-client"))')"
+version="$(crate_version)"
 cargo package -q "${crate[@]}" "${dirty[@]}" --no-verify
 tarball="$CARGO_TARGET_DIR/package/wavekat-platform-client-$version.crate"
 [ -f "$tarball" ] || { echo "(c) cargo package wrote no $tarball" >&2; exit 1; }

@@ -739,12 +739,14 @@ impl Client {
         })
     }
 
-    /// Awaits a generated call that answers JSON, mapping every failure to [`Error`].
-    pub(crate) async fn call_json<T: DeserializeOwned + Send>(
+    /// [`Client::settle`] for a call that answers a value: how it settled, and the value when
+    /// the generated call returned one.
+    async fn settle_value<T: Send>(
         &self,
         call: impl Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<()>>>
             + Send,
-    ) -> Result<T> {
+        read: bool,
+    ) -> Result<(Settled, Option<T>)> {
         let mut value = None;
         let settled = self
             .settle(
@@ -753,10 +755,19 @@ impl Client {
                     value = Some(call.await?.into_inner());
                     Ok(())
                 }),
-                true,
+                read,
             )
             .await?;
-        match (settled, value) {
+        Ok((settled, value))
+    }
+
+    /// Awaits a generated call that answers JSON, mapping every failure to [`Error`].
+    pub(crate) async fn call_json<T: DeserializeOwned + Send>(
+        &self,
+        call: impl Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<()>>>
+            + Send,
+    ) -> Result<T> {
+        match self.settle_value(call, true).await? {
             (Settled::Done, Some(value)) => Ok(value),
             (Settled::Body(bytes, url), _) => {
                 serde_json::from_slice(&bytes).map_err(|e| Error::Decode {
@@ -779,18 +790,7 @@ impl Client {
                 >,
             > + Send,
     ) -> Result<progenitor_client::ByteStream> {
-        let mut value = None;
-        let settled = self
-            .settle(
-                None,
-                Box::pin(async {
-                    value = Some(call.await?.into_inner());
-                    Ok(())
-                }),
-                false,
-            )
-            .await?;
-        match (settled, value) {
+        match self.settle_value(call, false).await? {
             (Settled::Done, Some(value)) => Ok(value),
             (Settled::Response(response), _) => Ok(progenitor_client::ByteStream::new(Box::pin(
                 response.bytes_stream(),
