@@ -147,7 +147,7 @@ pub(crate) fn operations_source(
 /// `let body: reqwest::Body = body.into();` for every argument whose type is a type parameter
 /// bounded by `Into<reqwest::Body>` (progenitor's raw request bodies): progenitor's method is
 /// then instantiated once, with `reqwest::Body`, whatever the caller passes, and the call it
-/// returns is `Send` for the shared call path in `src/client.rs`.
+/// returns is `Send` for the shared call path in `src/client/`.
 fn body_conversions(op: &ClientOperation) -> String {
     let mut prelude = String::new();
     for param in op.generics.type_params() {

@@ -111,8 +111,8 @@ def origin(name):
         return "std/tokio/reqwest/http/serde_json code instantiated here"
     if re.search(W + r"client::Client>::call_(json|unit|bytes)|" + W + r"client::Client>::scoped", name):
         return "call wrappers, one per operation (call_json, ...)"
-    if re.search(r"ClientHooks|execute_with_retries|" + W + r"client::(prepare|send|map_error|error_from_response|operation|path_fits_template)|client::Client>::settle", name):
-        return "request hooks, retry loop, shared call path (client.rs)"
+    if re.search(r"ClientHooks|execute_with_retries|" + W + r"client::(?:(?:hooks|settle)::)?(prepare|send|map_error|error_from_response|operation|path_fits_template)|client::Client>::settle", name):
+        return "request hooks, retry loop, shared call path (client/)"
     if W + "generated::Client>::" in name:
         return "generated operations (progenitor's methods)"
     if W + "generated::types" in name:
